@@ -1,0 +1,15 @@
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['dist/', 'data/', 'node_modules/', 'coverage/'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+      'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'read configuration through src/config' }],
+    },
+  },
+  { files: ['src/config/**', 'src/main.ts', 'src/cli/**', 'test/**', 'bench/**', 'demo/**', 'vitest.config.ts'], rules: { 'no-restricted-properties': 'off' } },
+);

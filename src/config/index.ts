@@ -1,0 +1,152 @@
+/**
+ * Configuration: config/default.json, then the JSON file named by ATRIUM_CONFIG, then ATRIUM_*
+ * environment variables. Validated once; the rest of Atrium reads only the typed result.
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+
+const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+const ttlSchema = z.object({
+  accessToken: z.number().int().positive(),
+  authorizationCode: z.number().int().positive().max(60),
+  refreshToken: z.number().int().positive(),
+  idToken: z.number().int().positive(),
+  session: z.number().int().positive(),
+  interaction: z.number().int().positive(),
+  grant: z.number().int().positive(),
+});
+
+const fileSchema = z.object({
+  port: z.number().int().min(0).max(65535),
+  issuer: z.string().optional(),
+  dataDir: z.string(),
+  redis: z.object({ url: z.string().optional(), keyPrefix: z.string() }),
+  signingAlg: z.enum(['RS256', 'ES256']),
+  password: z.object({
+    memoryCost: z.number().int().min(19456),
+    timeCost: z.number().int().min(2),
+    parallelism: z.number().int().min(1),
+  }),
+  ttl: ttlSchema,
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+  cookieKeys: z.array(z.string().min(32)).optional(),
+});
+
+export type StoreConfig =
+  | { driver: 'redis'; url: string; keyPrefix: string }
+  | { driver: 'sqlite'; dataDir: string };
+
+export interface Config {
+  production: boolean;
+  port: number;
+  /** The issuer identifier, without a trailing slash. */
+  issuer: string;
+  store: StoreConfig;
+  signingAlg: 'RS256' | 'ES256';
+  password: { memoryCost: number; timeCost: number; parallelism: number };
+  ttl: z.infer<typeof ttlSchema>;
+  logLevel: z.infer<typeof fileSchema>['logLevel'];
+  /** Cookie signing keys given by the operator; undefined → generated and kept in the store. */
+  cookieKeys: string[] | undefined;
+  adminPassword: string | undefined;
+  /** Production escape hatches: each must be set on purpose. */
+  allowHttpIssuer: boolean;
+  allowGeneratedCookieKeys: boolean;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+type Env = Record<string, string | undefined>;
+
+const readJson = (path: string): unknown => {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${path}: ${(err as Error).message}`);
+  }
+};
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function merge(base: unknown, over: unknown): unknown {
+  if (!isObject(base) || !isObject(over)) return over === undefined ? base : over;
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) out[k] = merge(base[k], v);
+  return out;
+}
+
+const flag = (value: string | undefined): boolean => value === 'true' || value === '1';
+
+export function loadConfig(env: Env): Config {
+  let raw = readJson(`${PACKAGE_ROOT}config/default.json`);
+  if (env.ATRIUM_CONFIG) raw = merge(raw, readJson(env.ATRIUM_CONFIG));
+  const parsed = fileSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new ConfigError(`invalid configuration at ${issue?.path.join('.')}: ${issue?.message}`);
+  }
+  const file = parsed.data;
+
+  const port = env.PORT === undefined ? file.port : Number(env.PORT);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`PORT must be a port number, got ${env.PORT}`);
+
+  const issuer = (env.ATRIUM_ISSUER ?? file.issuer ?? `http://localhost:${port}`).replace(/\/+$/, '');
+  let issuerUrl: URL;
+  try {
+    issuerUrl = new URL(issuer);
+  } catch {
+    throw new ConfigError(`ATRIUM_ISSUER must be an absolute URL, got ${issuer}`);
+  }
+  if (!['http:', 'https:'].includes(issuerUrl.protocol) || issuerUrl.search || issuerUrl.hash) {
+    throw new ConfigError('ATRIUM_ISSUER must be an http(s) URL without query or fragment');
+  }
+
+  const redisUrl = env.ATRIUM_REDIS_URL || file.redis.url;
+  if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) throw new ConfigError('ATRIUM_REDIS_URL must start with redis:// or rediss://');
+  const store: StoreConfig = redisUrl
+    ? { driver: 'redis', url: redisUrl, keyPrefix: env.ATRIUM_REDIS_PREFIX ?? file.redis.keyPrefix }
+    : { driver: 'sqlite', dataDir: env.ATRIUM_DATA_DIR || file.dataDir };
+
+  const signingAlg = env.ATRIUM_SIGNING_ALG ?? file.signingAlg;
+  if (signingAlg !== 'RS256' && signingAlg !== 'ES256') throw new ConfigError('ATRIUM_SIGNING_ALG must be RS256 or ES256');
+
+  const cookieKeys = env.ATRIUM_COOKIE_KEYS ? env.ATRIUM_COOKIE_KEYS.split(',').map((k) => k.trim()) : file.cookieKeys;
+  if (cookieKeys?.some((k) => k.length < 32)) throw new ConfigError('each cookie key must be at least 32 characters');
+
+  const logLevel = fileSchema.shape.logLevel.safeParse(env.ATRIUM_LOG_LEVEL ?? file.logLevel);
+  if (!logLevel.success) throw new ConfigError('ATRIUM_LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent');
+
+  const config: Config = {
+    production: env.NODE_ENV === 'production',
+    port,
+    issuer,
+    store,
+    signingAlg,
+    password: file.password,
+    ttl: file.ttl,
+    logLevel: logLevel.data,
+    cookieKeys,
+    adminPassword: env.ATRIUM_ADMIN_PASSWORD || undefined,
+    allowHttpIssuer: flag(env.ATRIUM_ALLOW_HTTP_ISSUER),
+    allowGeneratedCookieKeys: flag(env.ATRIUM_ALLOW_GENERATED_COOKIE_KEYS),
+  };
+  assertProductionSafe(config);
+  return config;
+}
+
+/** Refuses development shortcuts in production unless the operator opted in explicitly. */
+function assertProductionSafe(config: Config): void {
+  if (!config.production) return;
+  if (config.issuer.startsWith('http:') && !config.allowHttpIssuer) {
+    throw new ConfigError('refusing to start in production with an http issuer: use https, or set ATRIUM_ALLOW_HTTP_ISSUER=true');
+  }
+  if (!config.cookieKeys && !config.allowGeneratedCookieKeys) {
+    throw new ConfigError(
+      'refusing to start in production with generated cookie keys: set ATRIUM_COOKIE_KEYS, or ATRIUM_ALLOW_GENERATED_COOKIE_KEYS=true',
+    );
+  }
+}

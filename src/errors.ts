@@ -1,0 +1,36 @@
+/**
+ * The one error type of Atrium. Thrown anywhere; rendered by the error middleware in src/http as
+ * JSON for API callers or as a page for browsers. `expose` says whether `message` may be shown.
+ */
+export class AtriumError extends Error {
+  readonly code: string;
+  readonly status: number;
+  readonly expose: boolean;
+  readonly headers: Record<string, string>;
+
+  constructor(
+    code: string,
+    message: string,
+    status = 400,
+    options: { expose?: boolean; headers?: Record<string, string>; cause?: unknown } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'AtriumError';
+    this.code = code;
+    this.status = status;
+    this.expose = options.expose ?? status < 500;
+    this.headers = options.headers ?? {};
+  }
+}
+
+export const invalidInput = (message: string): AtriumError => new AtriumError('invalid_input', message, 400);
+export const notFound = (message: string): AtriumError => new AtriumError('not_found', message, 404);
+export const conflict = (message: string): AtriumError => new AtriumError('conflict', message, 409);
+
+/** The store could not answer in time: the caller should retry later. */
+export const storeUnavailable = (cause?: unknown): AtriumError =>
+  new AtriumError('temporarily_unavailable', 'The service is temporarily unavailable, try again shortly', 503, {
+    expose: true,
+    headers: { 'Retry-After': '2' },
+    cause,
+  });

@@ -1,0 +1,192 @@
+/**
+ * The production store driver: the Store contract on Redis through ioredis. Operations that read
+ * and write together are Lua scripts, so they are atomic on the server.
+ *
+ * Failure policy: no offline queue and one attempt per command, bounded by `commandTimeout`. A
+ * command that could not be sent fails at once with a 503 instead of waiting to be replayed after
+ * a reconnect, so a request that was answered with an error does not take effect later.
+ */
+import { Redis, type RedisOptions } from 'ioredis';
+import { storeUnavailable } from '../errors.js';
+import type { Store } from './store.js';
+
+const SCRIPTS = {
+  consume: `
+    if redis.call('exists', KEYS[1]) == 0 then return 0 end
+    return redis.call('hsetnx', KEYS[1], ARGV[1], ARGV[2])`,
+  deleteIfEquals: `
+    if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+    return 0`,
+  incrWithTtl: `
+    local created = redis.call('exists', KEYS[1]) == 0
+    local value = redis.call('incrby', KEYS[1], ARGV[1])
+    if created and ARGV[2] ~= '' then redis.call('pexpire', KEYS[1], ARGV[2]) end
+    return value`,
+  hput: `
+    local existed = redis.call('exists', KEYS[1]) == 1
+    if ARGV[1] == '1' then
+      redis.call('del', KEYS[1])
+      existed = false
+    end
+    if #ARGV > 2 then redis.call('hset', KEYS[1], unpack(ARGV, 3)) end
+    if not existed and ARGV[2] ~= '' then redis.call('pexpire', KEYS[1], ARGV[2]) end
+    return 1`,
+  saddExtend: `
+    local existed = redis.call('exists', KEYS[1]) == 1
+    redis.call('sadd', KEYS[1], unpack(ARGV, 2))
+    if ARGV[1] == '' then
+      redis.call('persist', KEYS[1])
+    elseif not existed then
+      redis.call('pexpire', KEYS[1], ARGV[1])
+    else
+      local current = redis.call('pttl', KEYS[1])
+      if current >= 0 and current < tonumber(ARGV[1]) then redis.call('pexpire', KEYS[1], ARGV[1]) end
+    end
+    return 1`,
+} as const;
+
+type ScriptName = keyof typeof SCRIPTS;
+
+const ms = (ttl: number | undefined): string => (ttl === undefined ? '' : String(Math.max(1, Math.round(ttl * 1000))));
+
+export interface RedisStoreOptions {
+  url: string;
+  /** Prefix of every key this store touches (tests use their own). */
+  keyPrefix?: string;
+  /** Upper bound of one command, in ms. */
+  commandTimeoutMs?: number;
+}
+
+/** Errors Redis itself answered (wrong type, script errors) are bugs, not outages. */
+const isReplyError = (err: unknown): boolean => err instanceof Error && err.name === 'ReplyError';
+
+export async function createRedisStore(options: RedisStoreOptions): Promise<Store> {
+  const redisOptions: RedisOptions = {
+    keyPrefix: options.keyPrefix ?? '',
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    commandTimeout: options.commandTimeoutMs ?? 2000,
+    connectTimeout: options.commandTimeoutMs ?? 2000,
+    retryStrategy: (attempt) => Math.min(attempt * 100, 1000),
+  };
+  const redis = new Redis(options.url, redisOptions);
+  // Connection errors are reported per command as 503; the client keeps reconnecting on its own.
+  redis.on('error', () => undefined);
+  try {
+    await redis.connect();
+  } catch (err) {
+    redis.disconnect();
+    throw storeUnavailable(err);
+  }
+
+  const call = async <T>(run: () => Promise<T>): Promise<T> => {
+    try {
+      return await run();
+    } catch (err) {
+      if (isReplyError(err)) throw err;
+      throw storeUnavailable(err);
+    }
+  };
+  // defineCommand gives EVALSHA with an EVAL fallback, and applies the key prefix to KEYS.
+  for (const [name, lua] of Object.entries(SCRIPTS)) redis.defineCommand(name, { numberOfKeys: 1, lua });
+  const scripts = redis as unknown as Record<ScriptName, (key: string, ...args: (string | number)[]) => Promise<unknown>>;
+  const script = (name: ScriptName, key: string, args: (string | number)[]): Promise<unknown> =>
+    call(() => scripts[name](key, ...args));
+
+  const store: Store = {
+    driver: 'redis',
+
+    async get(key) {
+      return (await call(() => redis.get(key))) ?? undefined;
+    },
+
+    async getMany(keys) {
+      if (keys.length === 0) return [];
+      const values = await call(() => redis.mget(...keys));
+      return values.map((v) => v ?? undefined);
+    },
+
+    async set(key, value, options = {}) {
+      const ttl = ms(options.ttl);
+      const result = await call(() => {
+        if (ttl && options.ifAbsent) return redis.set(key, value, 'PX', ttl, 'NX');
+        if (ttl) return redis.set(key, value, 'PX', ttl);
+        if (options.ifAbsent) return redis.set(key, value, 'NX');
+        return redis.set(key, value);
+      });
+      return result === 'OK';
+    },
+
+    async del(...keys) {
+      if (keys.length === 0) return 0;
+      return call(() => redis.del(...keys));
+    },
+
+    async deleteIfEquals(key, expected) {
+      return (await script('deleteIfEquals', key, [expected])) === 1;
+    },
+
+    async expire(key, ttl) {
+      return (await call(() => redis.pexpire(key, ms(ttl)))) === 1;
+    },
+
+    async ttl(key) {
+      const remaining = await call(() => redis.pttl(key));
+      return remaining < 0 ? remaining : Math.ceil(remaining / 1000);
+    },
+
+    async incr(key, options = {}) {
+      return Number(await script('incrWithTtl', key, [options.by ?? 1, ms(options.ttl)]));
+    },
+
+    async hset(key, fields, options = {}) {
+      await script('hput', key, [options.replace ? '1' : '0', ms(options.ttl), ...Object.entries(fields).flat()]);
+    },
+
+    async hget(key, field) {
+      return (await call(() => redis.hget(key, field))) ?? undefined;
+    },
+
+    async hgetall(key) {
+      const fields = await call(() => redis.hgetall(key));
+      return Object.keys(fields).length === 0 ? undefined : fields;
+    },
+
+    async hdel(key, ...fields) {
+      if (fields.length === 0) return 0;
+      return call(() => redis.hdel(key, ...fields));
+    },
+
+    async consume(key, field, value) {
+      return (await script('consume', key, [field, value])) === 1;
+    },
+
+    async sadd(key, members, options = {}) {
+      if (members.length === 0) return;
+      await script('saddExtend', key, [ms(options.ttl), ...members]);
+    },
+
+    async srem(key, ...members) {
+      if (members.length === 0) return 0;
+      return call(() => redis.srem(key, ...members));
+    },
+
+    async smembers(key) {
+      return call(() => redis.smembers(key));
+    },
+
+    async sismember(key, member) {
+      return (await call(() => redis.sismember(key, member))) === 1;
+    },
+
+    async ping() {
+      await call(() => redis.ping());
+    },
+
+    async close() {
+      await redis.quit().catch(() => redis.disconnect());
+    },
+  };
+  return store;
+}

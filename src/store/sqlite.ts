@@ -1,0 +1,277 @@
+/**
+ * The embedded store driver: the Store contract on one SQLite file (better-sqlite3, WAL mode).
+ * Writes run in IMMEDIATE transactions, so read-modify-write operations are atomic across every
+ * process that opens the same file. Expiry is checked on every read; a timer purges expired rows.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import type { Store } from './store.js';
+
+type EntryType = 'string' | 'hash' | 'set';
+interface Entry {
+  type: EntryType;
+  value: string | null;
+  expires_at: number | null;
+}
+
+const SCHEMA = `
+  CREATE TABLE IF NOT EXISTS entries (
+    key TEXT PRIMARY KEY,
+    type TEXT NOT NULL,
+    value TEXT,
+    expires_at INTEGER
+  ) WITHOUT ROWID;
+  CREATE INDEX IF NOT EXISTS entries_expiry ON entries (expires_at) WHERE expires_at IS NOT NULL;
+  CREATE TABLE IF NOT EXISTS members (
+    key TEXT NOT NULL,
+    member TEXT NOT NULL,
+    value TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (key, member)
+  ) WITHOUT ROWID;
+`;
+
+const expiryOf = (ttl: number | undefined, now: number): number | null =>
+  ttl === undefined ? null : now + Math.max(1, Math.round(ttl * 1000));
+
+export interface SqliteStoreOptions {
+  /** Folder of the database file; `:memory:` for a private in-memory database. */
+  dataDir: string;
+  /** How often expired rows are purged, in ms. */
+  purgeIntervalMs?: number;
+}
+
+export function createSqliteStore(options: SqliteStoreOptions): Store {
+  const file = options.dataDir === ':memory:' ? ':memory:' : join(options.dataDir, 'atrium.sqlite');
+  if (file !== ':memory:') mkdirSync(options.dataDir, { recursive: true });
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('busy_timeout = 5000');
+  db.exec(SCHEMA);
+
+  const q = {
+    entry: db.prepare<[string], Entry>('SELECT type, value, expires_at FROM entries WHERE key = ?'),
+    liveEntry: db.prepare<[string, number], Entry>(
+      'SELECT type, value, expires_at FROM entries WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)',
+    ),
+    putEntry: db.prepare<[string, EntryType, string | null, number | null]>(
+      'INSERT OR REPLACE INTO entries (key, type, value, expires_at) VALUES (?, ?, ?, ?)',
+    ),
+    setValue: db.prepare<[string | null, string]>('UPDATE entries SET value = ? WHERE key = ?'),
+    setExpiry: db.prepare<[number | null, string]>('UPDATE entries SET expires_at = ? WHERE key = ?'),
+    delEntry: db.prepare<[string]>('DELETE FROM entries WHERE key = ?'),
+    delMembers: db.prepare<[string]>('DELETE FROM members WHERE key = ?'),
+    member: db.prepare<[string, string], { value: string }>('SELECT value FROM members WHERE key = ? AND member = ?'),
+    members: db.prepare<[string], { member: string; value: string }>(
+      'SELECT member, value FROM members WHERE key = ? ORDER BY member',
+    ),
+    countMembers: db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM members WHERE key = ?'),
+    putMember: db.prepare<[string, string, string]>(
+      'INSERT OR REPLACE INTO members (key, member, value) VALUES (?, ?, ?)',
+    ),
+    addMember: db.prepare<[string, string]>('INSERT OR IGNORE INTO members (key, member) VALUES (?, ?)'),
+    delMember: db.prepare<[string, string]>('DELETE FROM members WHERE key = ? AND member = ?'),
+    purgeMembers: db.prepare<[number]>(
+      'DELETE FROM members WHERE key IN (SELECT key FROM entries WHERE expires_at IS NOT NULL AND expires_at <= ?)',
+    ),
+    purgeEntries: db.prepare<[number]>('DELETE FROM entries WHERE expires_at IS NOT NULL AND expires_at <= ?'),
+  };
+
+  const drop = (key: string): void => {
+    q.delEntry.run(key);
+    q.delMembers.run(key);
+  };
+
+  /** Inside a write transaction: the live entry, dropping it first when it has expired. */
+  const live = (key: string, now: number, type?: EntryType): Entry | undefined => {
+    const row = q.entry.get(key);
+    if (!row) return undefined;
+    if (row.expires_at !== null && row.expires_at <= now) {
+      drop(key);
+      return undefined;
+    }
+    if (type && row.type !== type) throw new Error(`WRONGTYPE key ${key} holds a ${row.type}, not a ${type}`);
+    return row;
+  };
+
+  /** A read outside any transaction: expired rows are simply not seen. */
+  const read = (key: string, type: EntryType): Entry | undefined => {
+    const row = q.liveEntry.get(key, Date.now());
+    if (row && row.type !== type) throw new Error(`WRONGTYPE key ${key} holds a ${row.type}, not a ${type}`);
+    return row;
+  };
+
+  const write = <T>(fn: (now: number) => T): T => db.transaction(() => fn(Date.now())).immediate();
+
+  /** A collection (hash or set) disappears with its last member, as in Redis. */
+  const dropIfEmpty = (key: string): void => {
+    if (q.countMembers.get(key)?.n === 0) q.delEntry.run(key);
+  };
+
+  const purge = (): void => {
+    const now = Date.now();
+    write(() => {
+      q.purgeMembers.run(now);
+      q.purgeEntries.run(now);
+    });
+  };
+  const timer = setInterval(purge, options.purgeIntervalMs ?? 60_000);
+  timer.unref();
+
+  const store: Store = {
+    driver: 'sqlite',
+
+    async get(key) {
+      return read(key, 'string')?.value ?? undefined;
+    },
+
+    async getMany(keys) {
+      const now = Date.now();
+      return keys.map((key) => {
+        const row = q.liveEntry.get(key, now);
+        return row?.type === 'string' ? (row.value ?? undefined) : undefined;
+      });
+    },
+
+    async set(key, value, options = {}) {
+      return write((now) => {
+        if (options.ifAbsent && live(key, now)) return false;
+        drop(key);
+        q.putEntry.run(key, 'string', value, expiryOf(options.ttl, now));
+        return true;
+      });
+    },
+
+    async del(...keys) {
+      return write((now) => {
+        let existed = 0;
+        for (const key of keys) {
+          if (live(key, now)) existed += 1;
+          drop(key);
+        }
+        return existed;
+      });
+    },
+
+    async deleteIfEquals(key, expected) {
+      return write((now) => {
+        const row = live(key, now, 'string');
+        if (row?.value !== expected) return false;
+        drop(key);
+        return true;
+      });
+    },
+
+    async expire(key, ttl) {
+      return write((now) => {
+        if (!live(key, now)) return false;
+        q.setExpiry.run(expiryOf(ttl, now), key);
+        return true;
+      });
+    },
+
+    async ttl(key) {
+      const now = Date.now();
+      const row = q.liveEntry.get(key, now);
+      if (!row) return -2;
+      if (row.expires_at === null) return -1;
+      return Math.ceil((row.expires_at - now) / 1000);
+    },
+
+    async incr(key, options = {}) {
+      return write((now) => {
+        const row = live(key, now, 'string');
+        const current = row ? Number(row.value) : 0;
+        if (!Number.isInteger(current)) throw new Error(`ERR value at ${key} is not an integer`);
+        const next = current + (options.by ?? 1);
+        if (row) q.setValue.run(String(next), key);
+        else q.putEntry.run(key, 'string', String(next), expiryOf(options.ttl, now));
+        return next;
+      });
+    },
+
+    async hset(key, fields, options = {}) {
+      write((now) => {
+        const row = live(key, now, options.replace ? undefined : 'hash');
+        if (options.replace || !row) {
+          drop(key);
+          q.putEntry.run(key, 'hash', null, expiryOf(options.ttl, now));
+        }
+        for (const [field, value] of Object.entries(fields)) q.putMember.run(key, field, value);
+        dropIfEmpty(key);
+      });
+    },
+
+    async hget(key, field) {
+      if (!read(key, 'hash')) return undefined;
+      return q.member.get(key, field)?.value;
+    },
+
+    async hgetall(key) {
+      // One snapshot: a concurrent replace must not be seen half-applied.
+      return db.transaction(() => {
+        if (!read(key, 'hash')) return undefined;
+        return Object.fromEntries(q.members.all(key).map((m) => [m.member, m.value]));
+      })();
+    },
+
+    async hdel(key, ...fields) {
+      return write((now) => {
+        if (!live(key, now, 'hash')) return 0;
+        let removed = 0;
+        for (const field of fields) removed += q.delMember.run(key, field).changes;
+        dropIfEmpty(key);
+        return removed;
+      });
+    },
+
+    async consume(key, field, value) {
+      return write((now) => {
+        if (!live(key, now, 'hash')) return false;
+        if (q.member.get(key, field)) return false;
+        q.putMember.run(key, field, value);
+        return true;
+      });
+    },
+
+    async sadd(key, members, options = {}) {
+      if (members.length === 0) return;
+      write((now) => {
+        const row = live(key, now, 'set');
+        const wanted = expiryOf(options.ttl, now);
+        if (!row) q.putEntry.run(key, 'set', null, wanted);
+        else if (row.expires_at !== null && (wanted === null || wanted > row.expires_at)) q.setExpiry.run(wanted, key);
+        for (const member of members) q.addMember.run(key, member);
+      });
+    },
+
+    async srem(key, ...members) {
+      return write((now) => {
+        if (!live(key, now, 'set')) return 0;
+        let removed = 0;
+        for (const member of members) removed += q.delMember.run(key, member).changes;
+        dropIfEmpty(key);
+        return removed;
+      });
+    },
+
+    async smembers(key) {
+      return db.transaction(() => (read(key, 'set') ? q.members.all(key).map((m) => m.member) : []))();
+    },
+
+    async sismember(key, member) {
+      return read(key, 'set') !== undefined && q.member.get(key, member) !== undefined;
+    },
+
+    async ping() {
+      db.prepare('SELECT 1').get();
+    },
+
+    async close() {
+      clearInterval(timer);
+      if (db.open) db.close();
+    },
+  };
+  return store;
+}

@@ -1,0 +1,68 @@
+/**
+ * The store contract: a small key-value interface with Redis semantics, implemented by the redis
+ * driver (ioredis) and the sqlite driver (better-sqlite3). Every other layer keeps its state here.
+ *
+ * - A key holds one type: a string, a hash (field → string) or a set (of strings). Using a key as
+ *   another type than it holds is a programming error and throws.
+ * - TTLs are in seconds (fractions allowed). `ttl: undefined` means "no expiry". An expired key is
+ *   invisible at once to every operation, as if it had never existed; its space is reclaimed later.
+ * - Each method is atomic on its own, across processes sharing the store. Operations that must
+ *   happen together are single methods here (`consume`, `deleteIfEquals`, `incr` with a TTL).
+ * - Store failures (connection lost, timeout) surface as AtriumError `temporarily_unavailable`
+ *   (HTTP 503), never as a silent success.
+ */
+export interface Store {
+  readonly driver: 'redis' | 'sqlite';
+
+  /** The string at `key`, or undefined. */
+  get(key: string): Promise<string | undefined>;
+  /** Strings at several keys, in order (undefined where missing). */
+  getMany(keys: readonly string[]): Promise<(string | undefined)[]>;
+  /**
+   * Sets a string. With `ifAbsent`, only when the key does not exist (returns false otherwise).
+   * Replaces any value and TTL the key had.
+   */
+  set(key: string, value: string, options?: { ttl?: number; ifAbsent?: boolean }): Promise<boolean>;
+  /** Deletes keys of any type; returns how many existed. */
+  del(...keys: string[]): Promise<number>;
+  /** Deletes the string at `key` only while it still equals `expected`. */
+  deleteIfEquals(key: string, expected: string): Promise<boolean>;
+  /** Sets a TTL on an existing key; false when the key does not exist. */
+  expire(key: string, ttl: number): Promise<boolean>;
+  /** Remaining seconds: -2 when missing, -1 when the key has no expiry. */
+  ttl(key: string): Promise<number>;
+  /**
+   * Adds `by` (default 1) to the integer at `key`, creating it at 0 first. `ttl` applies only when
+   * this call creates the key, so a fixed window does not slide.
+   */
+  incr(key: string, options?: { by?: number; ttl?: number }): Promise<number>;
+
+  /**
+   * Writes hash fields. With `replace`, the hash becomes exactly `fields` with the given TTL (or
+   * none); otherwise fields are merged, an existing TTL is kept and a new hash gets `ttl`.
+   */
+  hset(key: string, fields: Record<string, string>, options?: { ttl?: number; replace?: boolean }): Promise<void>;
+  hget(key: string, field: string): Promise<string | undefined>;
+  /** All fields, or undefined when the key does not exist. */
+  hgetall(key: string): Promise<Record<string, string> | undefined>;
+  hdel(key: string, ...fields: string[]): Promise<number>;
+  /**
+   * The atomic consume: sets `field` on the existing hash at `key` only when that field is not set
+   * yet. True for exactly one caller; false when the key is missing, expired or already consumed.
+   * Never creates a key.
+   */
+  consume(key: string, field: string, value: string): Promise<boolean>;
+
+  /**
+   * Adds members to a set. `ttl` never shortens the set's life: a new set gets it, an existing set
+   * with a shorter remaining TTL is extended, and `ttl: undefined` makes the set permanent.
+   */
+  sadd(key: string, members: readonly string[], options?: { ttl?: number }): Promise<void>;
+  srem(key: string, ...members: string[]): Promise<number>;
+  smembers(key: string): Promise<string[]>;
+  sismember(key: string, member: string): Promise<boolean>;
+
+  /** Answers when the store is reachable; throws the 503 error otherwise. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,196 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DRIVERS, openTestStore, type TestStore } from '../helpers/stores.js';
+import type { Store } from '../../src/store/store.js';
+
+describe.each(DRIVERS)('store conformance: %s driver', (driver) => {
+  let t: TestStore;
+  let store: Store;
+  beforeAll(async () => {
+    t = await openTestStore(driver);
+    store = t.store;
+  });
+  afterAll(() => t.dispose());
+
+  describe('strings', () => {
+    it('sets, gets and deletes a value', async () => {
+      expect(await store.set('s:a', 'one')).toBe(true);
+      expect(await store.get('s:a')).toBe('one');
+      expect(await store.del('s:a', 's:missing')).toBe(1);
+      expect(await store.get('s:a')).toBeUndefined();
+    });
+
+    it('sets only when absent with ifAbsent', async () => {
+      expect(await store.set('s:nx', 'first', { ifAbsent: true })).toBe(true);
+      expect(await store.set('s:nx', 'second', { ifAbsent: true })).toBe(false);
+      expect(await store.get('s:nx')).toBe('first');
+    });
+
+    it('reads several values in order', async () => {
+      await store.set('s:m1', '1');
+      await store.set('s:m3', '3');
+      expect(await store.getMany(['s:m1', 's:m2', 's:m3'])).toEqual(['1', undefined, '3']);
+    });
+
+    it('deletes only while the value still matches', async () => {
+      await store.set('s:cad', 'mine');
+      expect(await store.deleteIfEquals('s:cad', 'theirs')).toBe(false);
+      expect(await store.get('s:cad')).toBe('mine');
+      expect(await store.deleteIfEquals('s:cad', 'mine')).toBe(true);
+      expect(await store.get('s:cad')).toBeUndefined();
+    });
+
+    it('replaces the TTL of a value that is set again', async () => {
+      await store.set('s:ttl', 'v', { ttl: 100 });
+      await store.set('s:ttl', 'w');
+      expect(await store.ttl('s:ttl')).toBe(-1);
+    });
+  });
+
+  describe('expiry', () => {
+    it('hides an expired value at once, of every type', async () => {
+      await store.set('e:s', 'v', { ttl: 0.15 });
+      await store.hset('e:h', { f: 'v' }, { ttl: 0.15 });
+      await store.sadd('e:set', ['m'], { ttl: 0.15 });
+      expect(await store.get('e:s')).toBe('v');
+      await sleep(250);
+      expect(await store.get('e:s')).toBeUndefined();
+      expect(await store.hgetall('e:h')).toBeUndefined();
+      expect(await store.smembers('e:set')).toEqual([]);
+      expect(await store.ttl('e:s')).toBe(-2);
+      expect(await store.set('e:s', 'new', { ifAbsent: true })).toBe(true);
+    });
+
+    it('reports the remaining TTL and sets a new one', async () => {
+      await store.set('e:t', 'v', { ttl: 60 });
+      expect(await store.ttl('e:t')).toBeGreaterThan(58);
+      expect(await store.expire('e:t', 3600)).toBe(true);
+      expect(await store.ttl('e:t')).toBeGreaterThan(3590);
+      expect(await store.expire('e:none', 10)).toBe(false);
+    });
+  });
+
+  describe('counters', () => {
+    it('counts atomically under concurrency', async () => {
+      await Promise.all(Array.from({ length: 100 }, () => store.incr('c:n')));
+      expect(await store.get('c:n')).toBe('100');
+      expect(await store.incr('c:n', { by: -10 })).toBe(90);
+    });
+
+    it('applies the TTL only when the counter is created (a fixed window)', async () => {
+      await store.incr('c:w', { ttl: 100 });
+      await store.expire('c:w', 5);
+      await store.incr('c:w', { ttl: 100 });
+      expect(await store.ttl('c:w')).toBeLessThanOrEqual(5);
+    });
+
+    it('starts over after the window expires', async () => {
+      await store.incr('c:x', { ttl: 0.1 });
+      await store.incr('c:x', { ttl: 0.1 });
+      await sleep(200);
+      expect(await store.incr('c:x', { ttl: 0.1 })).toBe(1);
+    });
+  });
+
+  describe('hashes', () => {
+    it('merges fields and keeps the TTL', async () => {
+      await store.hset('h:a', { a: '1', b: '2' }, { ttl: 100 });
+      await store.hset('h:a', { b: '3', c: '4' });
+      expect(await store.hgetall('h:a')).toEqual({ a: '1', b: '3', c: '4' });
+      expect(await store.hget('h:a', 'c')).toBe('4');
+      expect(await store.ttl('h:a')).toBeGreaterThan(90);
+    });
+
+    it('replaces the whole hash with replace', async () => {
+      await store.hset('h:r', { a: '1', consumed: 'x' });
+      await store.hset('h:r', { b: '2' }, { replace: true, ttl: 50 });
+      expect(await store.hgetall('h:r')).toEqual({ b: '2' });
+      expect(await store.ttl('h:r')).toBeGreaterThan(40);
+    });
+
+    it('removes fields, and the key with its last field', async () => {
+      await store.hset('h:d', { a: '1', b: '2' });
+      expect(await store.hdel('h:d', 'a', 'zz')).toBe(1);
+      expect(await store.hdel('h:d', 'b')).toBe(1);
+      expect(await store.hgetall('h:d')).toBeUndefined();
+      expect(await store.ttl('h:d')).toBe(-2);
+    });
+  });
+
+  describe('consume', () => {
+    it('lets exactly one of many parallel callers consume', async () => {
+      await store.hset('k:code', { payload: '{}' }, { ttl: 60 });
+      const results = await Promise.all(Array.from({ length: 50 }, (_, i) => store.consume('k:code', 'consumed', String(i))));
+      expect(results.filter(Boolean)).toHaveLength(1);
+      expect((await store.hgetall('k:code'))?.consumed).toBeDefined();
+    });
+
+    it('never creates a record for a missing or expired key', async () => {
+      expect(await store.consume('k:missing', 'consumed', '1')).toBe(false);
+      expect(await store.ttl('k:missing')).toBe(-2);
+      await store.hset('k:old', { payload: '{}' }, { ttl: 0.1 });
+      await sleep(200);
+      expect(await store.consume('k:old', 'consumed', '1')).toBe(false);
+      expect(await store.hgetall('k:old')).toBeUndefined();
+    });
+
+    it('keeps the TTL of the consumed record', async () => {
+      await store.hset('k:ttl', { payload: '{}' }, { ttl: 30 });
+      await store.consume('k:ttl', 'consumed', '1');
+      const ttl = await store.ttl('k:ttl');
+      expect(ttl).toBeGreaterThan(25);
+      expect(ttl).toBeLessThanOrEqual(30);
+    });
+  });
+
+  describe('sets', () => {
+    it('adds, lists, tests and removes members without duplicates', async () => {
+      await store.sadd('set:a', ['x', 'y']);
+      await store.sadd('set:a', ['y', 'z']);
+      expect((await store.smembers('set:a')).sort()).toEqual(['x', 'y', 'z']);
+      expect(await store.sismember('set:a', 'y')).toBe(true);
+      expect(await store.srem('set:a', 'y', 'nope')).toBe(1);
+      expect(await store.sismember('set:a', 'y')).toBe(false);
+      await store.srem('set:a', 'x', 'z');
+      expect(await store.ttl('set:a')).toBe(-2);
+    });
+
+    it('extends but never shortens the TTL of a set', async () => {
+      await store.sadd('set:t', ['a'], { ttl: 100 });
+      await store.sadd('set:t', ['b'], { ttl: 10 });
+      expect(await store.ttl('set:t')).toBeGreaterThan(90);
+      await store.sadd('set:t', ['c'], { ttl: 1000 });
+      expect(await store.ttl('set:t')).toBeGreaterThan(990);
+      await store.sadd('set:t', ['d']);
+      expect(await store.ttl('set:t')).toBe(-1);
+    });
+  });
+
+  it('refuses to use a key as another type', async () => {
+    await store.set('w:s', 'v');
+    await expect(store.hgetall('w:s')).rejects.toThrow(/WRONGTYPE/);
+    await expect(store.sadd('w:s', ['m'])).rejects.toThrow(/WRONGTYPE/);
+  });
+
+  it('answers ping while reachable', async () => {
+    await expect(store.ping()).resolves.toBeUndefined();
+  });
+});
+
+describe('sqlite driver: background purge', () => {
+  it('removes expired rows without being read', async () => {
+    const t = await openTestStore('sqlite');
+    try {
+      await t.store.set('p:a', 'v', { ttl: 0.05 });
+      await sleep(300);
+      // A second connection sees the file as it is on disk: the row itself is gone.
+      const { default: Database } = await import('better-sqlite3');
+      const db = new Database(`${(t.config as { dataDir: string }).dataDir}/atrium.sqlite`, { readonly: true });
+      const row = db.prepare("SELECT COUNT(*) AS n FROM entries WHERE key = 'p:a'").get() as { n: number };
+      db.close();
+      expect(row.n).toBe(0);
+    } finally {
+      await t.dispose();
+    }
+  });
+});
