@@ -1,0 +1,93 @@
+/**
+ * The composition root: builds the store, the directory, the provider and the Koa app (the
+ * provider's own), and wires Atrium's routes in front of the provider's.
+ */
+import type { Server } from 'node:http';
+import type Provider from 'oidc-provider';
+import type { Config } from './config/index.js';
+import { createDirectory, type Directory } from './directory/index.js';
+import { AtriumError } from './errors.js';
+import { createErrorMiddleware, wantsJson } from './http/errors.js';
+import { createHealthRoutes } from './http/health.js';
+import { createRenderer, type Render } from './http/pages.js';
+import { createStaticFiles } from './http/static.js';
+import { createInteractionRoutes } from './interactions/routes.js';
+import type { Logger } from './logger.js';
+import { createProvider, type ProviderPages } from './oidc/provider.js';
+import { createStore } from './store/index.js';
+import type { Store } from './store/store.js';
+
+export interface Atrium {
+  config: Config;
+  store: Store;
+  directory: Directory;
+  provider: Provider;
+  /** The request handler, for http.createServer or supertest. */
+  callback: ReturnType<Provider['callback']>;
+  close(): Promise<void>;
+}
+
+const providerPages = (render: Render): ProviderPages => ({
+  async error(ctx, out) {
+    render(ctx, 'error', {
+      title: 'Sign-in error',
+      heading: 'This sign-in request cannot continue',
+      message: out.error_description ?? 'The request was not valid.',
+      code: out.error,
+    }, ctx.status);
+  },
+  async logout(ctx, form) {
+    render(ctx, 'logout', { title: 'Sign out', form, clientName: ctx.oidc.client?.clientName });
+  },
+  async logoutDone(ctx) {
+    render(ctx, 'logout-done', { title: 'Signed out', clientName: ctx.oidc.client?.clientName });
+  },
+});
+
+export async function createAtrium(config: Config, logger: Logger): Promise<Atrium> {
+  const store = await createStore(config.store);
+  const directory = createDirectory(store, { password: config.password });
+  const render = createRenderer();
+  const provider = await createProvider({ config, store, directory, pages: providerPages(render) });
+
+  provider.use(createErrorMiddleware(render, logger));
+  provider.use(createStaticFiles());
+  provider.use(createHealthRoutes(store));
+  const interactions = createInteractionRoutes({ provider, directory, render });
+  provider.use(interactions.routes());
+  provider.use(interactions.allowedMethods());
+
+  // The provider renders its own errors as 500 server_error; a store outage is a 503 instead.
+  provider.on('server_error', (ctx, err) => {
+    if (err instanceof AtriumError && err.status === 503) {
+      ctx.status = 503;
+      ctx.set(err.headers);
+      if (wantsJson(ctx)) ctx.body = { error: err.code, error_description: err.message };
+      else render(ctx, 'error', { heading: 'Temporarily unavailable', message: err.message, code: err.code }, 503);
+    } else {
+      logger.error({ err, path: ctx.path }, 'provider error');
+    }
+  });
+
+  return {
+    config,
+    store,
+    directory,
+    provider,
+    callback: provider.callback(),
+    close: () => store.close(),
+  };
+}
+
+/** Closes a listening server: stops accepting, lets in-flight requests finish within `graceMs`. */
+export function closeServer(server: Server, graceMs = 10_000): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+    timer.unref();
+    server.close(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+    server.closeIdleConnections();
+  });
+}

@@ -1,0 +1,169 @@
+/**
+ * The `atrium` command line, over the directory and the store, with the server's configuration.
+ * Bad arguments and refused input give one line on stderr and exit code 2; an unreachable store
+ * or another failure exits 1. `--json` prints one JSON object on stdout.
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { ConfigError, loadConfig, type Config } from '../config/index.js';
+import { createDirectory, type Directory } from '../directory/index.js';
+import { toPublicUser } from '../directory/users.js';
+import { AtriumError } from '../errors.js';
+import { rotateSigningKeys } from '../oidc/keys.js';
+import { createStore } from '../store/index.js';
+import type { Store } from '../store/store.js';
+
+export class UsageError extends Error {}
+
+const USAGE = `usage: atrium <command> [options] [--json]
+  tenant create --code CODE --name NAME
+  user create --tenant CODE --username NAME --password-stdin [--name N] [--email E] [--mobile M] [--role user|admin]
+  app create --name NAME --redirect-uri URL [--redirect-uri URL…] [--description TEXT] [--logo-uri URL]
+             [--initiate-login-uri URL] [--post-logout-redirect-uri URL…] [--backchannel-logout-uri URL]
+             [--public] [--no-refresh]
+  app assign --app CLIENT_ID --tenant CODE [--user USERNAME…] [--expires-at ISO-8601]
+  keys rotate`;
+
+interface Io {
+  stdin: () => Promise<string>;
+  out: (line: string) => void;
+}
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+type Values = Record<string, string | boolean | string[] | undefined>;
+
+const COMMANDS: Record<string, { options: Options; run: (ctx: { directory: Directory; store: Store; config: Config; values: Values; io: Io }) => Promise<Record<string, unknown>> }> = {
+  'tenant create': {
+    options: { code: { type: 'string' }, name: { type: 'string' } },
+    async run({ directory, values }) {
+      const tenant = await directory.tenants.create({ code: required(values, 'code'), name: required(values, 'name') });
+      return { id: tenant.id, code: tenant.code, name: tenant.name };
+    },
+  },
+  'user create': {
+    options: {
+      tenant: { type: 'string' },
+      username: { type: 'string' },
+      'password-stdin': { type: 'boolean' },
+      name: { type: 'string' },
+      email: { type: 'string' },
+      mobile: { type: 'string' },
+      role: { type: 'string' },
+    },
+    async run({ directory, values, io }) {
+      if (!values['password-stdin']) throw new UsageError('user create needs --password-stdin (the password is read from standard input)');
+      const tenant = await directory.tenants.require(required(values, 'tenant'));
+      const password = (await io.stdin()).replace(/\r?\n$/, '');
+      const user = await directory.users.create(tenant.id, {
+        username: required(values, 'username'),
+        password,
+        name: values.name,
+        email: values.email,
+        mobile: values.mobile,
+        role: values.role,
+      });
+      const { id, username, name, email, mobile, role, status } = toPublicUser(user);
+      return { id, tenant: tenant.code, tenant_id: tenant.id, username, name, email, mobile, role, status };
+    },
+  },
+  'app create': {
+    options: {
+      name: { type: 'string' },
+      description: { type: 'string' },
+      'logo-uri': { type: 'string' },
+      'redirect-uri': { type: 'string', multiple: true },
+      'initiate-login-uri': { type: 'string' },
+      'post-logout-redirect-uri': { type: 'string', multiple: true },
+      'backchannel-logout-uri': { type: 'string' },
+      public: { type: 'boolean' },
+      'no-refresh': { type: 'boolean' },
+    },
+    async run({ directory, values }) {
+      const { app, clientSecret } = await directory.apps.create({
+        name: required(values, 'name'),
+        description: values.description,
+        logoUri: values['logo-uri'],
+        redirectUris: values['redirect-uri'] ?? [],
+        initiateLoginUri: values['initiate-login-uri'],
+        postLogoutRedirectUris: values['post-logout-redirect-uri'],
+        backchannelLogoutUri: values['backchannel-logout-uri'],
+        type: values.public ? 'public' : 'confidential',
+        allowRefresh: !values['no-refresh'],
+      });
+      return { client_id: app.clientId, ...(clientSecret ? { client_secret: clientSecret } : {}), name: app.name, type: app.type };
+    },
+  },
+  'app assign': {
+    options: {
+      app: { type: 'string' },
+      tenant: { type: 'string' },
+      user: { type: 'string', multiple: true },
+      'expires-at': { type: 'string' },
+    },
+    async run({ directory, values }) {
+      const app = await directory.apps.require(required(values, 'app'));
+      const tenant = await directory.tenants.require(required(values, 'tenant'));
+      const names = (values.user as string[] | undefined) ?? [];
+      const userIds = await Promise.all(
+        names.map(async (name) => {
+          const user = await directory.users.byUsername(tenant.id, name);
+          if (!user) throw new AtriumError('not_found', `user ${name} not found in tenant ${tenant.code}`, 404);
+          return user.id;
+        }),
+      );
+      const assignment = await directory.assignments.assign({
+        tenantId: tenant.id,
+        clientId: app.clientId,
+        expiresAt: values['expires-at'],
+        userIds: userIds.length > 0 ? userIds : undefined,
+      });
+      return { app: app.clientId, tenant: tenant.code, tenant_id: tenant.id, users: names, expires_at: assignment.expiresAt ?? null };
+    },
+  },
+  'keys rotate': {
+    options: {},
+    async run({ store, config }) {
+      // Old keys keep verifying until the longest-lived token they signed has expired.
+      const keys = await rotateSigningKeys(store, config.ttl.idToken + 300);
+      return { active: keys.filter((k) => !k.retireAt).map((k) => k.jwk.kid), retiring: keys.filter((k) => k.retireAt).map((k) => ({ kid: k.jwk.kid, retire_at: k.retireAt })) };
+    },
+  },
+};
+
+function required(values: Values, name: string): string {
+  const value = values[name];
+  if (typeof value !== 'string' || value === '') throw new UsageError(`missing --${name}`);
+  return value;
+}
+
+function render(result: Record<string, unknown>): string {
+  return Object.entries(result)
+    .map(([k, v]) => `${k}: ${Array.isArray(v) || (typeof v === 'object' && v !== null) ? JSON.stringify(v) : String(v)}`)
+    .join('\n');
+}
+
+/** Runs one command line; returns the exit code. */
+export async function runCli(argv: string[], env: Record<string, string | undefined>, io: Io & { err: (line: string) => void }): Promise<number> {
+  const name = argv.slice(0, 2).join(' ');
+  const command = COMMANDS[name];
+  if (!command) {
+    io.err(argv.length === 0 || argv[0] === '--help' ? USAGE : `atrium: unknown command "${name}"\n${USAGE}`);
+    return argv[0] === '--help' ? 0 : 2;
+  }
+  let store: Store | undefined;
+  try {
+    const { values } = parseArgs({ args: argv.slice(2), options: { ...command.options, json: { type: 'boolean' } }, strict: true, allowPositionals: false });
+    const config = loadConfig(env);
+    store = await createStore(config.store);
+    const directory = createDirectory(store, { password: config.password });
+    const result = await command.run({ directory, store, config, values: values as Values, io });
+    io.out(values.json ? JSON.stringify(result) : render(result));
+    return 0;
+  } catch (err) {
+    const usage = err instanceof UsageError || (err instanceof TypeError && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS'));
+    const refused = err instanceof AtriumError && err.status < 500;
+    io.err(`atrium ${name}: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
+    return usage || refused || err instanceof ConfigError ? 2 : 1;
+  } finally {
+    await store?.close();
+  }
+}

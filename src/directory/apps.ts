@@ -1,0 +1,88 @@
+/**
+ * Apps: the registered SaaS applications, i.e. OAuth clients. A confidential app's secret is made
+ * here, returned once from `create`, and kept only as its SHA-256 digest.
+ */
+import { z } from 'zod';
+import { notFound } from '../errors.js';
+import type { Store } from '../store/store.js';
+import { newId, newSecret, sha256Hex } from './ids.js';
+import { now, readRecord, readRecords, writeRecord } from './records.js';
+import { displayName, parseInput, redirectUri } from './validation.js';
+
+export interface App {
+  clientId: string;
+  name: string;
+  description: string;
+  logoUri: string;
+  /** Callbacks; the first one is where a workbench launch lands. */
+  redirectUris: string[];
+  initiateLoginUri: string;
+  postLogoutRedirectUris: string[];
+  backchannelLogoutUri: string;
+  type: 'confidential' | 'public';
+  /** SHA-256 hex of the client secret (confidential apps). */
+  secretHash: string;
+  /** Whether the app may use refresh tokens (confidential apps only). */
+  allowRefresh: boolean;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export type PublicApp = Omit<App, 'secretHash'>;
+export const toPublicApp = ({ secretHash: _hash, ...app }: App): PublicApp => app;
+
+const createSchema = z.object({
+  name: displayName,
+  description: z.string().trim().max(1000).default(''),
+  logoUri: z.union([redirectUri, z.literal('')]).default(''),
+  redirectUris: z.array(redirectUri).min(1, 'needs at least one redirect URI').max(20),
+  initiateLoginUri: z.union([redirectUri.refine((u) => u.startsWith('https:') || u.startsWith('http:')), z.literal('')]).default(''),
+  postLogoutRedirectUris: z.array(redirectUri).max(20).default([]),
+  backchannelLogoutUri: z.union([redirectUri, z.literal('')]).default(''),
+  type: z.enum(['confidential', 'public']).default('confidential'),
+  allowRefresh: z.boolean().default(true),
+});
+
+const key = (clientId: string): string => `app:${clientId}`;
+const ALL = 'apps';
+
+export type Apps = ReturnType<typeof createApps>;
+
+export function createApps(store: Store) {
+  const byId = (clientId: string): Promise<App | undefined> =>
+    /^[0-9a-f]{32}$/.test(clientId) ? readRecord<App>(store, key(clientId)) : Promise.resolve(undefined);
+
+  return {
+    byId,
+
+    async require(clientId: string): Promise<App> {
+      const app = await byId(clientId);
+      if (!app) throw notFound(`app ${clientId} not found`);
+      return app;
+    },
+
+    /** Registers an app; `clientSecret` is returned only here, only for confidential apps. */
+    async create(input: unknown): Promise<{ app: App; clientSecret?: string }> {
+      const data = parseInput(createSchema, input);
+      const clientSecret = data.type === 'confidential' ? newSecret() : undefined;
+      const at = now();
+      const app: App = {
+        clientId: newId(),
+        ...data,
+        redirectUris: [...new Set(data.redirectUris)],
+        allowRefresh: data.type === 'confidential' && data.allowRefresh,
+        secretHash: clientSecret ? sha256Hex(clientSecret) : '',
+        createdAt: at,
+        updatedAt: at,
+      };
+      await writeRecord(store, key(app.clientId), app);
+      await store.sadd(ALL, [app.clientId]);
+      return clientSecret ? { app, clientSecret } : { app };
+    },
+
+    async list(): Promise<App[]> {
+      const apps = await readRecords<App>(store, (await store.smembers(ALL)).map(key));
+      return apps.sort((a, b) => a.name.localeCompare(b.name));
+    },
+  };
+}

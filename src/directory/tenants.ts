@@ -1,0 +1,74 @@
+/** Tenants: enterprises, each with an opaque id and a unique short code typed at login. */
+import { z } from 'zod';
+import { conflict, notFound } from '../errors.js';
+import type { Store } from '../store/store.js';
+import { newId } from './ids.js';
+import { now, readRecord, readRecords, writeRecord } from './records.js';
+import { displayName, parseInput, tenantCode } from './validation.js';
+
+export interface Tenant {
+  id: string;
+  code: string;
+  name: string;
+  status: 'active' | 'disabled';
+  /** The tenant of the platform admins (code `platform`), created at bootstrap. */
+  platform?: boolean;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export const PLATFORM_TENANT_CODE = 'platform';
+
+const createSchema = z.object({ code: tenantCode, name: displayName });
+
+const key = (id: string): string => `tenant:${id}`;
+const codeKey = (code: string): string => `tenant-code:${code}`;
+const ALL = 'tenants';
+
+export type Tenants = ReturnType<typeof createTenants>;
+
+export function createTenants(store: Store) {
+  const byId = (id: string): Promise<Tenant | undefined> =>
+    /^[0-9a-f]{32}$/.test(id) ? readRecord<Tenant>(store, key(id)) : Promise.resolve(undefined);
+
+  return {
+    byId,
+
+    async byCode(code: string): Promise<Tenant | undefined> {
+      const id = await store.get(codeKey(code.trim().toLowerCase()));
+      return id === undefined ? undefined : byId(id);
+    },
+
+    async require(code: string): Promise<Tenant> {
+      const tenant = await this.byCode(code);
+      if (!tenant) throw notFound(`tenant ${code} not found`);
+      return tenant;
+    },
+
+    async create(input: unknown, options: { platform?: boolean } = {}): Promise<Tenant> {
+      const { code, name } = parseInput(createSchema, input);
+      const at = now();
+      const tenant: Tenant = { id: newId(), code, name, status: 'active', createdAt: at, updatedAt: at };
+      if (options.platform) tenant.platform = true;
+      // The code index is claimed first and atomically: two creations of one code cannot both win.
+      if (!(await store.set(codeKey(code), tenant.id, { ifAbsent: true }))) throw conflict(`tenant code ${code} is taken`);
+      await writeRecord(store, key(tenant.id), tenant);
+      await store.sadd(ALL, [tenant.id]);
+      return tenant;
+    },
+
+    async setStatus(id: string, status: Tenant['status']): Promise<Tenant> {
+      const tenant = await byId(id);
+      if (!tenant) throw notFound('tenant not found');
+      const updated = { ...tenant, status, updatedAt: now() };
+      await writeRecord(store, key(id), updated);
+      return updated;
+    },
+
+    async list(): Promise<Tenant[]> {
+      const ids = await store.smembers(ALL);
+      const tenants = await readRecords<Tenant>(store, ids.map(key));
+      return tenants.sort((a, b) => a.code.localeCompare(b.code));
+    },
+  };
+}

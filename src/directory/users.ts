@@ -1,0 +1,93 @@
+/** Users: each belongs to one tenant; usernames are unique within it, compared case-insensitively. */
+import { z } from 'zod';
+import { conflict, notFound } from '../errors.js';
+import type { Store } from '../store/store.js';
+import { newId } from './ids.js';
+import type { PasswordHasher } from './passwords.js';
+import { now, readRecord, readRecords, writeRecord } from './records.js';
+import { displayName, parseInput, password, username } from './validation.js';
+
+export interface User {
+  id: string;
+  tenantId: string;
+  username: string;
+  name: string;
+  email: string;
+  mobile: string;
+  role: 'user' | 'admin';
+  status: 'active' | 'disabled';
+  passwordHash: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** A user as shown outside the directory: never the password hash. */
+export type PublicUser = Omit<User, 'passwordHash'>;
+export const toPublicUser = ({ passwordHash: _hash, ...user }: User): PublicUser => user;
+
+const createSchema = z.object({
+  username,
+  password,
+  name: displayName.optional(),
+  email: z.email().max(254).optional(),
+  mobile: z.string().trim().regex(/^\+?[0-9 ()-]{3,32}$/, 'must be a phone number').optional(),
+  role: z.enum(['user', 'admin']).default('user'),
+});
+
+const key = (id: string): string => `user:${id}`;
+/** Case-insensitive: the index holds the lower-cased, NFKC-normalised name. */
+const nameKey = (tenantId: string, name: string): string => `username:${tenantId}:${name.normalize('NFKC').toLowerCase()}`;
+const tenantKey = (tenantId: string): string => `tenant-users:${tenantId}`;
+
+export type Users = ReturnType<typeof createUsers>;
+
+export function createUsers(store: Store, hasher: PasswordHasher) {
+  const byId = (id: string): Promise<User | undefined> =>
+    /^[0-9a-f]{32}$/.test(id) ? readRecord<User>(store, key(id)) : Promise.resolve(undefined);
+
+  return {
+    byId,
+
+    async byUsername(tenantId: string, name: string): Promise<User | undefined> {
+      const id = await store.get(nameKey(tenantId, name.trim()));
+      return id === undefined ? undefined : byId(id);
+    },
+
+    async create(tenantId: string, input: unknown): Promise<User> {
+      const data = parseInput(createSchema, input);
+      const at = now();
+      const user: User = {
+        id: newId(),
+        tenantId,
+        username: data.username,
+        name: data.name ?? data.username,
+        email: data.email ?? '',
+        mobile: data.mobile ?? '',
+        role: data.role,
+        status: 'active',
+        passwordHash: await hasher.hash(data.password),
+        createdAt: at,
+        updatedAt: at,
+      };
+      if (!(await store.set(nameKey(tenantId, user.username), user.id, { ifAbsent: true }))) {
+        throw conflict(`username ${user.username} is taken in this tenant`);
+      }
+      await writeRecord(store, key(user.id), user);
+      await store.sadd(tenantKey(tenantId), [user.id]);
+      return user;
+    },
+
+    async update(id: string, changes: Partial<Pick<User, 'name' | 'email' | 'mobile' | 'role' | 'status' | 'passwordHash'>>): Promise<User> {
+      const user = await byId(id);
+      if (!user) throw notFound('user not found');
+      const updated = { ...user, ...changes, updatedAt: now() };
+      await writeRecord(store, key(id), updated);
+      return updated;
+    },
+
+    async list(tenantId: string): Promise<User[]> {
+      const users = await readRecords<User>(store, (await store.smembers(tenantKey(tenantId))).map(key));
+      return users.sort((a, b) => a.username.localeCompare(b.username));
+    },
+  };
+}

@@ -1,0 +1,125 @@
+/**
+ * The sign-in interaction, in the shape of node-oidc-provider's example: interactionDetails →
+ * render → interactionResult. Routes live under the interactions path, where the provider's
+ * `_interaction` cookie is scoped.
+ */
+import Router from '@koa/router';
+import { bodyParser } from '@koa/bodyparser';
+import type Provider from 'oidc-provider';
+import type { Context } from 'koa';
+import type { Directory } from '../directory/index.js';
+import { AtriumError } from '../errors.js';
+import type { Render } from '../http/pages.js';
+import { grantForAssignedApp, INTERACTION_PATH } from '../oidc/provider.js';
+import { parseLoginHint } from './login-hint.js';
+
+/** Remembers the last tenant used in this browser, to pre-fill the next sign-in. */
+export const TENANT_COOKIE = 'atrium_tenant';
+const GENERIC_FAILURE = 'The organisation, username or password is not correct.';
+const NOT_AVAILABLE = 'This app is not available to your account';
+
+type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
+
+const field = (body: unknown, name: string): string => {
+  const value = (body as Record<string, unknown> | undefined)?.[name];
+  return typeof value === 'string' ? value : '';
+};
+
+export function createInteractionRoutes(options: { provider: Provider; directory: Directory; render: Render }) {
+  const { provider, directory, render } = options;
+  const router = new Router({ prefix: INTERACTION_PATH });
+  // Login bodies are small: anything over 8 KB is refused with 413 before any work is done.
+  const form = bodyParser({ enableTypes: ['form'], formLimit: '8kb', encoding: 'utf-8' });
+
+  const details = async (ctx: Context): Promise<Details> => {
+    const found = await provider.interactionDetails(ctx.req, ctx.res);
+    if (found.uid !== ctx.params.uid) {
+      throw new AtriumError('invalid_request', 'This sign-in page has expired. Go back to the app and start again.', 400);
+    }
+    return found;
+  };
+
+  const finish = async (ctx: Context, result: Parameters<Provider['interactionResult']>[2]): Promise<void> => {
+    const returnTo = await provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: false });
+    ctx.set('Cache-Control', 'no-store');
+    ctx.status = 303;
+    ctx.redirect(returnTo);
+  };
+
+  const renderLogin = async (ctx: Context, interaction: Details, values: { tenant: string; username: string; error?: string }, status = 200) => {
+    const clientId = String(interaction.params.client_id ?? '');
+    const app = await directory.apps.byId(clientId);
+    render(ctx, 'login', {
+      title: 'Sign in',
+      action: `${INTERACTION_PATH}/${interaction.uid}/login`,
+      abortUrl: `${INTERACTION_PATH}/${interaction.uid}/abort`,
+      clientName: app?.name,
+      ...values,
+    }, status);
+  };
+
+  router.get('/:uid', async (ctx) => {
+    const interaction = await details(ctx);
+    const { prompt, params, session } = interaction;
+
+    if (prompt.name === 'login') {
+      const hint = parseLoginHint(typeof params.login_hint === 'string' ? params.login_hint : '');
+      await renderLogin(ctx, interaction, {
+        tenant: hint.tenant || ctx.cookies.get(TENANT_COOKIE) || '',
+        username: hint.username,
+      });
+      return;
+    }
+
+    if (prompt.name === 'consent' && session?.accountId) {
+      // Assigned apps are first-party and need no consent page; every other app is refused.
+      const clientId = String(params.client_id);
+      const user = await directory.users.byId(session.accountId);
+      const decision = user ? await directory.assignments.decide(user, clientId) : 'unassigned';
+      if (decision !== 'granted') {
+        await finish(ctx, { error: 'access_denied', error_description: NOT_AVAILABLE });
+        return;
+      }
+      const grant = await grantForAssignedApp(provider, {
+        accountId: session.accountId,
+        clientId,
+        scope: typeof params.scope === 'string' ? params.scope : '',
+        grantId: interaction.grantId,
+      });
+      await finish(ctx, { consent: { grantId: grant.jti } });
+      return;
+    }
+
+    throw new AtriumError('invalid_request', 'This sign-in step is not supported', 400);
+  });
+
+  router.post('/:uid/login', form, async (ctx) => {
+    const interaction = await details(ctx);
+    if (interaction.prompt.name !== 'login') throw new AtriumError('invalid_request', 'This sign-in page has already been used', 400);
+
+    const body = ctx.request.body;
+    const tenant = field(body, 'tenant').trim();
+    const username = field(body, 'username').trim();
+    const result = await directory.authenticate({ tenant, username, password: field(body, 'password') });
+    if (!result.ok) {
+      await renderLogin(ctx, interaction, { tenant, username, error: GENERIC_FAILURE }, 401);
+      return;
+    }
+
+    ctx.cookies.set(TENANT_COOKIE, result.tenant.code, {
+      httpOnly: true,
+      sameSite: 'lax',
+      maxAge: 365 * 24 * 3600 * 1000,
+      path: '/',
+      overwrite: true,
+    });
+    await finish(ctx, { login: { accountId: result.user.id, amr: ['pwd'] } });
+  });
+
+  router.get('/:uid/abort', async (ctx) => {
+    await details(ctx);
+    await finish(ctx, { error: 'access_denied', error_description: 'The user cancelled the sign-in' });
+  });
+
+  return router;
+}

@@ -1,0 +1,55 @@
+/**
+ * Accounts for the provider: a user of the directory, with the tenant claims every token carries.
+ * A disabled user or tenant has no account, so its tokens stop working at once.
+ */
+import type { Account, FindAccount } from 'oidc-provider';
+import type { Directory, Tenant, User } from '../directory/index.js';
+
+export interface AtriumAccount extends Account {
+  tenantId: string;
+  user: User;
+  tenant: Tenant;
+}
+
+/** Claims by scope. `openid` carries the tenant, so the ID token always has `tenant_id`. */
+export const CLAIMS = {
+  openid: ['sub', 'tenant_id', 'tenant_code', 'tenant_name'],
+  profile: ['name', 'preferred_username', 'role', 'updated_at'],
+  email: ['email'],
+  phone: ['phone_number'],
+};
+
+export function userClaims(user: User, tenant: Tenant): Record<string, string | number | undefined> {
+  return {
+    sub: user.id,
+    tenant_id: tenant.id,
+    tenant_code: tenant.code,
+    tenant_name: tenant.name,
+    name: user.name,
+    preferred_username: user.username,
+    role: user.role,
+    updated_at: Math.floor(new Date(user.updatedAt).getTime() / 1000),
+    email: user.email || undefined,
+    phone_number: user.mobile || undefined,
+  };
+}
+
+export async function loadAccount(directory: Directory, sub: string): Promise<AtriumAccount | undefined> {
+  const user = await directory.users.byId(sub);
+  if (!user || user.status !== 'active') return undefined;
+  const tenant = await directory.tenants.byId(user.tenantId);
+  if (!tenant || tenant.status !== 'active') return undefined;
+  return {
+    accountId: user.id,
+    tenantId: tenant.id,
+    user,
+    tenant,
+    claims: () => userClaims(user, tenant) as { sub: string } & Record<string, unknown>,
+  };
+}
+
+export const createFindAccount =
+  (directory: Directory): FindAccount =>
+  (_ctx, sub) =>
+    loadAccount(directory, sub);
+

@@ -1,0 +1,25 @@
+/**
+ * Apps of the directory as oidc-provider client metadata. The `client_secret` given to the provider
+ * is the stored SHA-256 digest, never the secret: see client-auth.ts for how it is compared.
+ */
+import type { AdapterPayload } from 'oidc-provider';
+import type { App } from '../directory/index.js';
+
+export function toClientMetadata(app: App): AdapterPayload {
+  const confidential = app.type === 'confidential';
+  const grantTypes = ['authorization_code', ...(confidential && app.allowRefresh ? ['refresh_token'] : [])];
+  return {
+    client_id: app.clientId,
+    client_name: app.name,
+    ...(confidential ? { client_secret: app.secretHash } : {}),
+    token_endpoint_auth_method: confidential ? 'client_secret_basic' : 'none',
+    grant_types: grantTypes,
+    response_types: ['code'],
+    redirect_uris: app.redirectUris,
+    post_logout_redirect_uris: app.postLogoutRedirectUris,
+    ...(app.initiateLoginUri ? { initiate_login_uri: app.initiateLoginUri } : {}),
+    ...(app.backchannelLogoutUri ? { backchannel_logout_uri: app.backchannelLogoutUri, backchannel_logout_session_required: true } : {}),
+    ...(app.logoUri ? { logo_uri: app.logoUri } : {}),
+    application_type: 'web',
+  };
+}

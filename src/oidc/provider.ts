@@ -1,0 +1,160 @@
+/**
+ * The oidc-provider instance: Atrium's policy written as the library's public configuration.
+ * Pages (errors, logout) are rendered by functions the composition root passes in.
+ */
+import Provider, { type Configuration, type KoaContextWithOIDC, type Grant } from 'oidc-provider';
+import type { Config } from '../config/index.js';
+import type { Directory } from '../directory/index.js';
+import type { Store } from '../store/store.js';
+import { createAdapterFactory } from './adapter.js';
+import { CLAIMS, createFindAccount, type AtriumAccount } from './accounts.js';
+import { compareHashedClientSecrets } from './client-auth.js';
+import { toClientMetadata } from './clients.js';
+import { loadCookieKeys, loadSigningKeys, toProviderJwks } from './keys.js';
+
+export const INTERACTION_PATH = '/interaction';
+
+/** Pages the provider renders through Atrium's views. */
+export interface ProviderPages {
+  error(ctx: KoaContextWithOIDC, out: { error: string; error_description?: string }): Promise<void>;
+  logout(ctx: KoaContextWithOIDC, form: string): Promise<void>;
+  logoutDone(ctx: KoaContextWithOIDC): Promise<void>;
+}
+
+const SIGNING_ALGS = ['RS256', 'ES256'];
+
+export async function createProvider(options: {
+  config: Config;
+  store: Store;
+  directory: Directory;
+  pages: ProviderPages;
+}): Promise<Provider> {
+  const { config, store, directory, pages } = options;
+  const [signingKeys, cookieKeys] = await Promise.all([loadSigningKeys(store), loadCookieKeys(store, config.cookieKeys)]);
+
+  const configuration: Configuration = {
+    adapter: createAdapterFactory(store, async (clientId) => {
+      const app = await directory.apps.byId(clientId);
+      return app ? toClientMetadata(app) : undefined;
+    }),
+    jwks: toProviderJwks(signingKeys) as Configuration['jwks'],
+    cookies: { keys: cookieKeys },
+    findAccount: createFindAccount(directory),
+    claims: CLAIMS,
+    scopes: ['openid', 'offline_access', 'profile', 'email', 'phone'],
+    responseTypes: ['code'],
+    clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'none'],
+    clientDefaults: {
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+      id_token_signed_response_alg: config.signingAlg,
+      token_endpoint_auth_method: 'client_secret_basic',
+    },
+    enabledJWA: {
+      idTokenSigningAlgValues: SIGNING_ALGS as never,
+      userinfoSigningAlgValues: SIGNING_ALGS as never,
+      introspectionSigningAlgValues: SIGNING_ALGS as never,
+      authorizationSigningAlgValues: SIGNING_ALGS as never,
+      requestObjectSigningAlgValues: SIGNING_ALGS as never,
+      clientAuthSigningAlgValues: SIGNING_ALGS as never,
+    },
+    pkce: { required: (_ctx, client) => client.clientAuthMethod === 'none' },
+    ttl: {
+      AccessToken: config.ttl.accessToken,
+      AuthorizationCode: config.ttl.authorizationCode,
+      RefreshToken: config.ttl.refreshToken,
+      IdToken: config.ttl.idToken,
+      Session: config.ttl.session,
+      Interaction: config.ttl.interaction,
+      Grant: config.ttl.grant,
+    },
+    // Refresh tokens: for every app allowed the grant (not only with offline_access), rotated on each
+    // use; the provider revokes the whole grant when a rotated-away token comes back.
+    issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
+    rotateRefreshToken: true,
+    // Token lifetimes are their own (2 h, 30 days); signing out revokes them explicitly instead.
+    expiresWithSession: async () => false,
+    extraTokenClaims: async (_ctx, token) => {
+      const accountId = (token as { accountId?: string }).accountId;
+      if (!accountId) return undefined;
+      const user = await directory.users.byId(accountId);
+      return user ? { tenant_id: user.tenantId } : undefined;
+    },
+    loadExistingGrant: createLoadExistingGrant(directory),
+    interactions: { url: (_ctx, interaction) => `${INTERACTION_PATH}/${interaction.uid}` },
+    renderError: (ctx, out) => pages.error(ctx, out),
+    features: {
+      devInteractions: { enabled: false },
+      introspection: {
+        enabled: true,
+        // Only the app a token was issued to may introspect it: no peeking across apps or tenants.
+        allowedPolicy: async (ctx, client, token) => token.clientId === client.clientId,
+      },
+      revocation: { enabled: true },
+      userinfo: { enabled: true },
+      backchannelLogout: { enabled: true },
+      rpInitiatedLogout: {
+        enabled: true,
+        logoutSource: (ctx, form) => pages.logout(ctx, form),
+        postLogoutSuccessSource: (ctx) => pages.logoutDone(ctx),
+      },
+      claimsParameter: { enabled: false },
+      resourceIndicators: { enabled: false },
+    },
+    discovery: { service_documentation: undefined },
+  };
+
+  const provider = new Provider(config.issuer, configuration);
+  compareHashedClientSecrets(provider);
+
+  // Every authorization response with a code also names the user's tenant (the joint-operation
+  // callback contract: callback?code=…&tenant=…). The listener runs before the response is sent.
+  provider.on('authorization.success', (ctx, out) => {
+    const account = ctx.oidc.account as AtriumAccount | undefined;
+    if (out?.code && account?.tenantId) out.tenant = account.tenantId;
+  });
+
+  return provider;
+}
+
+/**
+ * The grant of an assigned (first-party) app: the existing one of this session when it matches,
+ * else a new one, holding the scopes the app asked for.
+ */
+export async function grantForAssignedApp(
+  provider: Provider,
+  request: { accountId: string; clientId: string; scope: string; grantId: string | undefined },
+): Promise<Grant> {
+  const { accountId, clientId, scope, grantId } = request;
+  const existing = grantId ? await provider.Grant.find(grantId) : undefined;
+  const grant =
+    existing && existing.accountId === accountId && existing.clientId === clientId
+      ? existing
+      : new provider.Grant({ accountId, clientId });
+  if (scope) grant.addOIDCScope(scope);
+  await grant.save();
+  return grant;
+}
+
+/**
+ * Apps assigned to the user's tenant are first-party: their grant is made here, without a consent
+ * page. For any other app no grant is returned, so the consent prompt follows, and the consent
+ * interaction answers the app with access_denied.
+ */
+function createLoadExistingGrant(directory: Directory) {
+  return async (ctx: KoaContextWithOIDC): Promise<Grant | undefined> => {
+    const account = ctx.oidc.account as AtriumAccount | undefined;
+    const client = ctx.oidc.client;
+    const session = ctx.oidc.session;
+    if (!account || !client || !session) return undefined;
+    const decision = await directory.assignments.decide({ id: account.accountId, tenantId: account.tenantId }, client.clientId);
+    if (decision !== 'granted') return undefined;
+    const grantId = ctx.oidc.result?.consent?.grantId ?? session.grantIdFor(client.clientId);
+    return grantForAssignedApp(ctx.oidc.provider, {
+      accountId: account.accountId,
+      clientId: client.clientId,
+      scope: [...ctx.oidc.requestParamOIDCScopes].join(' '),
+      grantId,
+    });
+  };
+}
