@@ -13,6 +13,7 @@ import { createRenderer, type Render } from './http/pages.js';
 import { createStaticFiles } from './http/static.js';
 import { createInteractionRoutes } from './interactions/routes.js';
 import type { Logger } from './logger.js';
+import { revokeGrantsOnSignOut } from './oidc/logout.js';
 import { createProvider, type ProviderPages } from './oidc/provider.js';
 import { createStore } from './store/index.js';
 import type { Store } from './store/store.js';
@@ -53,6 +54,7 @@ export async function createAtrium(config: Config, logger: Logger): Promise<Atri
   provider.use(createErrorMiddleware(render, logger));
   provider.use(createStaticFiles());
   provider.use(createHealthRoutes(store));
+  provider.use(revokeGrantsOnSignOut(provider));
   const interactions = createInteractionRoutes({ provider, directory, render });
   provider.use(interactions.routes());
   provider.use(interactions.allowedMethods());

@@ -1,0 +1,29 @@
+/**
+ * Signing out of Atrium revokes what the session handed out. The provider itself keeps the tokens of
+ * a grant alive past logout when they do not expire with the session (Atrium's refresh tokens live
+ * 30 days, independently of the 12-hour session), so after a confirmed sign-out we revoke every
+ * grant the session held: access tokens, refresh tokens, codes and the grant itself.
+ */
+import type { Middleware } from 'koa';
+import type Provider from 'oidc-provider';
+import type { KoaContextWithOIDC } from 'oidc-provider';
+
+export async function revokeGrant(provider: Provider, grantId: string): Promise<void> {
+  await Promise.all([
+    provider.AccessToken.revokeByGrantId(grantId),
+    provider.RefreshToken.revokeByGrantId(grantId),
+    provider.AuthorizationCode.revokeByGrantId(grantId),
+    provider.Grant.adapter.destroy(grantId),
+  ]);
+}
+
+export function revokeGrantsOnSignOut(provider: Provider): Middleware {
+  return async function revokeOnSignOut(ctx, next) {
+    await next();
+    const { oidc } = ctx as unknown as KoaContextWithOIDC;
+    if (oidc?.route !== 'end_session_confirm' || ctx.status !== 303 || !oidc.params?.logout) return;
+    const authorizations = Object.values(oidc.session?.authorizations ?? {});
+    const grantIds = authorizations.map((a) => a.grantId).filter((id): id is string => typeof id === 'string');
+    await Promise.all(grantIds.map((grantId) => revokeGrant(provider, grantId)));
+  };
+}

@@ -1,0 +1,251 @@
+/**
+ * The standard OIDC flows, driven by openid-client (an independent relying party) against a real
+ * Atrium on each store driver.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as oidc from 'openid-client';
+import { decodeJwt } from 'jose';
+import { authorize, Browser } from '../helpers/browser.js';
+import { aliceLogin, seedDirectory, type Seed } from '../helpers/fixtures.js';
+import { startAtrium, type TestServer } from '../helpers/atrium.js';
+import { DRIVERS } from '../helpers/stores.js';
+
+const insecure = { execute: [oidc.allowInsecureRequests] };
+
+describe.each(DRIVERS)('standard OIDC flows on the %s store', (driver) => {
+  let t: TestServer;
+  let seed: Seed;
+  let crm: oidc.Configuration;
+  let spa: oidc.Configuration;
+
+  beforeAll(async () => {
+    t = await startAtrium(driver);
+    seed = await seedDirectory(t.atrium.directory);
+    crm = await oidc.discovery(new URL(t.issuer), seed.crm.app.clientId, seed.crm.clientSecret, undefined, insecure);
+    spa = await oidc.discovery(new URL(t.issuer), seed.spa.app.clientId, undefined, oidc.None(), insecure);
+  });
+  afterAll(() => t.close());
+
+  /** One full sign-in of alice into an app; returns the callback URL and the PKCE verifier. */
+  async function signIn(config: oidc.Configuration, redirectUri: string, options: { browser?: Browser; scope?: string; extra?: Record<string, string> } = {}) {
+    const browser = options.browser ?? new Browser(t.issuer);
+    const verifier = oidc.randomPKCECodeVerifier();
+    const state = oidc.randomState();
+    const url = oidc.buildAuthorizationUrl(config, {
+      redirect_uri: redirectUri,
+      scope: options.scope ?? 'openid profile email',
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state,
+      ...options.extra,
+    });
+    const page = await authorize(browser, url.href, aliceLogin);
+    return { browser, verifier, state, callback: page.location ?? '', page };
+  }
+
+  async function tokensFor(config: oidc.Configuration, redirectUri: string, options: Parameters<typeof signIn>[2] = {}) {
+    const { callback, verifier, state, browser } = await signIn(config, redirectUri, options);
+    const tokens = await oidc.authorizationCodeGrant(config, new URL(callback), { pkceCodeVerifier: verifier, expectedState: state });
+    return { tokens, callback, browser };
+  }
+
+  it('publishes discovery and a JWKS with RS256 and ES256 keys', async () => {
+    const metadata = crm.serverMetadata();
+    expect(metadata.issuer).toBe(t.issuer);
+    expect(metadata.code_challenge_methods_supported).toEqual(['S256']);
+    expect(metadata.id_token_signing_alg_values_supported).toEqual(['RS256', 'ES256']);
+    expect(metadata.introspection_endpoint).toBeDefined();
+    expect(metadata.revocation_endpoint).toBeDefined();
+    expect(metadata.end_session_endpoint).toBeDefined();
+    const jwks = (await (await fetch(metadata.jwks_uri!)).json()) as { keys: { alg: string; d?: string }[] };
+    expect(jwks.keys.map((k) => k.alg).sort()).toEqual(['ES256', 'RS256']);
+    expect(jwks.keys.every((k) => k.d === undefined)).toBe(true);
+  });
+
+  it('signs alice in with code + PKCE and puts the tenant on the callback, in the ID token and in userinfo', async () => {
+    const { tokens, callback } = await tokensFor(crm, 'https://crm.test/callback');
+    const params = new URL(callback).searchParams;
+    expect(callback.startsWith('https://crm.test/callback?')).toBe(true);
+    expect(params.get('tenant')).toBe(seed.acme.id);
+    expect(params.get('iss')).toBe(t.issuer);
+    expect(params.get('code')).toBeTruthy();
+
+    const claims = tokens.claims()!;
+    expect(claims.sub).toBe(seed.alice.id);
+    expect(claims.tenant_id).toBe(seed.acme.id);
+    expect(decodeJwt(tokens.id_token!).iss).toBe(t.issuer);
+    expect(tokens.token_type).toBe('bearer');
+    expect(tokens.expires_in).toBeGreaterThan(7190);
+    expect(tokens.expires_in).toBeLessThanOrEqual(7200);
+    expect(tokens.refresh_token).toBeTruthy();
+
+    const userinfo = await oidc.fetchUserInfo(crm, tokens.access_token, claims.sub);
+    expect(userinfo).toMatchObject({
+      sub: seed.alice.id,
+      tenant_id: seed.acme.id,
+      tenant_code: 'acme',
+      tenant_name: 'Acme Corp',
+      name: 'Alice Liddell',
+      preferred_username: 'alice',
+      email: 'alice@acme.test',
+    });
+  });
+
+  it('signs ID tokens with RS256 by default', async () => {
+    const { tokens } = await tokensFor(crm, 'https://crm.test/callback');
+    const header = JSON.parse(Buffer.from(tokens.id_token!.split('.')[0]!, 'base64url').toString()) as { alg: string };
+    expect(header.alg).toBe('RS256');
+  });
+
+  it('reuses the session: a second authorization completes without the login page', async () => {
+    const first = await signIn(crm, 'https://crm.test/callback');
+    const url = oidc.buildAuthorizationUrl(crm, { redirect_uri: 'https://crm.test/callback', scope: 'openid', prompt: 'none' });
+    const page = await first.browser.follow(url.href);
+    expect(new URL(page.location!).searchParams.get('code')).toBeTruthy();
+    expect(new URL(page.location!).searchParams.get('tenant')).toBe(seed.acme.id);
+  });
+
+  it('introspects with tenant_id, for the token’s own app only', async () => {
+    const { tokens } = await tokensFor(crm, 'https://crm.test/callback');
+    const introspection = await oidc.tokenIntrospection(crm, tokens.access_token);
+    expect(introspection.active).toBe(true);
+    expect(introspection.tenant_id).toBe(seed.acme.id);
+    expect(introspection.sub).toBe(seed.alice.id);
+
+    const other = await oidc.discovery(new URL(t.issuer), seed.unassigned.app.clientId, seed.unassigned.clientSecret, undefined, insecure);
+    expect((await oidc.tokenIntrospection(other, tokens.access_token)).active).toBe(false);
+  });
+
+  it('rotates the refresh token on every use, and a reused old one revokes the whole grant', async () => {
+    const { tokens } = await tokensFor(crm, 'https://crm.test/callback');
+    const first = tokens.refresh_token!;
+    const second = await oidc.refreshTokenGrant(crm, first);
+    expect(second.refresh_token).toBeTruthy();
+    expect(second.refresh_token).not.toBe(first);
+    expect((await oidc.tokenIntrospection(crm, second.access_token)).active).toBe(true);
+
+    await expect(oidc.refreshTokenGrant(crm, first)).rejects.toMatchObject({ error: 'invalid_grant' });
+    // The whole grant is gone: the newest refresh token and every access token with it.
+    await expect(oidc.refreshTokenGrant(crm, second.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+    expect((await oidc.tokenIntrospection(crm, second.access_token)).active).toBe(false);
+    expect((await oidc.tokenIntrospection(crm, tokens.access_token)).active).toBe(false);
+  });
+
+  it('revokes what a code issued when the code is replayed', async () => {
+    const { callback, verifier, state } = await signIn(crm, 'https://crm.test/callback');
+    const tokens = await oidc.authorizationCodeGrant(crm, new URL(callback), { pkceCodeVerifier: verifier, expectedState: state });
+    await expect(
+      oidc.authorizationCodeGrant(crm, new URL(callback), { pkceCodeVerifier: verifier, expectedState: state }),
+    ).rejects.toMatchObject({ error: 'invalid_grant' });
+    expect((await oidc.tokenIntrospection(crm, tokens.access_token)).active).toBe(false);
+    await expect(oidc.refreshTokenGrant(crm, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+  });
+
+  it('gives tokens to exactly one of 50 parallel redemptions of one code', async () => {
+    const { callback, verifier } = await signIn(crm, 'https://crm.test/callback');
+    const code = new URL(callback).searchParams.get('code')!;
+    const basic = `Basic ${Buffer.from(`${seed.crm.app.clientId}:${seed.crm.clientSecret}`).toString('base64')}`;
+    const attempts = await Promise.all(
+      Array.from({ length: 50 }, () =>
+        fetch(`${t.issuer}/token`, {
+          method: 'POST',
+          headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: 'https://crm.test/callback', code_verifier: verifier }),
+        }).then(async (r) => ({ status: r.status, body: (await r.json()) as { error?: string; access_token?: string } })),
+      ),
+    );
+    const winners = attempts.filter((a) => a.status === 200);
+    expect(winners).toHaveLength(1);
+    expect(winners[0]!.body.access_token).toBeTruthy();
+    const losers = attempts.filter((a) => a.status !== 200);
+    expect(losers).toHaveLength(49);
+    expect(losers.every((a) => a.status === 400 && a.body.error === 'invalid_grant')).toBe(true);
+  });
+
+  it('revokes a refresh token through the revocation endpoint', async () => {
+    const { tokens } = await tokensFor(crm, 'https://crm.test/callback');
+    await oidc.tokenRevocation(crm, tokens.refresh_token!);
+    await expect(oidc.refreshTokenGrant(crm, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+  });
+
+  it('requires PKCE from public apps and issues them no refresh token', async () => {
+    const browser = new Browser(t.issuer);
+    const withoutPkce = oidc.buildAuthorizationUrl(spa, { redirect_uri: 'http://localhost:8080/cb', scope: 'openid' });
+    const refused = new URL((await authorize(browser, withoutPkce.href, aliceLogin)).location!);
+    expect(refused.origin + refused.pathname).toBe('http://localhost:8080/cb');
+    expect(refused.searchParams.get('error')).toBe('invalid_request');
+    expect(refused.searchParams.get('error_description')).toContain('PKCE');
+    expect(refused.searchParams.get('code')).toBeNull();
+
+    const { tokens } = await tokensFor(spa, 'http://localhost:8080/cb');
+    expect(tokens.claims()!.tenant_id).toBe(seed.acme.id);
+    expect(tokens.refresh_token).toBeUndefined();
+  });
+
+  it('refuses the plain PKCE method', async () => {
+    const url = oidc.buildAuthorizationUrl(crm, { redirect_uri: 'https://crm.test/callback', scope: 'openid', code_challenge: 'a'.repeat(43), code_challenge_method: 'plain', state: 's' });
+    const page = await new Browser(t.issuer).follow(url.href);
+    const location = new URL(page.location!);
+    expect(location.origin + location.pathname).toBe('https://crm.test/callback');
+    expect(location.searchParams.get('error')).toBe('invalid_request');
+    expect(location.searchParams.get('code')).toBeNull();
+  });
+
+  it.each([
+    ['a trailing slash', 'https://crm.test/callback/'],
+    ['an extra query', 'https://crm.test/callback?x=1'],
+    ['another host', 'https://evil.test/callback'],
+    ['another scheme', 'http://crm.test/callback'],
+    ['another port', 'https://crm.test:8443/callback'],
+    ['another case', 'https://crm.test/Callback'],
+  ])('refuses a redirect URI with %s, without redirecting', async (_kind, redirectUri) => {
+    const url = oidc.buildAuthorizationUrl(crm, { redirect_uri: redirectUri, scope: 'openid', state: 's' });
+    const page = await new Browser(t.issuer).follow(url.href);
+    expect(page.location).toBeUndefined();
+    expect(page.status).toBe(400);
+    expect(page.body).toContain('redirect_uri');
+  });
+
+  it.each([
+    ['not assigned to the tenant', 'unassigned', 'https://unassigned.test/cb'],
+    ['whose assignment expired', 'expired', 'https://expired.test/cb'],
+    ['limited to other users', 'carolOnly', 'https://carol.test/cb'],
+    ['of another tenant', 'globexApp', 'https://globex.test/cb'],
+  ] as const)('answers an app %s with access_denied, never a code', async (_kind, name, redirectUri) => {
+    const app = seed[name];
+    const config = await oidc.discovery(new URL(t.issuer), app.app.clientId, app.clientSecret, undefined, insecure);
+    const url = oidc.buildAuthorizationUrl(config, { redirect_uri: redirectUri, scope: 'openid', state: 'xyz' });
+    const page = await authorize(new Browser(t.issuer), url.href, aliceLogin);
+    const location = new URL(page.location!);
+    expect(location.origin + location.pathname).toBe(redirectUri);
+    expect(location.searchParams.get('error')).toBe('access_denied');
+    expect(location.searchParams.get('state')).toBe('xyz');
+    expect(location.searchParams.get('code')).toBeNull();
+  });
+
+  it('ends the session at RP-initiated logout: prompt=none then gives login_required', async () => {
+    const { tokens, browser } = await tokensFor(crm, 'https://crm.test/callback');
+    const endUrl = oidc.buildEndSessionUrl(crm, { id_token_hint: tokens.id_token!, post_logout_redirect_uri: 'https://crm.test/signed-out', state: 'bye' });
+    const confirm = await browser.follow(endUrl.href);
+    expect(confirm.status).toBe(200);
+    const xsrf = /name="xsrf" value="([^"]+)"/.exec(confirm.body)?.[1];
+    expect(xsrf).toBeTruthy();
+    const done = await browser.post(`${t.issuer}/session/end/confirm`, { xsrf: xsrf!, logout: 'yes' });
+    expect(done.status).toBe(303);
+    expect(done.location).toBe('https://crm.test/signed-out?state=bye');
+
+    const silent = oidc.buildAuthorizationUrl(crm, { redirect_uri: 'https://crm.test/callback', scope: 'openid', prompt: 'none', state: 's' });
+    const page = await browser.follow(silent.href);
+    expect(new URL(page.location!).searchParams.get('error')).toBe('login_required');
+    // Signing out revoked what the session had issued.
+    expect((await oidc.tokenIntrospection(crm, tokens.access_token)).active).toBe(false);
+  });
+
+  it('refuses a post-logout redirect URI that is not registered, without redirecting', async () => {
+    const { tokens } = await tokensFor(crm, 'https://crm.test/callback');
+    const endUrl = oidc.buildEndSessionUrl(crm, { id_token_hint: tokens.id_token!, post_logout_redirect_uri: 'https://evil.test/' });
+    const page = await new Browser(t.issuer).follow(endUrl.href);
+    expect(page.location).toBeUndefined();
+    expect(page.status).toBe(400);
+  });
+});
