@@ -1,0 +1,111 @@
+/** The `atrium` command line, in-process on both drivers, plus the real executable's exit codes. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { runCli } from '../../src/cli/main.js';
+import { createDirectory } from '../../src/directory/index.js';
+import { createStore } from '../../src/store/index.js';
+import type { Store } from '../../src/store/store.js';
+import { DRIVERS, testStoreConfig } from '../helpers/stores.js';
+import type { StoreConfig } from '../../src/config/index.js';
+
+const envFor = (config: StoreConfig): Record<string, string> =>
+  config.driver === 'redis' ? { ATRIUM_REDIS_URL: config.url, ATRIUM_REDIS_PREFIX: config.keyPrefix } : { ATRIUM_DATA_DIR: config.dataDir };
+
+describe.each(DRIVERS)('atrium CLI on the %s store', (driver) => {
+  const { config, cleanup } = testStoreConfig(driver);
+  const env = envFor(config);
+  let store: Store;
+  beforeAll(async () => {
+    store = await createStore(config);
+  });
+  afterAll(async () => {
+    await store.close();
+    await cleanup();
+  });
+
+  async function cli(args: string[], stdin = ''): Promise<{ code: number; out: string; err: string }> {
+    let out = '';
+    let err = '';
+    const code = await runCli(args, env, { stdin: async () => stdin, out: (l) => (out += `${l}\n`), err: (l) => (err += `${l}\n`) });
+    return { code, out, err };
+  }
+  const json = async (args: string[], stdin = '') => {
+    const result = await cli([...args, '--json'], stdin);
+    expect(result.err).toBe('');
+    expect(result.code).toBe(0);
+    return JSON.parse(result.out) as Record<string, unknown>;
+  };
+
+  it('creates a tenant, a user, an app and an assignment', async () => {
+    const tenant = await json(['tenant', 'create', '--code', 'acme', '--name', 'Acme Corp']);
+    expect(tenant).toEqual({ id: expect.stringMatching(/^[0-9a-f]{32}$/), code: 'acme', name: 'Acme Corp' });
+
+    const user = await json(['user', 'create', '--tenant', 'acme', '--username', 'alice', '--password-stdin', '--name', 'Alice', '--email', 'alice@acme.test', '--role', 'admin'], 'a good long password\n');
+    expect(user).toMatchObject({ id: expect.stringMatching(/^[0-9a-f]{32}$/), username: 'alice', role: 'admin', tenant_id: tenant.id });
+    const directory = createDirectory(store, { password: { memoryCost: 19456, timeCost: 2, parallelism: 1 } });
+    // The trailing newline of standard input is not part of the password.
+    expect((await directory.authenticate({ tenant: 'acme', username: 'alice', password: 'a good long password' })).ok).toBe(true);
+
+    const app = await json(['app', 'create', '--name', 'CRM', '--redirect-uri', 'https://crm.test/cb', '--redirect-uri', 'https://crm.test/cb2', '--post-logout-redirect-uri', 'https://crm.test/bye', '--initiate-login-uri', 'https://crm.test/login']);
+    expect(app.client_id).toMatch(/^[0-9a-f]{32}$/);
+    expect(app.client_secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    const stored = await directory.apps.byId(app.client_id as string);
+    expect(stored?.redirectUris).toEqual(['https://crm.test/cb', 'https://crm.test/cb2']);
+    expect(JSON.stringify(stored)).not.toContain(app.client_secret as string);
+
+    const pub = await json(['app', 'create', '--name', 'SPA', '--redirect-uri', 'http://localhost:5173/cb', '--public']);
+    expect(pub.client_secret).toBeUndefined();
+
+    const assignment = await json(['app', 'assign', '--app', app.client_id as string, '--tenant', 'acme', '--user', 'alice', '--expires-at', '2031-01-01T00:00:00Z']);
+    expect(assignment).toMatchObject({ app: app.client_id, tenant: 'acme', users: ['alice'], expires_at: '2031-01-01T00:00:00.000Z' });
+    expect(await directory.assignments.decide({ id: user.id as string, tenantId: tenant.id as string }, app.client_id as string)).toBe('granted');
+  });
+
+  it('rotates signing keys', async () => {
+    await json(['keys', 'rotate']);
+    const second = await json(['keys', 'rotate']);
+    expect(second.active).toHaveLength(2);
+    expect((second.retiring as unknown[]).length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('prints readable lines without --json', async () => {
+    const result = await cli(['tenant', 'create', '--code', 'plain', '--name', 'Plain']);
+    expect(result.code).toBe(0);
+    expect(result.out).toMatch(/^id: [0-9a-f]{32}\ncode: plain\nname: Plain\n$/);
+  });
+
+  it.each([
+    [['tenant', 'create', '--code', 'x y', '--name', 'N'], /code: /],
+    [['tenant', 'create', '--name', 'N'], /missing --code/],
+    [['tenant', 'create', '--code', 'acme', '--name', 'Again'], /taken/],
+    [['tenant', 'create', '--code', 'ok', '--name', 'N', '--bogus'], /Unknown option '--bogus'/],
+    [['user', 'create', '--tenant', 'acme', '--username', 'bob'], /--password-stdin/],
+    [['user', 'create', '--tenant', 'nowhere', '--username', 'bob', '--password-stdin'], /tenant nowhere not found/],
+    [['app', 'create', '--name', 'Evil', '--redirect-uri', 'http://evil.test/cb'], /must use https/],
+    [['app', 'create', '--name', 'None'], /at least one redirect URI/],
+    [['app', 'assign', '--app', '0'.repeat(32), '--tenant', 'acme'], /not found/],
+    [['frobnicate'], /unknown command/],
+  ])('refuses %j with one line and exit code 2', async (args, message) => {
+    const result = await cli(args, 'a good long password');
+    expect(result.code).toBe(2);
+    expect(result.out).toBe('');
+    expect(result.err).toMatch(message);
+    expect(result.err.trim().split('\n')[0]).toMatch(message);
+  });
+});
+
+describe('the atrium executable', () => {
+  it('exits 2 with one line on bad arguments, 0 on success', () => {
+    const { config, cleanup } = testStoreConfig('sqlite');
+    const bin = fileURLToPath(new URL('../../bin/atrium.js', import.meta.url));
+    const env = { ...process.env, ...envFor(config) };
+    const bad = spawnSync(process.execPath, [bin, 'tenant', 'create', '--code', '!', '--name', 'N'], { env, encoding: 'utf8' });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+    const good = spawnSync(process.execPath, [bin, 'tenant', 'create', '--code', 'bin', '--name', 'Bin', '--json'], { env, encoding: 'utf8' });
+    expect(good.status).toBe(0);
+    expect(JSON.parse(good.stdout)).toMatchObject({ code: 'bin', name: 'Bin' });
+    void cleanup();
+  });
+});

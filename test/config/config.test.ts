@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, loadConfig } from '../../src/config/index.js';
+
+describe('configuration', () => {
+  it('defaults to the embedded store under ./data, on port 3000, with an http://localhost issuer', () => {
+    const config = loadConfig({});
+    expect(config.store).toEqual({ driver: 'sqlite', dataDir: './data' });
+    expect(config.port).toBe(3000);
+    expect(config.issuer).toBe('http://localhost:3000');
+    expect(config.ttl.accessToken).toBe(7200);
+    expect(config.ttl.authorizationCode).toBeLessThanOrEqual(60);
+    expect(config.ttl.refreshToken).toBe(30 * 24 * 3600);
+    expect(config.signingAlg).toBe('RS256');
+  });
+
+  it('uses Redis when ATRIUM_REDIS_URL is set', () => {
+    const config = loadConfig({ ATRIUM_REDIS_URL: 'rediss://cache.internal:6380/2', ATRIUM_DATA_DIR: '/ignored' });
+    expect(config.store).toEqual({ driver: 'redis', url: 'rediss://cache.internal:6380/2', keyPrefix: 'atrium:' });
+  });
+
+  it('reads PORT, ATRIUM_ISSUER, ATRIUM_DATA_DIR and ATRIUM_SIGNING_ALG', () => {
+    const config = loadConfig({ PORT: '8080', ATRIUM_ISSUER: 'https://sso.acme.test/', ATRIUM_DATA_DIR: '/var/lib/atrium', ATRIUM_SIGNING_ALG: 'ES256' });
+    expect(config.port).toBe(8080);
+    expect(config.issuer).toBe('https://sso.acme.test');
+    expect(config.store).toEqual({ driver: 'sqlite', dataDir: '/var/lib/atrium' });
+    expect(config.signingAlg).toBe('ES256');
+  });
+
+  it.each([
+    [{ PORT: 'eighty' }, /PORT/],
+    [{ ATRIUM_ISSUER: 'not a url' }, /ATRIUM_ISSUER/],
+    [{ ATRIUM_ISSUER: 'https://sso.test/?x=1' }, /ATRIUM_ISSUER/],
+    [{ ATRIUM_REDIS_URL: 'http://cache:6379' }, /ATRIUM_REDIS_URL/],
+    [{ ATRIUM_SIGNING_ALG: 'HS256' }, /ATRIUM_SIGNING_ALG/],
+    [{ ATRIUM_COOKIE_KEYS: 'short' }, /cookie key/],
+  ])('refuses %j with a clear message', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it('refuses a code lifetime over 60 s and an argon2 cost under the floor from a config file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'atrium-config-'));
+    const long = join(dir, 'long.json');
+    writeFileSync(long, JSON.stringify({ ttl: { authorizationCode: 120 } }));
+    expect(() => loadConfig({ ATRIUM_CONFIG: long })).toThrow(/ttl.authorizationCode/);
+    const cheap = join(dir, 'cheap.json');
+    writeFileSync(cheap, JSON.stringify({ password: { memoryCost: 4096 } }));
+    expect(() => loadConfig({ ATRIUM_CONFIG: cheap })).toThrow(/password.memoryCost/);
+  });
+
+  describe('in production', () => {
+    const keys = 'k'.repeat(40);
+
+    it('refuses an http issuer unless told explicitly', () => {
+      expect(() => loadConfig({ NODE_ENV: 'production', ATRIUM_COOKIE_KEYS: keys })).toThrow(/http issuer/);
+      expect(loadConfig({ NODE_ENV: 'production', ATRIUM_COOKIE_KEYS: keys, ATRIUM_ALLOW_HTTP_ISSUER: 'true' }).issuer).toBe('http://localhost:3000');
+    });
+
+    it('refuses generated cookie keys unless told explicitly', () => {
+      const https = { NODE_ENV: 'production', ATRIUM_ISSUER: 'https://sso.acme.test' };
+      expect(() => loadConfig(https)).toThrow(/cookie keys/);
+      expect(loadConfig({ ...https, ATRIUM_ALLOW_GENERATED_COOKIE_KEYS: 'true' }).cookieKeys).toBeUndefined();
+      expect(loadConfig({ ...https, ATRIUM_COOKIE_KEYS: `${keys},${'j'.repeat(40)}` }).cookieKeys).toHaveLength(2);
+    });
+  });
+});

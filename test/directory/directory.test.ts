@@ -1,0 +1,230 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import argon2 from 'argon2';
+import { createDirectory, type Directory } from '../../src/directory/index.js';
+import { createAuthentication } from '../../src/directory/authentication.js';
+import { createPasswordHasher, type PasswordHasher } from '../../src/directory/passwords.js';
+import { createTenants } from '../../src/directory/tenants.js';
+import { createUsers } from '../../src/directory/users.js';
+import { secretMatches, sha256Hex } from '../../src/directory/ids.js';
+import { decideAccess } from '../../src/directory/assignments.js';
+import { ensurePlatformAdmin } from '../../src/directory/bootstrap.js';
+import { AtriumError } from '../../src/errors.js';
+import { DRIVERS, openTestStore, type TestStore } from '../helpers/stores.js';
+
+const COST = { memoryCost: 19456, timeCost: 2, parallelism: 1 };
+const PASSWORD = 'a long enough password';
+
+describe.each(DRIVERS)('directory on the %s store', (driver) => {
+  let t: TestStore;
+  let directory: Directory;
+  beforeAll(async () => {
+    t = await openTestStore(driver);
+    directory = createDirectory(t.store, { password: COST });
+  });
+  afterAll(() => t.dispose());
+
+  describe('tenants', () => {
+    it('creates a tenant with a 32-hex id and finds it by code, case-insensitively', async () => {
+      const tenant = await directory.tenants.create({ code: 'Initech', name: 'Initech' });
+      expect(tenant.id).toMatch(/^[0-9a-f]{32}$/);
+      expect(tenant.code).toBe('initech');
+      expect(tenant.status).toBe('active');
+      expect((await directory.tenants.byCode('INITECH'))?.id).toBe(tenant.id);
+    });
+
+    it('refuses a taken code, also under concurrency', async () => {
+      const results = await Promise.allSettled(Array.from({ length: 5 }, () => directory.tenants.create({ code: 'race', name: 'Race' })));
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      const refused = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+      expect(refused.every((r) => r.reason instanceof AtriumError && r.reason.status === 409)).toBe(true);
+    });
+
+    it.each([['a'], ['has space'], ['-lead'], ['x'.repeat(33)]])('refuses the code %j, naming the field', async (code) => {
+      await expect(directory.tenants.create({ code, name: 'N' })).rejects.toThrow(/^code: /);
+    });
+  });
+
+  describe('users', () => {
+    it('keeps usernames unique within a tenant, compared case-insensitively', async () => {
+      const tenant = await directory.tenants.create({ code: 'users-a', name: 'A' });
+      const other = await directory.tenants.create({ code: 'users-b', name: 'B' });
+      const user = await directory.users.create(tenant.id, { username: 'Alice', password: PASSWORD });
+      expect(user.id).toMatch(/^[0-9a-f]{32}$/);
+      expect((await directory.users.byUsername(tenant.id, 'aLiCe'))?.id).toBe(user.id);
+      await expect(directory.users.create(tenant.id, { username: 'ALICE', password: PASSWORD })).rejects.toMatchObject({ status: 409 });
+      // Another tenant may have its own alice.
+      await expect(directory.users.create(other.id, { username: 'alice', password: PASSWORD })).resolves.toMatchObject({ username: 'alice' });
+    });
+
+    it('hashes passwords with argon2id at no less than m=19456 KiB, t=2, p=1', async () => {
+      const tenant = await directory.tenants.create({ code: 'hashes', name: 'H' });
+      const user = await directory.users.create(tenant.id, { username: 'h', password: PASSWORD });
+      expect(user.passwordHash).toMatch(/^\$argon2id\$v=19\$m=19456,p=1,t=2\$/);
+      expect(user.passwordHash).not.toContain(PASSWORD);
+    });
+
+    it.each([
+      ['too short', 'short'],
+      ['too long', 'x'.repeat(257)],
+    ])('refuses a password that is %s', async (_why, password) => {
+      const tenant = await directory.tenants.create({ code: `pw-${password.length}`, name: 'P' });
+      await expect(directory.users.create(tenant.id, { username: 'u', password })).rejects.toThrow(/^password: /);
+    });
+
+    it('refuses an invalid e-mail address, naming the field', async () => {
+      const tenant = await directory.tenants.create({ code: 'mails', name: 'M' });
+      await expect(directory.users.create(tenant.id, { username: 'u', password: PASSWORD, email: 'nope' })).rejects.toThrow(/^email: /);
+    });
+  });
+
+  describe('sign-in', () => {
+    let tenantCode: string;
+    beforeAll(async () => {
+      const tenant = await directory.tenants.create({ code: 'signin', name: 'Sign-in' });
+      tenantCode = tenant.code;
+      await directory.users.create(tenant.id, { username: 'dora', password: PASSWORD });
+      const disabled = await directory.users.create(tenant.id, { username: 'dis', password: PASSWORD });
+      await directory.users.update(disabled.id, { status: 'disabled' });
+    });
+
+    it('signs in with the right password, whatever the case of the username', async () => {
+      const result = await directory.authenticate({ tenant: 'SIGNIN', username: 'DORA', password: PASSWORD });
+      expect(result.ok).toBe(true);
+    });
+
+    it.each([
+      ['an unknown tenant', { tenant: 'nowhere', username: 'dora', password: PASSWORD }],
+      ['an unknown user', { tenant: 'signin', username: 'nobody', password: PASSWORD }],
+      ['a wrong password', { tenant: 'signin', username: 'dora', password: 'wrong password!' }],
+      ['a disabled user', { tenant: 'signin', username: 'dis', password: PASSWORD }],
+      ['empty fields', { tenant: '', username: '', password: '' }],
+    ])('fails for %s', async (_why, credentials) => {
+      expect((await directory.authenticate(credentials)).ok).toBe(false);
+    });
+
+    it('refuses every user of a disabled tenant', async () => {
+      const tenant = await directory.tenants.create({ code: 'closed', name: 'Closed' });
+      await directory.users.create(tenant.id, { username: 'eve', password: PASSWORD });
+      await directory.tenants.setStatus(tenant.id, 'disabled');
+      expect((await directory.authenticate({ tenant: 'closed', username: 'eve', password: PASSWORD })).ok).toBe(false);
+      expect(tenantCode).toBe('signin');
+    });
+
+    it('verifies a hash for unknown users and tenants too, so failures cost the same', async () => {
+      const real = createPasswordHasher(COST);
+      const verified: (string | undefined)[] = [];
+      const counting: PasswordHasher = {
+        hash: real.hash,
+        verify: (hash, password) => {
+          verified.push(hash);
+          return real.verify(hash, password);
+        },
+      };
+      const tenants = createTenants(t.store);
+      const authenticate = createAuthentication(tenants, createUsers(t.store, counting), counting);
+      await authenticate({ tenant: 'nowhere', username: 'x', password: 'whatever pw' });
+      await authenticate({ tenant: 'signin', username: 'nobody', password: 'whatever pw' });
+      await authenticate({ tenant: 'signin', username: 'dora', password: 'whatever pw' });
+      expect(verified).toHaveLength(3);
+      expect(verified.slice(0, 2)).toEqual([undefined, undefined]); // the dummy hash of the same cost
+    });
+
+    it('re-hashes at sign-in when the configured cost changed', async () => {
+      const tenant = await directory.tenants.create({ code: 'rehash', name: 'R' });
+      const cheap = createDirectory(t.store, { password: { memoryCost: 19456, timeCost: 2, parallelism: 1 } });
+      const user = await cheap.users.create(tenant.id, { username: 'old', password: PASSWORD });
+      const stronger = createDirectory(t.store, { password: { memoryCost: 19456, timeCost: 3, parallelism: 1 } });
+      const result = await stronger.authenticate({ tenant: 'rehash', username: 'old', password: PASSWORD });
+      expect(result.ok).toBe(true);
+      const after = await stronger.users.byId(user.id);
+      expect(after?.passwordHash).toMatch(/\$m=19456,p=1,t=3\$/);
+      expect(await argon2.verify(after!.passwordHash, PASSWORD)).toBe(true);
+    });
+  });
+
+  describe('apps', () => {
+    it('returns a confidential app’s secret once and keeps only its SHA-256', async () => {
+      const { app, clientSecret } = await directory.apps.create({ name: 'CRM', redirectUris: ['https://crm.test/cb'] });
+      expect(clientSecret).toBeTruthy();
+      expect(app.secretHash).toBe(sha256Hex(clientSecret!));
+      const stored = await directory.apps.byId(app.clientId);
+      expect(JSON.stringify(stored)).not.toContain(clientSecret);
+      expect(secretMatches(clientSecret!, stored!.secretHash)).toBe(true);
+      expect(secretMatches(`${clientSecret}x`, stored!.secretHash)).toBe(false);
+    });
+
+    it('gives a public app no secret and no refresh tokens', async () => {
+      const { app, clientSecret } = await directory.apps.create({ name: 'SPA', type: 'public', redirectUris: ['http://localhost:5173/cb'] });
+      expect(clientSecret).toBeUndefined();
+      expect(app.secretHash).toBe('');
+      expect(app.allowRefresh).toBe(false);
+    });
+
+    it.each([
+      ['plain http on a public host', 'http://crm.test/cb'],
+      ['a fragment', 'https://crm.test/cb#x'],
+      ['a wildcard', 'https://*.crm.test/cb'],
+      ['javascript:', 'javascript:alert(1)'],
+      ['data:', 'data:text/html,hi'],
+      ['a relative URL', '/cb'],
+      ['user info', 'https://user:pw@crm.test/cb'],
+    ])('refuses a redirect URI with %s', async (_why, uri) => {
+      await expect(directory.apps.create({ name: 'Bad', redirectUris: [uri] })).rejects.toThrow(/^redirectUris\.0: /);
+    });
+
+    it('accepts http redirect URIs on loopback hosts', async () => {
+      const { app } = await directory.apps.create({ name: 'Local', redirectUris: ['http://127.0.0.1:8080/cb', 'http://localhost/cb', 'http://[::1]:9/cb'] });
+      expect(app.redirectUris).toHaveLength(3);
+    });
+  });
+
+  describe('assignments', () => {
+    it('decides access from the assignment, its expiry and its user list', () => {
+      const now = new Date('2026-06-01T00:00:00Z');
+      const base = { tenantId: 't', clientId: 'c', createdAt: '', updatedAt: '' };
+      expect(decideAccess(undefined, 'u', now)).toBe('unassigned');
+      expect(decideAccess(base, 'u', now)).toBe('granted');
+      expect(decideAccess({ ...base, expiresAt: '2026-05-31T23:59:59Z' }, 'u', now)).toBe('expired');
+      expect(decideAccess({ ...base, expiresAt: '2026-06-02T00:00:00Z' }, 'u', now)).toBe('granted');
+      expect(decideAccess({ ...base, userIds: ['v'] }, 'u', now)).toBe('not_listed');
+      expect(decideAccess({ ...base, userIds: ['u'] }, 'u', now)).toBe('granted');
+    });
+
+    it('assigns, re-assigns and lists a tenant’s apps', async () => {
+      const tenant = await directory.tenants.create({ code: 'assign', name: 'Assign' });
+      const { app } = await directory.apps.create({ name: 'A', redirectUris: ['https://a.test/cb'] });
+      await directory.assignments.assign({ tenantId: tenant.id, clientId: app.clientId, expiresAt: '2030-01-01T00:00:00+08:00' });
+      const again = await directory.assignments.assign({ tenantId: tenant.id, clientId: app.clientId });
+      expect(again.expiresAt).toBeUndefined();
+      expect((await directory.assignments.listForTenant(tenant.id)).map((a) => a.clientId)).toEqual([app.clientId]);
+      await expect(directory.assignments.assign({ tenantId: tenant.id, clientId: app.clientId, expiresAt: 'tomorrow' })).rejects.toThrow(/^expiresAt: /);
+    });
+  });
+
+  describe('bootstrap', () => {
+    it('creates the platform admin once, with the configured password', async () => {
+      const first = await ensurePlatformAdmin(directory, 'the bootstrap password');
+      expect(first).toEqual({ created: true });
+      expect(await ensurePlatformAdmin(directory, 'another one')).toEqual({ created: false });
+      const result = await directory.authenticate({ tenant: 'platform', username: 'admin', password: 'the bootstrap password' });
+      expect(result.ok && result.user.role).toBe('admin');
+      expect(result.ok && result.tenant.platform).toBe(true);
+    });
+  });
+});
+
+describe('bootstrap without a configured password', () => {
+  it('generates one and returns it to be printed once', async () => {
+    const t = await openTestStore('sqlite');
+    try {
+      const directory = createDirectory(t.store, { password: COST });
+      const result = await ensurePlatformAdmin(directory, undefined);
+      expect(result.created).toBe(true);
+      const generated = result.created ? result.generatedPassword : undefined;
+      expect(generated).toMatch(/^[A-Za-z0-9_-]{24}$/);
+      expect((await directory.authenticate({ tenant: 'platform', username: 'admin', password: generated! })).ok).toBe(true);
+    } finally {
+      await t.dispose();
+    }
+  });
+});

@@ -1,0 +1,126 @@
+/** The sign-in page: pre-filling, one generic error, disabled accounts, body limits. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as oidc from 'openid-client';
+import { authorize, Browser, formAction, inputValue } from '../helpers/browser.js';
+import { aliceLogin, PASSWORD, seedDirectory, type Seed } from '../helpers/fixtures.js';
+import { startAtrium, type TestServer } from '../helpers/atrium.js';
+import { DRIVERS } from '../helpers/stores.js';
+
+describe.each(DRIVERS)('the sign-in page on the %s store', (driver) => {
+  let t: TestServer;
+  let seed: Seed;
+  let crm: oidc.Configuration;
+
+  beforeAll(async () => {
+    t = await startAtrium(driver);
+    seed = await seedDirectory(t.atrium.directory);
+    crm = await oidc.discovery(new URL(t.issuer), seed.crm.app.clientId, seed.crm.clientSecret, undefined, { execute: [oidc.allowInsecureRequests] });
+  });
+  afterAll(() => t.close());
+
+  const authUrl = (extra: Record<string, string> = {}) =>
+    oidc.buildAuthorizationUrl(crm, { redirect_uri: 'https://crm.test/callback', scope: 'openid', state: 'st', ...extra }).href;
+
+  it('shows a labelled form with tenant, username and password, and never caches it', async () => {
+    const page = await new Browser(t.issuer).follow(authUrl());
+    expect(page.status).toBe(200);
+    for (const name of ['tenant', 'username', 'password']) {
+      expect(page.body).toContain(`<label for="${name}">`);
+      expect(page.body).toContain(`name="${name}"`);
+    }
+    expect(page.body).toContain('CRM');
+    expect(page.headers.get('cache-control')).toContain('no-store');
+  });
+
+  it('pre-fills tenant and username from login_hint=user@code', async () => {
+    const page = await new Browser(t.issuer).follow(authUrl({ login_hint: 'alice@acme' }));
+    expect(inputValue(page.body, 'tenant')).toBe('acme');
+    expect(inputValue(page.body, 'username')).toBe('alice');
+  });
+
+  it('pre-fills the tenant last used in this browser', async () => {
+    const browser = new Browser(t.issuer);
+    await authorize(browser, authUrl(), aliceLogin);
+    expect(browser.cookie('atrium_tenant')).toBe('acme');
+    const again = await browser.follow(authUrl({ prompt: 'login' }));
+    expect(inputValue(again.body, 'tenant')).toBe('acme');
+  });
+
+  it('answers every failure with one generic message and no hint of the cause', async () => {
+    const attempts = [
+      { tenant: 'acme', username: 'alice', password: 'not the password' },
+      { tenant: 'acme', username: 'nobody', password: PASSWORD },
+      { tenant: 'nowhere', username: 'alice', password: PASSWORD },
+      { tenant: 'globex', username: 'alice', password: PASSWORD },
+    ];
+    const bodies: string[] = [];
+    for (const credentials of attempts) {
+      const browser = new Browser(t.issuer);
+      const login = await browser.follow(authUrl());
+      const answer = await browser.post(formAction(login.body), credentials);
+      expect(answer.status).toBe(401);
+      expect(answer.location).toBeUndefined();
+      bodies.push(answer.body.replace(/\/interaction\/[^/"]+/g, '/interaction/UID').replace(/value="[^"]*"/g, 'value=""'));
+    }
+    expect(bodies[0]).toContain('The organisation, username or password is not correct.');
+    expect(new Set(bodies).size).toBe(1);
+  });
+
+  it('signs in a disabled user never, and stops the tokens of a user once disabled', async () => {
+    const user = await t.atrium.directory.users.create(seed.acme.id, { username: 'dave', password: PASSWORD });
+    const browser = new Browser(t.issuer);
+    const verifier = oidc.randomPKCECodeVerifier();
+    const url = oidc.buildAuthorizationUrl(crm, {
+      redirect_uri: 'https://crm.test/callback',
+      scope: 'openid',
+      state: 's',
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+    });
+    const callback = (await authorize(browser, url.href, { tenant: 'acme', username: 'dave', password: PASSWORD })).location!;
+    const tokens = await oidc.authorizationCodeGrant(crm, new URL(callback), { pkceCodeVerifier: verifier, expectedState: 's' });
+
+    await t.atrium.directory.users.update(user.id, { status: 'disabled' });
+    await expect(oidc.fetchUserInfo(crm, tokens.access_token, user.id)).rejects.toBeDefined();
+    await expect(oidc.refreshTokenGrant(crm, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+
+    const second = new Browser(t.issuer);
+    const login = await second.follow(authUrl());
+    const answer = await second.post(formAction(login.body), { tenant: 'acme', username: 'dave', password: PASSWORD });
+    expect(answer.status).toBe(401);
+  });
+
+  it('refuses a login body over 8 KB with 413, before any hashing', async () => {
+    const browser = new Browser(t.issuer);
+    const login = await browser.follow(authUrl());
+    const answer = await browser.post(formAction(login.body), { ...aliceLogin, padding: 'x'.repeat(9000) });
+    expect(answer.status).toBe(413);
+    expect(answer.body).toContain('Request too large');
+    expect(answer.body).not.toMatch(/node_modules|\n\s+at /);
+  });
+
+  it('explains an expired or foreign sign-in page instead of failing', async () => {
+    const answer = await new Browser(t.issuer).post(`${t.issuer}/interaction/not-a-real-uid/login`, aliceLogin);
+    expect(answer.status).toBe(400);
+    expect(answer.body).toContain('<h1>');
+    expect(answer.body).not.toMatch(/node_modules|\n\s+at /);
+  });
+
+  it('lets the user cancel: the app gets access_denied', async () => {
+    const browser = new Browser(t.issuer);
+    const login = await browser.follow(authUrl());
+    const abort = /href="(\/interaction\/[^"]+\/abort)"/.exec(login.body)![1]!;
+    const page = await browser.follow(`${t.issuer}${abort}`);
+    expect(new URL(page.location!).searchParams.get('error')).toBe('access_denied');
+  });
+
+  it('renews the session cookie at sign-in (no session fixation)', async () => {
+    const browser = new Browser(t.issuer);
+    await authorize(browser, authUrl(), aliceLogin);
+    const before = browser.cookie('_session');
+    expect(before).toBeTruthy();
+    const login = await browser.follow(authUrl({ prompt: 'login' }));
+    await browser.follow((await browser.post(formAction(login.body), aliceLogin)).location!);
+    expect(browser.cookie('_session')).not.toBe(before);
+  });
+});
