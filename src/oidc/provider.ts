@@ -88,9 +88,13 @@ export async function createProvider(options: {
       introspection: {
         enabled: true,
         // Only the app a token was issued to may introspect it: no peeking across apps or tenants.
-        allowedPolicy: async (ctx, client, token) => token.clientId === client.clientId,
+        allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId,
       },
-      revocation: { enabled: true },
+      revocation: {
+        enabled: true,
+        // An app may revoke only its own tokens; for another's token the answer is the same 200.
+        allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId,
+      },
       userinfo: { enabled: true },
       backchannelLogout: { enabled: true },
       rpInitiatedLogout: {

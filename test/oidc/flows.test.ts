@@ -91,6 +91,26 @@ describe.each(DRIVERS)('standard OIDC flows on the %s store', (driver) => {
     });
   });
 
+  it('keeps a code at most 60 s, an access token 2 h and a refresh token 30 days', async () => {
+    const { callback, verifier, state } = await signIn(crm, 'https://crm.test/callback');
+    const code = new URL(callback).searchParams.get('code')!;
+    const codeTtl = await t.atrium.store.ttl(`oidc:AuthorizationCode:${code}`);
+    expect(codeTtl).toBeGreaterThan(0);
+    expect(codeTtl).toBeLessThanOrEqual(60);
+    const tokens = await oidc.authorizationCodeGrant(crm, new URL(callback), { pkceCodeVerifier: verifier, expectedState: state });
+    const access = await oidc.tokenIntrospection(crm, tokens.access_token);
+    expect(access.exp! - access.iat!).toBe(7200);
+    const refresh = await oidc.tokenIntrospection(crm, tokens.refresh_token!);
+    expect(refresh.active).toBe(true);
+    expect(refresh.exp! - refresh.iat!).toBe(30 * 24 * 3600);
+  });
+
+  it('grants an assigned app at once even when it asks for consent explicitly', async () => {
+    const { callback } = await signIn(crm, 'https://crm.test/callback', { extra: { prompt: 'consent' } });
+    expect(new URL(callback).searchParams.get('code')).toBeTruthy();
+    expect(new URL(callback).searchParams.get('tenant')).toBe(seed.acme.id);
+  });
+
   it('signs ID tokens with RS256 by default', async () => {
     const { tokens } = await tokensFor(crm, 'https://crm.test/callback');
     const header = JSON.parse(Buffer.from(tokens.id_token!.split('.')[0]!, 'base64url').toString()) as { alg: string };
@@ -162,8 +182,11 @@ describe.each(DRIVERS)('standard OIDC flows on the %s store', (driver) => {
     expect(losers.every((a) => a.status === 400 && a.body.error === 'invalid_grant')).toBe(true);
   });
 
-  it('revokes a refresh token through the revocation endpoint', async () => {
+  it('revokes a refresh token through the revocation endpoint, for its own app only', async () => {
     const { tokens } = await tokensFor(crm, 'https://crm.test/callback');
+    const other = await oidc.discovery(new URL(t.issuer), seed.unassigned.app.clientId, seed.unassigned.clientSecret, undefined, insecure);
+    await oidc.tokenRevocation(other, tokens.refresh_token!);
+    expect((await oidc.tokenIntrospection(crm, tokens.refresh_token!)).active).toBe(true);
     await oidc.tokenRevocation(crm, tokens.refresh_token!);
     await expect(oidc.refreshTokenGrant(crm, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
   });
