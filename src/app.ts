@@ -5,6 +5,7 @@
 import type { Server } from 'node:http';
 import type Provider from 'oidc-provider';
 import type { Config } from './config/index.js';
+import { createJointOperationRoutes } from './compat/joint-operation.js';
 import { createDirectory, type Directory } from './directory/index.js';
 import { AtriumError } from './errors.js';
 import { createErrorMiddleware, wantsJson } from './http/errors.js';
@@ -58,6 +59,7 @@ export async function createAtrium(config: Config, logger: Logger): Promise<Atri
   const interactions = createInteractionRoutes({ provider, directory, render });
   provider.use(interactions.routes());
   provider.use(interactions.allowedMethods());
+  provider.use(createJointOperationRoutes({ provider, directory, loginPage: '/' }));
 
   // The provider renders its own errors as 500 server_error; a store outage is a 503 instead.
   provider.on('server_error', (ctx, err) => {

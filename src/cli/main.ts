@@ -19,7 +19,7 @@ const USAGE = `usage: atrium <command> [options] [--json]
   user create --tenant CODE --username NAME --password-stdin [--name N] [--email E] [--mobile M] [--role user|admin]
   app create --name NAME --redirect-uri URL [--redirect-uri URL…] [--description TEXT] [--logo-uri URL]
              [--initiate-login-uri URL] [--post-logout-redirect-uri URL…] [--backchannel-logout-uri URL]
-             [--public] [--no-refresh]
+             [--public] [--no-refresh] [--access-token-ttl SECONDS] [--refresh-token-ttl SECONDS]
   app assign --app CLIENT_ID --tenant CODE [--user USERNAME…] [--expires-at ISO-8601]
   keys rotate`;
 
@@ -76,6 +76,8 @@ const COMMANDS: Record<string, { options: Options; run: (ctx: { directory: Direc
       'backchannel-logout-uri': { type: 'string' },
       public: { type: 'boolean' },
       'no-refresh': { type: 'boolean' },
+      'access-token-ttl': { type: 'string' },
+      'refresh-token-ttl': { type: 'string' },
     },
     async run({ directory, values }) {
       const { app, clientSecret } = await directory.apps.create({
@@ -88,6 +90,8 @@ const COMMANDS: Record<string, { options: Options; run: (ctx: { directory: Direc
         backchannelLogoutUri: values['backchannel-logout-uri'],
         type: values.public ? 'public' : 'confidential',
         allowRefresh: !values['no-refresh'],
+        accessTokenTtl: seconds(values, 'access-token-ttl'),
+        refreshTokenTtl: seconds(values, 'refresh-token-ttl'),
       });
       return { client_id: app.clientId, ...(clientSecret ? { client_secret: clientSecret } : {}), name: app.name, type: app.type };
     },
@@ -128,6 +132,13 @@ const COMMANDS: Record<string, { options: Options; run: (ctx: { directory: Direc
     },
   },
 };
+
+function seconds(values: Values, name: string): number | undefined {
+  const value = values[name];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || !/^\d+$/.test(value)) throw new UsageError(`--${name} must be a number of seconds`);
+  return Number(value);
+}
 
 function required(values: Values, name: string): string {
   const value = values[name];

@@ -24,6 +24,9 @@ export interface App {
   secretHash: string;
   /** Whether the app may use refresh tokens (confidential apps only). */
   allowRefresh: boolean;
+  /** Token lifetimes of this app in seconds; unset means the installation's defaults. */
+  accessTokenTtl?: number;
+  refreshTokenTtl?: number;
   createdAt: string;
   updatedAt: string;
 }
@@ -41,6 +44,8 @@ const createSchema = z.object({
   backchannelLogoutUri: z.union([redirectUri, z.literal('')]).default(''),
   type: z.enum(['confidential', 'public']).default('confidential'),
   allowRefresh: z.boolean().default(true),
+  accessTokenTtl: z.number().int().min(60).max(86_400).optional(),
+  refreshTokenTtl: z.number().int().min(60).max(365 * 86_400).optional(),
 });
 
 const key = (clientId: string): string => `app:${clientId}`;
@@ -78,6 +83,11 @@ export function createApps(store: Store) {
       await writeRecord(store, key(app.clientId), app);
       await store.sadd(ALL, [app.clientId]);
       return clientSecret ? { app, clientSecret } : { app };
+    },
+
+    /** Is `uri` exactly one of the post-logout redirect URIs registered by some app? */
+    async isPostLogoutRedirectUri(uri: string): Promise<boolean> {
+      return (await this.list()).some((app) => app.postLogoutRedirectUris.includes(uri));
     },
 
     async list(): Promise<App[]> {

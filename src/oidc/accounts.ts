@@ -17,6 +17,8 @@ export const CLAIMS = {
   profile: ['name', 'preferred_username', 'role', 'updated_at'],
   email: ['email'],
   phone: ['phone_number'],
+  /** The joint-operation dialect's one scope: everything its userinfo answers. */
+  get_user_info: ['name', 'preferred_username', 'role', 'email', 'phone_number'],
 };
 
 export function userClaims(user: User, tenant: Tenant): Record<string, string | number | undefined> {

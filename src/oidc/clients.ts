@@ -5,6 +5,10 @@
 import type { AdapterPayload } from 'oidc-provider';
 import type { App } from '../directory/index.js';
 
+/** Per-app token lifetimes travel as extra client metadata (registered in provider.ts). */
+export const ACCESS_TOKEN_TTL = 'atrium_access_token_ttl';
+export const REFRESH_TOKEN_TTL = 'atrium_refresh_token_ttl';
+
 export function toClientMetadata(app: App): AdapterPayload {
   const confidential = app.type === 'confidential';
   const grantTypes = ['authorization_code', ...(confidential && app.allowRefresh ? ['refresh_token'] : [])];
@@ -21,5 +25,7 @@ export function toClientMetadata(app: App): AdapterPayload {
     ...(app.backchannelLogoutUri ? { backchannel_logout_uri: app.backchannelLogoutUri, backchannel_logout_session_required: true } : {}),
     ...(app.logoUri ? { logo_uri: app.logoUri } : {}),
     application_type: 'web',
+    ...(app.accessTokenTtl ? { [ACCESS_TOKEN_TTL]: app.accessTokenTtl } : {}),
+    ...(app.refreshTokenTtl ? { [REFRESH_TOKEN_TTL]: app.refreshTokenTtl } : {}),
   };
 }

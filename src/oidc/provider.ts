@@ -9,7 +9,7 @@ import type { Store } from '../store/store.js';
 import { createAdapterFactory } from './adapter.js';
 import { CLAIMS, createFindAccount, type AtriumAccount } from './accounts.js';
 import { compareHashedClientSecrets } from './client-auth.js';
-import { toClientMetadata } from './clients.js';
+import { ACCESS_TOKEN_TTL, REFRESH_TOKEN_TTL, toClientMetadata } from './clients.js';
 import { loadCookieKeys, loadSigningKeys, toProviderJwks } from './keys.js';
 
 export const INTERACTION_PATH = '/interaction';
@@ -22,6 +22,11 @@ export interface ProviderPages {
 }
 
 const SIGNING_ALGS = ['RS256', 'ES256'];
+
+const perApp = (client: { metadata(): Record<string, unknown> }, name: string): number | undefined => {
+  const value = client.metadata()[name];
+  return typeof value === 'number' ? value : undefined;
+};
 
 export async function createProvider(options: {
   config: Config;
@@ -41,7 +46,7 @@ export async function createProvider(options: {
     cookies: { keys: cookieKeys },
     findAccount: createFindAccount(directory),
     claims: CLAIMS,
-    scopes: ['openid', 'offline_access', 'profile', 'email', 'phone'],
+    scopes: ['openid', 'offline_access', 'profile', 'email', 'phone', 'get_user_info'],
     responseTypes: ['code'],
     clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'none'],
     clientDefaults: {
@@ -59,10 +64,11 @@ export async function createProvider(options: {
       clientAuthSigningAlgValues: SIGNING_ALGS as never,
     },
     pkce: { required: (_ctx, client) => client.clientAuthMethod === 'none' },
+    extraClientMetadata: { properties: [ACCESS_TOKEN_TTL, REFRESH_TOKEN_TTL] },
     ttl: {
-      AccessToken: config.ttl.accessToken,
+      AccessToken: (_ctx, _token, client) => perApp(client, ACCESS_TOKEN_TTL) ?? config.ttl.accessToken,
       AuthorizationCode: config.ttl.authorizationCode,
-      RefreshToken: config.ttl.refreshToken,
+      RefreshToken: (_ctx, _token, client) => perApp(client, REFRESH_TOKEN_TTL) ?? config.ttl.refreshToken,
       IdToken: config.ttl.idToken,
       Session: config.ttl.session,
       Interaction: config.ttl.interaction,

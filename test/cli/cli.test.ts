@@ -54,6 +54,9 @@ describe.each(DRIVERS)('atrium CLI on the %s store', (driver) => {
     expect(stored?.redirectUris).toEqual(['https://crm.test/cb', 'https://crm.test/cb2']);
     expect(JSON.stringify(stored)).not.toContain(app.client_secret as string);
 
+    const shortLived = await json(['app', 'create', '--name', 'Legacy', '--redirect-uri', 'https://legacy.test/cb', '--access-token-ttl', '600', '--refresh-token-ttl', '86400']);
+    expect(await directory.apps.byId(shortLived.client_id as string)).toMatchObject({ accessTokenTtl: 600, refreshTokenTtl: 86400 });
+
     const pub = await json(['app', 'create', '--name', 'SPA', '--redirect-uri', 'http://localhost:5173/cb', '--public']);
     expect(pub.client_secret).toBeUndefined();
 
@@ -86,6 +89,8 @@ describe.each(DRIVERS)('atrium CLI on the %s store', (driver) => {
     [['app', 'create', '--name', 'None'], /at least one redirect URI/],
     [['app', 'assign', '--app', '0'.repeat(32), '--tenant', 'acme'], /not found/],
     [['frobnicate'], /unknown command/],
+    [['app', 'create', '--name', 'T', '--redirect-uri', 'https://t.test/cb', '--access-token-ttl', 'soon'], /--access-token-ttl must be a number of seconds/],
+    [['app', 'create', '--name', 'T', '--redirect-uri', 'https://t.test/cb', '--access-token-ttl', '5'], /accessTokenTtl: /],
   ])('refuses %j with one line and exit code 2', async (args, message) => {
     const result = await cli(args, 'a good long password');
     expect(result.code).toBe(2);

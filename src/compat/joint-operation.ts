@@ -1,0 +1,152 @@
+/**
+ * The Huawei Cloud KooGallery joint-operation login dialect (../shared/huawei-joint-operation.md),
+ * mapped onto the same provider: authorize and token are the standard endpoints with the dialect's
+ * defaults and answer shapes; userinfo and logout are Atrium's own, over the same tokens and
+ * sessions. A token from either dialect works at both userinfo endpoints.
+ *
+ * Scope: the dialect's default scope is `get_user_info`. The standard userinfo endpoint needs
+ * `openid`, so a request without it is sent on with `openid` added and a marker nonce; the token
+ * answer then leaves out the ID token and `openid` again, so the app sees exactly what it asked for.
+ */
+import Router from '@koa/router';
+import { bodyParser } from '@koa/bodyparser';
+import type { Context, Middleware, Next } from 'koa';
+import type Provider from 'oidc-provider';
+import type { Directory } from '../directory/index.js';
+import { endBrowserSession } from '../oidc/logout.js';
+import { accountForAccessToken, redirectUriOfCode } from '../oidc/tokens.js';
+
+export const JOINT_PREFIX = '/api/v1';
+const DEFAULT_SCOPE = 'get_user_info';
+const IMPLICIT_OPENID_NONCE = 'atrium-joint-operation-implicit-openid';
+
+const UNAUTHORIZED = { error: 'unauthorized', error_description: 'Full authentication is required to access this resource' };
+
+type Form = Record<string, unknown>;
+const text = (form: Form | undefined, name: string): string => {
+  const value = form?.[name];
+  return typeof value === 'string' ? value : '';
+};
+
+/** Decodes our own ID token's payload (issued a moment ago by this server; no verification needed). */
+const idTokenNonce = (idToken: unknown): string | undefined => {
+  if (typeof idToken !== 'string') return undefined;
+  try {
+    return (JSON.parse(Buffer.from(idToken.split('.')[1] ?? '', 'base64url').toString('utf8')) as { nonce?: string }).nonce;
+  } catch {
+    return undefined;
+  }
+};
+
+/** Rewrites the request to a standard endpoint of the provider, which then handles it. */
+const rewrite = (ctx: Context, path: string, query?: URLSearchParams): void => {
+  ctx.path = path;
+  if (query) ctx.querystring = query.toString();
+};
+
+export function createJointOperationRoutes(options: { provider: Provider; directory: Directory; loginPage: string }): Middleware {
+  const { provider, directory, loginPage } = options;
+  const router = new Router({ prefix: JOINT_PREFIX });
+  // The provider's own limit for token requests; the form is parsed here to fill in redirect_uri.
+  const form = bodyParser({ enableTypes: ['form'], formLimit: '56kb', encoding: 'utf-8' });
+
+  router.get('/oauth2/authorize', async (ctx, next: Next) => {
+    const incoming = new URLSearchParams(ctx.querystring);
+    const scopes = new Set((incoming.get('scope') || DEFAULT_SCOPE).split(' ').filter(Boolean));
+    const query = new URLSearchParams();
+    for (const name of ['client_id', 'redirect_uri', 'response_type', 'state', 'login_hint', 'prompt']) {
+      const value = incoming.get(name);
+      if (value !== null) query.set(name, value);
+    }
+    if (!scopes.has('openid')) {
+      scopes.add('openid');
+      query.set('nonce', IMPLICIT_OPENID_NONCE);
+    }
+    query.set('scope', [...scopes].join(' '));
+    rewrite(ctx, '/auth', query);
+    await next();
+  });
+
+  router.post('/oauth2/token', form, async (ctx, next: Next) => {
+    const body = ctx.request.body as Form | undefined;
+    const grantType = text(body, 'grant_type');
+    if (body && grantType === 'authorization_code' && !text(body, 'redirect_uri')) {
+      // redirect_uri is optional in this dialect: the one the code was issued for is implied.
+      const redirectUri = await redirectUriOfCode(provider, text(body, 'code'));
+      if (redirectUri) body.redirect_uri = redirectUri;
+    }
+    rewrite(ctx, '/token');
+    await next();
+
+    const answer = (ctx.body ?? {}) as Record<string, unknown>;
+    if (ctx.status === 200) {
+      const implicitOpenid = idTokenNonce(answer.id_token) === IMPLICIT_OPENID_NONCE;
+      const scope = String(answer.scope ?? '')
+        .split(' ')
+        .filter((s) => s && !(implicitOpenid && s === 'openid'))
+        .join(' ');
+      ctx.body = {
+        access_token: answer.access_token,
+        token_type: 'Bearer',
+        expires_in: answer.expires_in,
+        scope,
+        ...(answer.refresh_token ? { refresh_token: answer.refresh_token } : {}),
+        ...(answer.id_token && !implicitOpenid ? { id_token: answer.id_token } : {}),
+      };
+      return;
+    }
+    if (answer.error === 'invalid_grant') {
+      const what = grantType === 'refresh_token' ? 'Invalid refresh token' : 'Invalid authorization code';
+      ctx.body = { error: 'invalid_grant', error_description: what };
+    } else if (answer.error === 'invalid_client') {
+      ctx.body = { error: 'invalid_client', error_description: 'Bad client credentials' };
+    } else if (answer.error === 'unsupported_grant_type') {
+      ctx.body = { error: 'unsupported_grant_type', error_description: `Unsupported grant type: ${grantType || '(none)'}` };
+    }
+  });
+
+  router.get('/oauth2/userinfo', async (ctx) => {
+    ctx.set('Cache-Control', 'no-store');
+    const [scheme, value] = (ctx.get('authorization') || '').split(' ');
+    const account = scheme?.toLowerCase() === 'bearer' && value ? await accountForAccessToken(provider, directory, value) : undefined;
+    if (!account) {
+      ctx.status = 401;
+      ctx.set('WWW-Authenticate', 'Bearer error="invalid_token"');
+      ctx.body = UNAUTHORIZED;
+      return;
+    }
+    const { user, tenant } = account;
+    ctx.body = {
+      id: user.id,
+      userName: user.username,
+      name: user.name,
+      email: user.email,
+      mobile: user.mobile,
+      role: user.role,
+      // Atrium has no departments: the user's organisation is their tenant.
+      organizationName: tenant.name,
+      organizationCode: tenant.code,
+      userId: user.id,
+      projectName: tenant.name,
+      tenant: tenant.id,
+      accName: user.username,
+      loginName: user.username,
+    };
+  });
+
+  router.get('/logout', async (ctx) => {
+    await endBrowserSession(provider, ctx);
+    const target = ctx.query.redirect_url;
+    const allowed = typeof target === 'string' && target !== '' && (await directory.apps.isPostLogoutRedirectUri(target));
+    ctx.set('Cache-Control', 'no-store');
+    ctx.status = 302;
+    ctx.redirect(allowed ? target : loginPage);
+    ctx.body = ''; // the dialect documents no body
+  });
+
+  const routes = router.routes();
+  return async function jointOperation(ctx, next) {
+    if (!ctx.path.startsWith(`${JOINT_PREFIX}/`)) return next();
+    return routes(ctx as never, next);
+  };
+}

@@ -1,0 +1,24 @@
+/** Token look-ups for Atrium's own endpoints (the joint-operation dialect), through the provider's models. */
+import type Provider from 'oidc-provider';
+import type { Directory } from '../directory/index.js';
+import { loadAccount, type AtriumAccount } from './accounts.js';
+
+/**
+ * The account behind a bearer access token, checked as the provider's userinfo checks it: the token
+ * exists and has not expired, its grant still exists for the same app and user, its app still exists,
+ * and the user and tenant are active.
+ */
+export async function accountForAccessToken(provider: Provider, directory: Directory, value: string): Promise<AtriumAccount | undefined> {
+  if (!value || value.length > 512) return undefined;
+  const token = await provider.AccessToken.find(value);
+  if (!token?.grantId || !token.accountId || !token.clientId) return undefined;
+  const [grant, app] = await Promise.all([provider.Grant.find(token.grantId), directory.apps.byId(token.clientId)]);
+  if (!grant || !app || grant.clientId !== token.clientId || grant.accountId !== token.accountId) return undefined;
+  return loadAccount(directory, token.accountId);
+}
+
+/** The redirect URI an authorization code was issued for, so that the dialect may omit it. */
+export async function redirectUriOfCode(provider: Provider, code: string): Promise<string | undefined> {
+  if (!code || code.length > 512) return undefined;
+  return (await provider.AuthorizationCode.find(code, { ignoreExpiration: true }))?.redirectUri;
+}

@@ -1,0 +1,331 @@
+/**
+ * The joint-operation dialect, written from ../shared/huawei-joint-operation.md alone and spoken in
+ * plain HTTP, as a marketplace SaaS app speaks it (no OIDC library).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { authorize, Browser } from '../helpers/browser.js';
+import { aliceLogin, PASSWORD, seedDirectory, type Seed } from '../helpers/fixtures.js';
+import { startAtrium, type TestServer } from '../helpers/atrium.js';
+import { DRIVERS } from '../helpers/stores.js';
+
+const CALLBACK = 'https://crm.test/callback';
+const UNAUTHORIZED = { error: 'unauthorized', error_description: 'Full authentication is required to access this resource' };
+
+interface TokenAnswer {
+  access_token: string;
+  token_type: string;
+  expires_in: number;
+  scope: string;
+  refresh_token: string;
+  id_token?: string;
+}
+
+describe.each(DRIVERS)('joint-operation dialect on the %s store', (driver) => {
+  let t: TestServer;
+  let seed: Seed;
+  let api: string;
+
+  beforeAll(async () => {
+    t = await startAtrium(driver);
+    seed = await seedDirectory(t.atrium.directory);
+    api = `${t.issuer}/api/v1`;
+  });
+  afterAll(() => t.close());
+
+  const authorizeUrl = (params: Record<string, string>) => `${api}/oauth2/authorize?${new URLSearchParams(params)}`;
+
+  /** The browser part: the workbench user signs in and lands on the app's callback. */
+  async function callback(params: Record<string, string> = {}, browser = new Browser(t.issuer), login = aliceLogin): Promise<URL> {
+    const page = await authorize(browser, authorizeUrl({ client_id: seed.crm.app.clientId, redirect_uri: CALLBACK, response_type: 'code', ...params }), login);
+    return new URL(page.location!);
+  }
+
+  const post = async (path: string, form: Record<string, string>, headers: Record<string, string> = {}) => {
+    const res = await fetch(`${api}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', ...headers },
+      body: new URLSearchParams(form),
+    });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  };
+
+  const credentials = () => ({ client_id: seed.crm.app.clientId, client_secret: seed.crm.clientSecret! });
+  const exchange = (code: string, extra: Record<string, string> = {}) => post('/oauth2/token', { ...credentials(), grant_type: 'authorization_code', code, ...extra });
+  const refresh = (refreshToken: string) => post('/oauth2/token', { ...credentials(), grant_type: 'refresh_token', refresh_token: refreshToken });
+  const userinfo = async (token?: string) => {
+    const res = await fetch(`${api}/oauth2/userinfo`, { headers: { accept: 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) } });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  };
+  const tokens = async (params: Record<string, string> = {}): Promise<TokenAnswer> => {
+    const code = (await callback(params)).searchParams.get('code')!;
+    const answer = await exchange(code);
+    expect(answer.status).toBe(200);
+    return answer.body as unknown as TokenAnswer;
+  };
+
+  describe('GET /api/v1/oauth2/authorize', () => {
+    it('goes through the login page to callback?code=…&state=…&tenant=…', async () => {
+      const browser = new Browser(t.issuer);
+      const login = await browser.follow(authorizeUrl({ client_id: seed.crm.app.clientId, redirect_uri: CALLBACK, response_type: 'code', state: 'abc123' }));
+      expect(login.status).toBe(200);
+      expect(login.body).toContain('name="password"');
+      const url = await callback({ state: 'abc123' }, browser);
+      expect(url.origin + url.pathname).toBe(CALLBACK);
+      expect(url.searchParams.get('code')).toBeTruthy();
+      expect(url.searchParams.get('state')).toBe('abc123');
+      expect(url.searchParams.get('tenant')).toBe(seed.acme.id);
+    });
+
+    it('sends no state back when none was sent', async () => {
+      const url = await callback();
+      expect(url.searchParams.has('state')).toBe(false);
+      expect(url.searchParams.get('tenant')).toBe(seed.acme.id);
+    });
+
+    it('answers an already signed-in user at once', async () => {
+      const browser = new Browser(t.issuer);
+      await callback({}, browser);
+      const again = await browser.follow(authorizeUrl({ client_id: seed.crm.app.clientId, redirect_uri: CALLBACK, response_type: 'code', state: 'x' }));
+      expect(new URL(again.location!).searchParams.get('code')).toBeTruthy();
+    });
+
+    it('accepts a missing redirect_uri when the app has a single callback', async () => {
+      const page = await authorize(new Browser(t.issuer), authorizeUrl({ client_id: seed.crm.app.clientId, response_type: 'code' }), aliceLogin);
+      expect(page.location!.startsWith(`${CALLBACK}?`)).toBe(true);
+    });
+
+    it('never redirects to an unregistered callback', async () => {
+      const page = await new Browser(t.issuer).follow(authorizeUrl({ client_id: seed.crm.app.clientId, redirect_uri: 'https://evil.test/cb', response_type: 'code' }));
+      expect(page.status).toBe(400);
+      expect(page.location).toBeUndefined();
+    });
+
+    it('gives an unassigned app access_denied, never a code', async () => {
+      const page = await authorize(
+        new Browser(t.issuer),
+        authorizeUrl({ client_id: seed.unassigned.app.clientId, redirect_uri: 'https://unassigned.test/cb', response_type: 'code', state: 's1' }),
+        aliceLogin,
+      );
+      const url = new URL(page.location!);
+      expect(url.searchParams.get('error')).toBe('access_denied');
+      expect(url.searchParams.get('code')).toBeNull();
+    });
+  });
+
+  describe('POST /api/v1/oauth2/token', () => {
+    it('exchanges a code for exactly access_token, token_type, expires_in, scope and refresh_token', async () => {
+      const code = (await callback()).searchParams.get('code')!;
+      const answer = await exchange(code);
+      expect(answer.status).toBe(200);
+      expect(Object.keys(answer.body).sort()).toEqual(['access_token', 'expires_in', 'refresh_token', 'scope', 'token_type']);
+      expect(answer.body).toMatchObject({ token_type: 'Bearer', expires_in: 7200, scope: 'get_user_info' });
+      expect(answer.body.access_token).toEqual(expect.any(String));
+      expect(answer.body.refresh_token).toEqual(expect.any(String));
+    });
+
+    it('accepts the client credentials in HTTP Basic too', async () => {
+      const code = (await callback()).searchParams.get('code')!;
+      const basic = Buffer.from(`${seed.crm.app.clientId}:${seed.crm.clientSecret}`).toString('base64');
+      const answer = await post('/oauth2/token', { grant_type: 'authorization_code', code }, { authorization: `Basic ${basic}` });
+      expect(answer.status).toBe(200);
+      expect(answer.body.scope).toBe('get_user_info');
+    });
+
+    it('checks redirect_uri when it is sent', async () => {
+      const code = (await callback()).searchParams.get('code')!;
+      const wrong = await exchange(code, { redirect_uri: 'https://crm.test/other' });
+      expect(wrong).toEqual({ status: 400, body: { error: 'invalid_grant', error_description: 'Invalid authorization code' } });
+      const code2 = (await callback()).searchParams.get('code')!;
+      expect((await exchange(code2, { redirect_uri: CALLBACK })).status).toBe(200);
+    });
+
+    it('uses a code once: a second exchange is invalid_grant', async () => {
+      const code = (await callback()).searchParams.get('code')!;
+      expect((await exchange(code)).status).toBe(200);
+      expect(await exchange(code)).toEqual({ status: 400, body: { error: 'invalid_grant', error_description: 'Invalid authorization code' } });
+    });
+
+    it('answers an unknown code with the documented error', async () => {
+      expect(await exchange('no-such-code')).toEqual({ status: 400, body: { error: 'invalid_grant', error_description: 'Invalid authorization code' } });
+    });
+
+    it('refreshes with a new refresh token; an old one reused revokes the grant', async () => {
+      const first = await tokens();
+      const second = await refresh(first.refresh_token);
+      expect(second.status).toBe(200);
+      expect(Object.keys(second.body).sort()).toEqual(['access_token', 'expires_in', 'refresh_token', 'scope', 'token_type']);
+      expect(second.body).toMatchObject({ token_type: 'Bearer', expires_in: 7200, scope: 'get_user_info' });
+      expect(second.body.refresh_token).not.toBe(first.refresh_token);
+
+      expect(await refresh(first.refresh_token)).toEqual({ status: 400, body: { error: 'invalid_grant', error_description: 'Invalid refresh token' } });
+      expect((await refresh(second.body.refresh_token as string)).status).toBe(400);
+      expect((await userinfo(second.body.access_token as string)).status).toBe(401);
+    });
+
+    it('answers an unknown refresh token with the documented error', async () => {
+      expect(await refresh('no-such-token')).toEqual({ status: 400, body: { error: 'invalid_grant', error_description: 'Invalid refresh token' } });
+    });
+
+    it('answers bad client credentials with invalid_client', async () => {
+      const code = (await callback()).searchParams.get('code')!;
+      const answer = await post('/oauth2/token', { client_id: seed.crm.app.clientId, client_secret: 'wrong', grant_type: 'authorization_code', code });
+      expect(answer.status).toBe(401);
+      expect(answer.body.error).toBe('invalid_client');
+      const unknown = await post('/oauth2/token', { client_id: 'nobody', client_secret: 'x', grant_type: 'authorization_code', code });
+      expect(unknown.body.error).toBe('invalid_client');
+    });
+
+    it('answers other grant types with unsupported_grant_type', async () => {
+      const answer = await post('/oauth2/token', { ...credentials(), grant_type: 'password', username: 'alice', password: PASSWORD });
+      expect(answer.status).toBe(400);
+      expect(answer.body.error).toBe('unsupported_grant_type');
+    });
+
+    it('issues an ID token when the app asked for scope=openid', async () => {
+      const answer = await tokens({ scope: 'openid' });
+      expect(answer.id_token).toEqual(expect.any(String));
+      expect(answer.scope).toBe('openid');
+      const claims = JSON.parse(Buffer.from(answer.id_token!.split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;
+      expect(claims.sub).toBe(seed.alice.id);
+      expect(claims.tenant_id).toBe(seed.acme.id);
+      expect(claims.nonce).toBeUndefined();
+    });
+  });
+
+  describe('GET /api/v1/oauth2/userinfo', () => {
+    it('answers every documented field, as strings', async () => {
+      const { access_token } = await tokens();
+      const answer = await userinfo(access_token);
+      expect(answer.status).toBe(200);
+      expect(answer.body).toEqual({
+        id: seed.alice.id,
+        userName: 'alice',
+        name: 'Alice Liddell',
+        email: 'alice@acme.test',
+        mobile: '+86 138 0000 0000',
+        role: 'user',
+        organizationName: 'Acme Corp',
+        organizationCode: 'acme',
+        userId: seed.alice.id,
+        projectName: 'Acme Corp',
+        tenant: seed.acme.id,
+        accName: 'alice',
+        loginName: 'alice',
+      });
+    });
+
+    it('answers unknown values as empty strings', async () => {
+      const browser = new Browser(t.issuer);
+      const url = await callback({}, browser, { tenant: 'acme', username: 'carol', password: PASSWORD });
+      const answer = await exchange(url.searchParams.get('code')!);
+      const info = await userinfo(answer.body.access_token as string);
+      expect(info.body.email).toBe('');
+      expect(info.body.mobile).toBe('');
+      expect(Object.values(info.body).every((v) => typeof v === 'string')).toBe(true);
+    });
+
+    it.each([
+      ['no token', undefined],
+      ['an unknown token', 'not-a-token'],
+    ])('answers %s with 401 and the documented body', async (_why, token) => {
+      expect(await userinfo(token)).toEqual({ status: 401, body: UNAUTHORIZED });
+    });
+
+    it('answers a malformed Authorization header with 401', async () => {
+      const res = await fetch(`${api}/oauth2/userinfo`, { headers: { authorization: 'Basic abc' } });
+      expect(res.status).toBe(401);
+      expect(await res.json()).toEqual(UNAUTHORIZED);
+    });
+  });
+
+  describe('one set of tokens for both dialects', () => {
+    it('lets a joint-operation token read the standard userinfo, and a standard token the dialect’s', async () => {
+      const { access_token } = await tokens();
+      const standard = await fetch(`${t.issuer}/me`, { headers: { authorization: `Bearer ${access_token}` } });
+      expect(standard.status).toBe(200);
+      expect(await standard.json()).toMatchObject({ sub: seed.alice.id, tenant_id: seed.acme.id, preferred_username: 'alice' });
+
+      // A token from the standard endpoints, read by the dialect's userinfo.
+      const code = (await callback({ scope: 'openid' })).searchParams.get('code')!;
+      const basic = Buffer.from(`${seed.crm.app.clientId}:${seed.crm.clientSecret}`).toString('base64');
+      const res = await fetch(`${t.issuer}/token`, {
+        method: 'POST',
+        headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: CALLBACK }),
+      });
+      const standardTokens = (await res.json()) as { access_token: string };
+      expect((await userinfo(standardTokens.access_token)).body.tenant).toBe(seed.acme.id);
+    });
+
+    it('applies standard revocation to the dialect’s tokens', async () => {
+      const { access_token, refresh_token } = await tokens();
+      const basic = Buffer.from(`${seed.crm.app.clientId}:${seed.crm.clientSecret}`).toString('base64');
+      const res = await fetch(`${t.issuer}/token/revocation`, {
+        method: 'POST',
+        headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ token: refresh_token }),
+      });
+      expect(res.status).toBe(200);
+      expect((await userinfo(access_token)).status).toBe(401);
+      expect((await refresh(refresh_token)).status).toBe(400);
+    });
+  });
+
+  describe('GET /api/v1/logout', () => {
+    it('ends the session and follows a registered post-logout URL', async () => {
+      const browser = new Browser(t.issuer);
+      const { searchParams } = await callback({}, browser);
+      const answer = await exchange(searchParams.get('code')!);
+      const out = await browser.get(`${api}/logout?redirect_url=${encodeURIComponent('https://crm.test/signed-out')}`);
+      expect(out.status).toBe(302);
+      expect(out.location).toBe('https://crm.test/signed-out');
+      expect(out.body).toBe('');
+      // Signed out: the next authorization asks for credentials again, and the session's tokens are gone.
+      const again = await browser.follow(authorizeUrl({ client_id: seed.crm.app.clientId, redirect_uri: CALLBACK, response_type: 'code' }));
+      expect(again.status).toBe(200);
+      expect(again.body).toContain('name="password"');
+      expect((await userinfo(answer.body.access_token as string)).status).toBe(401);
+    });
+
+    it.each([
+      ['an unregistered URL', 'https://evil.test/'],
+      ['a registered one with a changed path', 'https://crm.test/signed-out/x'],
+      ['a registered callback that is not a logout URL', CALLBACK],
+      ['a scheme-relative URL', '//evil.test'],
+    ])('never follows %s: it goes to the login page', async (_why, target) => {
+      const out = await new Browser(t.issuer).get(`${api}/logout?redirect_url=${encodeURIComponent(target)}`);
+      expect(out.status).toBe(302);
+      expect(out.location).toBe(`${t.issuer}/`);
+    });
+
+    it('goes to the login page without redirect_url', async () => {
+      const out = await new Browser(t.issuer).get(`${api}/logout`);
+      expect(out.status).toBe(302);
+      expect(out.location).toBe(`${t.issuer}/`);
+    });
+  });
+
+  describe('per-app token lifetimes', () => {
+    it('uses the app’s own access and refresh token lifetimes', async () => {
+      const { app, clientSecret } = await t.atrium.directory.apps.create({
+        name: 'Short-lived',
+        redirectUris: ['https://short.test/cb'],
+        accessTokenTtl: 600,
+        refreshTokenTtl: 3600,
+      });
+      await t.atrium.directory.assignments.assign({ tenantId: seed.acme.id, clientId: app.clientId });
+      const page = await authorize(new Browser(t.issuer), authorizeUrl({ client_id: app.clientId, redirect_uri: 'https://short.test/cb', response_type: 'code' }), aliceLogin);
+      const code = new URL(page.location!).searchParams.get('code')!;
+      const answer = await post('/oauth2/token', { client_id: app.clientId, client_secret: clientSecret!, grant_type: 'authorization_code', code });
+      expect(answer.body.expires_in).toBe(600);
+      const basic = Buffer.from(`${app.clientId}:${clientSecret}`).toString('base64');
+      const introspection = await fetch(`${t.issuer}/token/introspection`, {
+        method: 'POST',
+        headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ token: answer.body.refresh_token as string }),
+      });
+      const refreshInfo = (await introspection.json()) as { exp: number; iat: number };
+      expect(refreshInfo.exp - refreshInfo.iat).toBe(3600);
+    });
+  });
+});
