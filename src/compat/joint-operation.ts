@@ -5,8 +5,9 @@
  * sessions. A token from either dialect works at both userinfo endpoints.
  *
  * Scope: the dialect's default scope is `get_user_info`. The standard userinfo endpoint needs
- * `openid`, so a request without it is sent on with `openid` added and a marker nonce; the token
- * answer then leaves out the ID token and `openid` again, so the app sees exactly what it asked for.
+ * `openid`, so every request is sent on with `openid` added. The dialect's token answer shows a
+ * `get_user_info` grant as the dialect knows it: scope `get_user_info`, no ID token. Only an app that
+ * asks for `openid` without `get_user_info` gets an ID token there (scope `openid`).
  */
 import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
@@ -17,8 +18,7 @@ import { endBrowserSession } from '../oidc/logout.js';
 import { accountForAccessToken, redirectUriOfCode } from '../oidc/tokens.js';
 
 export const JOINT_PREFIX = '/api/v1';
-const DEFAULT_SCOPE = 'get_user_info';
-const IMPLICIT_OPENID_NONCE = 'atrium-joint-operation-implicit-openid';
+export const DEFAULT_SCOPE = 'get_user_info';
 
 const UNAUTHORIZED = { error: 'unauthorized', error_description: 'Full authentication is required to access this resource' };
 
@@ -26,16 +26,6 @@ type Form = Record<string, unknown>;
 const text = (form: Form | undefined, name: string): string => {
   const value = form?.[name];
   return typeof value === 'string' ? value : '';
-};
-
-/** Decodes our own ID token's payload (issued a moment ago by this server; no verification needed). */
-const idTokenNonce = (idToken: unknown): string | undefined => {
-  if (typeof idToken !== 'string') return undefined;
-  try {
-    return (JSON.parse(Buffer.from(idToken.split('.')[1] ?? '', 'base64url').toString('utf8')) as { nonce?: string }).nonce;
-  } catch {
-    return undefined;
-  }
 };
 
 /** Rewrites the request to a standard endpoint of the provider, which then handles it. */
@@ -52,16 +42,12 @@ export function createJointOperationRoutes(options: { provider: Provider; direct
 
   router.get('/oauth2/authorize', async (ctx, next: Next) => {
     const incoming = new URLSearchParams(ctx.querystring);
-    const scopes = new Set((incoming.get('scope') || DEFAULT_SCOPE).split(' ').filter(Boolean));
     const query = new URLSearchParams();
     for (const name of ['client_id', 'redirect_uri', 'response_type', 'state', 'login_hint', 'prompt']) {
       const value = incoming.get(name);
       if (value !== null) query.set(name, value);
     }
-    if (!scopes.has('openid')) {
-      scopes.add('openid');
-      query.set('nonce', IMPLICIT_OPENID_NONCE);
-    }
+    const scopes = new Set(['openid', ...(incoming.get('scope') || DEFAULT_SCOPE).split(' ').filter(Boolean)]);
     query.set('scope', [...scopes].join(' '));
     rewrite(ctx, '/auth', query);
     await next();
@@ -80,11 +66,9 @@ export function createJointOperationRoutes(options: { provider: Provider; direct
 
     const answer = (ctx.body ?? {}) as Record<string, unknown>;
     if (ctx.status === 200) {
-      const implicitOpenid = idTokenNonce(answer.id_token) === IMPLICIT_OPENID_NONCE;
-      const scope = String(answer.scope ?? '')
-        .split(' ')
-        .filter((s) => s && !(implicitOpenid && s === 'openid'))
-        .join(' ');
+      const granted = String(answer.scope ?? '').split(' ').filter(Boolean);
+      const implicitOpenid = granted.includes(DEFAULT_SCOPE);
+      const scope = granted.filter((s) => !(implicitOpenid && s === 'openid')).join(' ');
       ctx.body = {
         access_token: answer.access_token,
         token_type: 'Bearer',
