@@ -13,6 +13,7 @@ import { createHealthRoutes } from './http/health.js';
 import { createRenderer, type Render } from './http/pages.js';
 import { createStaticFiles } from './http/static.js';
 import { createInteractionRoutes } from './interactions/routes.js';
+import { createWorkbenchRoutes } from './workbench/routes.js';
 import type { Logger } from './logger.js';
 import { revokeGrantsOnSignOut } from './oidc/logout.js';
 import { createProvider, type ProviderPages } from './oidc/provider.js';
@@ -31,18 +32,13 @@ export interface Atrium {
 
 const providerPages = (render: Render): ProviderPages => ({
   async error(ctx, out) {
-    render(ctx, 'error', {
-      title: 'Sign-in error',
-      heading: 'This sign-in request cannot continue',
-      message: out.error_description ?? 'The request was not valid.',
-      code: out.error,
-    }, ctx.status);
+    render(ctx, 'error', { headingKey: 'error.signIn', message: out.error_description, code: out.error }, ctx.status);
   },
   async logout(ctx, form) {
-    render(ctx, 'logout', { title: 'Sign out', form, clientName: ctx.oidc.client?.clientName });
+    render(ctx, 'logout', { form, clientName: ctx.oidc.client?.clientName });
   },
   async logoutDone(ctx) {
-    render(ctx, 'logout-done', { title: 'Signed out', clientName: ctx.oidc.client?.clientName });
+    render(ctx, 'logout-done', { clientName: ctx.oidc.client?.clientName });
   },
 });
 
@@ -60,6 +56,9 @@ export async function createAtrium(config: Config, logger: Logger): Promise<Atri
   provider.use(interactions.routes());
   provider.use(interactions.allowedMethods());
   provider.use(createJointOperationRoutes({ provider, directory, loginPage: '/' }));
+  const workbench = createWorkbenchRoutes({ provider, directory, render, issuer: config.issuer });
+  provider.use(workbench.routes());
+  provider.use(workbench.allowedMethods());
 
   // The provider renders its own errors as 500 server_error; a store outage is a 503 instead.
   provider.on('server_error', (ctx, err) => {
@@ -67,7 +66,7 @@ export async function createAtrium(config: Config, logger: Logger): Promise<Atri
       ctx.status = 503;
       ctx.set(err.headers);
       if (wantsJson(ctx)) ctx.body = { error: err.code, error_description: err.message };
-      else render(ctx, 'error', { heading: 'Temporarily unavailable', message: err.message, code: err.code }, 503);
+      else render(ctx, 'error', { headingKey: 'error.503', message: err.message, code: err.code }, 503);
     } else {
       logger.error({ err, path: ctx.path }, 'provider error');
     }

@@ -2,6 +2,8 @@
 import type { Store } from '../store/store.js';
 import { createApps } from './apps.js';
 import { createAssignments } from './assignments.js';
+import { createAudit } from './audit.js';
+import { createCatalog } from './catalog.js';
 import { createAuthentication } from './authentication.js';
 import { createPasswordHasher, type PasswordCost } from './passwords.js';
 import { createTenants } from './tenants.js';
@@ -9,20 +11,26 @@ import { createUsers } from './users.js';
 
 export type { App, PublicApp } from './apps.js';
 export type { Assignment, AccessDecision } from './assignments.js';
+export type { AuditEvent } from './audit.js';
+export type { CatalogEntry } from './catalog.js';
 export type { Tenant } from './tenants.js';
 export type { User, PublicUser } from './users.js';
 
 export type Directory = ReturnType<typeof createDirectory>;
 
-export function createDirectory(store: Store, options: { password: PasswordCost }) {
+export function createDirectory(store: Store, options: { password: PasswordCost; auditRetentionDays?: number }) {
   const hasher = createPasswordHasher(options.password);
   const tenants = createTenants(store);
   const users = createUsers(store, hasher);
+  const apps = createApps(store);
+  const assignments = createAssignments(store);
   return {
     tenants,
     users,
-    apps: createApps(store),
-    assignments: createAssignments(store),
+    apps,
+    assignments,
+    catalog: createCatalog(store, apps, assignments),
+    audit: createAudit(store, { retentionDays: options.auditRetentionDays ?? 180 }),
     authenticate: createAuthentication(tenants, users, hasher),
   };
 }

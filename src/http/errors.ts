@@ -6,18 +6,13 @@
 import type { Context, Middleware } from 'koa';
 import type { Logger } from 'pino';
 import { AtriumError } from '../errors.js';
+import type { MessageKey } from './i18n.js';
 import type { Render } from './pages.js';
 
-const HEADINGS: Record<number, string> = {
-  400: 'That request could not be understood',
-  403: 'Not allowed',
-  404: 'Page not found',
-  405: 'Method not allowed',
-  413: 'Request too large',
-  415: 'Unsupported content type',
-  429: 'Too many requests',
-  503: 'Temporarily unavailable',
-};
+const KNOWN_STATUSES = new Set([400, 403, 404, 405, 409, 413, 415, 429, 500, 503]);
+
+/** The i18n key of the heading of an error page with this status. */
+export const headingKey = (status: number): MessageKey => (KNOWN_STATUSES.has(status) ? (`error.${status}` as MessageKey) : 'error.title');
 
 /** Koa's and its body parser's errors carry `status` and `expose`. */
 interface HttpLikeError {
@@ -60,7 +55,7 @@ export function createErrorMiddleware(render: Render, logger: Logger): Middlewar
         ctx.set('Cache-Control', 'no-store');
         ctx.body = { error: err.code, error_description: err.message };
       } else {
-        render(ctx, 'error', { title: HEADINGS[err.status] ?? 'Something went wrong', heading: HEADINGS[err.status] ?? 'Something went wrong', message: err.message, code: err.code }, err.status);
+        render(ctx, 'error', { headingKey: headingKey(err.status), message: err.message, code: err.code }, err.status);
       }
     }
   };

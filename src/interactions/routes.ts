@@ -9,13 +9,13 @@ import type Provider from 'oidc-provider';
 import type { Context } from 'koa';
 import type { Directory } from '../directory/index.js';
 import { AtriumError } from '../errors.js';
+import type { MessageKey } from '../http/i18n.js';
 import type { Render } from '../http/pages.js';
-import { grantForAssignedApp, INTERACTION_PATH } from '../oidc/provider.js';
+import { decideAccess, grantForAssignedApp, INTERACTION_PATH } from '../oidc/provider.js';
 import { parseLoginHint } from './login-hint.js';
 
 /** Remembers the last tenant used in this browser, to pre-fill the next sign-in. */
 export const TENANT_COOKIE = 'atrium_tenant';
-const GENERIC_FAILURE = 'The organisation, username or password is not correct.';
 const NOT_AVAILABLE = 'This app is not available to your account';
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
@@ -46,13 +46,14 @@ export function createInteractionRoutes(options: { provider: Provider; directory
     ctx.redirect(returnTo);
   };
 
-  const renderLogin = async (ctx: Context, interaction: Details, values: { tenant: string; username: string; error?: string }, status = 200) => {
+  const renderLogin = async (ctx: Context, interaction: Details, values: { tenant: string; username: string; error?: MessageKey }, status = 200) => {
     const clientId = String(interaction.params.client_id ?? '');
     const app = await directory.apps.byId(clientId);
     render(ctx, 'login', {
-      title: 'Sign in',
+      langBase: `${INTERACTION_PATH}/${interaction.uid}`,
       action: `${INTERACTION_PATH}/${interaction.uid}/login`,
-      abortUrl: `${INTERACTION_PATH}/${interaction.uid}/abort`,
+      // Only an app has somewhere to go back to; the workbench's own sign-in has not.
+      abortUrl: app ? `${INTERACTION_PATH}/${interaction.uid}/abort` : undefined,
       clientName: app?.name,
       ...values,
     }, status);
@@ -75,7 +76,7 @@ export function createInteractionRoutes(options: { provider: Provider; directory
       // Assigned apps are first-party and need no consent page; every other app is refused.
       const clientId = String(params.client_id);
       const user = await directory.users.byId(session.accountId);
-      const decision = user ? await directory.assignments.decide(user, clientId) : 'unassigned';
+      const decision = user ? await decideAccess(directory, user, clientId) : 'unassigned';
       if (decision !== 'granted') {
         await finish(ctx, { error: 'access_denied', error_description: NOT_AVAILABLE });
         return;
@@ -102,7 +103,7 @@ export function createInteractionRoutes(options: { provider: Provider; directory
     const username = field(body, 'username').trim();
     const result = await directory.authenticate({ tenant, username, password: field(body, 'password') });
     if (!result.ok) {
-      await renderLogin(ctx, interaction, { tenant, username, error: GENERIC_FAILURE }, 401);
+      await renderLogin(ctx, interaction, { tenant, username, error: 'login.failed' }, 401);
       return;
     }
 

@@ -4,7 +4,7 @@
  */
 import Provider, { type Configuration, type KoaContextWithOIDC, type Grant } from 'oidc-provider';
 import type { Config } from '../config/index.js';
-import type { Directory } from '../directory/index.js';
+import type { AccessDecision, Directory } from '../directory/index.js';
 import type { Store } from '../store/store.js';
 import { createAdapterFactory } from './adapter.js';
 import { CLAIMS, createFindAccount, type AtriumAccount } from './accounts.js';
@@ -13,6 +13,19 @@ import { ACCESS_TOKEN_TTL, REFRESH_TOKEN_TTL, toClientMetadata } from './clients
 import { loadCookieKeys, loadSigningKeys, toProviderJwks } from './keys.js';
 
 export const INTERACTION_PATH = '/interaction';
+
+/**
+ * The workbench signs its users in as a client of its own: a built-in public client whose callback
+ * only sends the browser on (the code is never exchanged). It is always granted.
+ */
+export const WORKBENCH_CLIENT_ID = 'atrium-workbench';
+export const WORKBENCH_CALLBACK_PATH = '/workbench/callback';
+
+/** May this user use this client now? Assignments decide, except for the workbench itself. */
+export async function decideAccess(directory: Directory, user: { id: string; tenantId: string }, clientId: string): Promise<AccessDecision> {
+  if (clientId === WORKBENCH_CLIENT_ID) return 'granted';
+  return directory.assignments.decide(user, clientId);
+}
 
 /** Pages the provider renders through Atrium's views. */
 export interface ProviderPages {
@@ -42,6 +55,16 @@ export async function createProvider(options: {
       const app = await directory.apps.byId(clientId);
       return app ? toClientMetadata(app) : undefined;
     }),
+    clients: [
+      {
+        client_id: WORKBENCH_CLIENT_ID,
+        client_name: 'Atrium',
+        token_endpoint_auth_method: 'none',
+        grant_types: ['authorization_code'],
+        response_types: ['code'],
+        redirect_uris: [`${config.issuer}${WORKBENCH_CALLBACK_PATH}`],
+      },
+    ],
     jwks: toProviderJwks(signingKeys) as Configuration['jwks'],
     cookies: { keys: cookieKeys },
     findAccount: createFindAccount(directory),
@@ -157,7 +180,7 @@ function createLoadExistingGrant(directory: Directory) {
     const client = ctx.oidc.client;
     const session = ctx.oidc.session;
     if (!account || !client || !session) return undefined;
-    const decision = await directory.assignments.decide({ id: account.accountId, tenantId: account.tenantId }, client.clientId);
+    const decision = await decideAccess(directory, { id: account.accountId, tenantId: account.tenantId }, client.clientId);
     if (decision !== 'granted') return undefined;
     const grantId = ctx.oidc.result?.consent?.grantId ?? session.grantIdFor(client.clientId);
     return grantForAssignedApp(ctx.oidc.provider, {

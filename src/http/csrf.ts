@@ -1,0 +1,31 @@
+/**
+ * CSRF protection for Atrium's own forms: a random token in an HttpOnly SameSite=Strict cookie,
+ * echoed by the form in a hidden field; a POST whose field does not match is refused.
+ */
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Context } from 'koa';
+import { AtriumError } from '../errors.js';
+
+export const CSRF_COOKIE = 'atrium_csrf';
+export const CSRF_FIELD = 'csrf';
+const FORMAT = /^[A-Za-z0-9_-]{43}$/;
+
+/** The token for forms on this page, created when the browser has none. */
+export function csrfToken(ctx: Context): string {
+  const existing = ctx.cookies.get(CSRF_COOKIE);
+  if (existing && FORMAT.test(existing)) return existing;
+  const token = randomBytes(32).toString('base64url');
+  ctx.cookies.set(CSRF_COOKIE, token, { httpOnly: true, sameSite: 'strict', path: '/', overwrite: true });
+  return token;
+}
+
+export function assertCsrf(ctx: Context, submitted: unknown): void {
+  const expected = ctx.cookies.get(CSRF_COOKIE);
+  const ok =
+    typeof submitted === 'string' &&
+    expected !== undefined &&
+    FORMAT.test(expected) &&
+    submitted.length === expected.length &&
+    timingSafeEqual(Buffer.from(submitted), Buffer.from(expected));
+  if (!ok) throw new AtriumError('csrf_failed', 'This form has expired. Go back, reload the page and try again.', 403);
+}
