@@ -13,5 +13,6 @@ export default tseslint.config(
       'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'read configuration through src/config' }],
     },
   },
+  { files: ['public/**/*.js'], languageOptions: { globals: globals.browser } },
   { files: ['src/config/**', 'src/main.ts', 'src/cli/**', 'test/**', 'bench/**', 'demo/**', 'vitest.config.ts'], rules: { 'no-restricted-properties': 'off' } },
 );
