@@ -1,6 +1,7 @@
 /**
  * What a user's workbench shows: the apps assigned to their tenant that they may see, with their
- * state, recently launched first. Launches are remembered per user for 90 days.
+ * state: available ones first, recently launched first among them, then by name; expired ones last.
+ * Launches are remembered per user for 90 days.
  */
 import type { Store } from '../store/store.js';
 import type { App, Apps } from './apps.js';
@@ -40,7 +41,12 @@ export function createCatalog(store: Store, apps: Apps, assignments: Assignments
       );
       return entries
         .filter((e): e is CatalogEntry => e !== undefined)
-        .sort((a, b) => (b.lastLaunchedAt ?? 0) - (a.lastLaunchedAt ?? 0) || a.app.name.localeCompare(b.app.name));
+        .sort(
+          (a, b) =>
+            Number(a.state === 'expired') - Number(b.state === 'expired') ||
+            (b.lastLaunchedAt ?? 0) - (a.lastLaunchedAt ?? 0) ||
+            a.app.name.localeCompare(b.app.name),
+        );
     },
 
     async recordLaunch(userId: string, clientId: string): Promise<void> {

@@ -21,7 +21,8 @@ export function toClientMetadata(app: App): AdapterPayload {
     response_types: ['code'],
     redirect_uris: app.redirectUris,
     post_logout_redirect_uris: app.postLogoutRedirectUris,
-    ...(app.initiateLoginUri ? { initiate_login_uri: app.initiateLoginUri } : {}),
+    // initiate_login_uri stays in the directory: only the workbench uses it, and the provider would
+    // refuse the http loopback URIs that development apps have.
     ...(app.backchannelLogoutUri ? { backchannel_logout_uri: app.backchannelLogoutUri, backchannel_logout_session_required: true } : {}),
     ...(app.logoUri ? { logo_uri: app.logoUri } : {}),
     application_type: 'web',
