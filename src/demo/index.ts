@@ -2,7 +2,9 @@
 import { startDemo } from './main.js';
 
 const base = Number(process.env.DEMO_PORT ?? 3000);
-const demo = await startDemo({ dataDir: process.env.ATRIUM_DATA_DIR ?? './data/demo', ports: [base, base + 1, base + 2] });
+// Its own folder, wiped at every start: never the server's ATRIUM_DATA_DIR.
+const dataDir = process.env.DEMO_DATA_DIR ?? './data/demo';
+const demo = await startDemo({ dataDir, ports: [base, base + 1, base + 2] });
 const { urls, credentials } = demo;
 process.stdout.write(`
 Atrium demo is running.
@@ -15,7 +17,7 @@ Atrium demo is running.
   3. Click "Team Notes": the app starts its own sign-in from initiate_login_uri (${urls.notes}).
   Each app shows what it received, can refresh its token and sign out.
 
-  Press Ctrl+C to stop. The demo's data lives in ./data/demo and is recreated at every start.
+  Press Ctrl+C to stop. The demo's data lives in ${dataDir} and is recreated at every start.
 `);
 
 const stop = async (): Promise<void> => {
