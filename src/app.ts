@@ -11,10 +11,12 @@ import { AtriumError } from './errors.js';
 import { createErrorMiddleware, wantsJson } from './http/errors.js';
 import { createHealthRoutes } from './http/health.js';
 import { createRenderer, type Render } from './http/pages.js';
+import { createSecurityHeaders } from './http/security-headers.js';
 import { createStaticFiles } from './http/static.js';
 import { createInteractionRoutes } from './interactions/routes.js';
 import { createWorkbenchRoutes } from './workbench/routes.js';
 import type { Logger } from './logger.js';
+import { createBackchannel, type Backchannel } from './oidc/backchannel.js';
 import { revokeGrantsOnSignOut } from './oidc/logout.js';
 import { createProvider, type ProviderPages } from './oidc/provider.js';
 import { createStore } from './store/index.js';
@@ -27,6 +29,7 @@ export interface Atrium {
   provider: Provider;
   /** The request handler, for http.createServer or supertest. */
   callback: ReturnType<Provider['callback']>;
+  backchannel: Backchannel;
   close(): Promise<void>;
 }
 
@@ -44,10 +47,23 @@ const providerPages = (render: Render): ProviderPages => ({
 
 export async function createAtrium(config: Config, logger: Logger): Promise<Atrium> {
   const store = await createStore(config.store);
-  const directory = createDirectory(store, { password: config.password });
+  const directory = createDirectory(store, {
+    password: config.password,
+    hashing: config.passwordHashing,
+    throttle: config.throttle,
+    auditRetentionDays: config.audit.retentionDays,
+  });
   const render = createRenderer();
-  const provider = await createProvider({ config, store, directory, pages: providerPages(render) });
+  const { provider, launchTickets } = await createProvider({ config, store, directory, pages: providerPages(render) });
+  // Client addresses: only the configured number of proxies may speak for the client.
+  provider.proxy = config.trustProxyHops > 0;
+  provider.maxIpsCount = config.trustProxyHops;
 
+  const backchannel = createBackchannel(directory);
+  provider.on('backchannel.success', (_ctx, client, accountId, sid) => backchannel.firstAttemptDone(client as never, accountId, sid));
+  provider.on('backchannel.error', (_ctx, err, client, accountId, sid) => backchannel.firstAttemptDone(client as never, accountId, sid, err));
+
+  provider.use(createSecurityHeaders());
   provider.use(createErrorMiddleware(render, logger));
   provider.use(createStaticFiles());
   provider.use(createHealthRoutes(store));
@@ -55,8 +71,8 @@ export async function createAtrium(config: Config, logger: Logger): Promise<Atri
   const interactions = createInteractionRoutes({ provider, directory, render });
   provider.use(interactions.routes());
   provider.use(interactions.allowedMethods());
-  provider.use(createJointOperationRoutes({ provider, directory, loginPage: '/' }));
-  const workbench = createWorkbenchRoutes({ provider, directory, render, issuer: config.issuer });
+  provider.use(createJointOperationRoutes({ provider, directory, backchannel, loginPage: '/' }));
+  const workbench = createWorkbenchRoutes({ provider, directory, backchannel, store, render, launchTickets, issuer: config.issuer, session: config.session });
   provider.use(workbench.routes());
   provider.use(workbench.allowedMethods());
 
@@ -78,7 +94,11 @@ export async function createAtrium(config: Config, logger: Logger): Promise<Atri
     directory,
     provider,
     callback: provider.callback(),
-    close: () => store.close(),
+    backchannel,
+    async close() {
+      await backchannel.settle();
+      await store.close();
+    },
   };
 }
 

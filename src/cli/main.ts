@@ -19,7 +19,7 @@ const USAGE = `usage: atrium <command> [options] [--json]
   user create --tenant CODE --username NAME --password-stdin [--name N] [--email E] [--mobile M] [--role user|admin]
   app create --name NAME --redirect-uri URL [--redirect-uri URL…] [--description TEXT] [--logo-uri URL]
              [--initiate-login-uri URL] [--post-logout-redirect-uri URL…] [--backchannel-logout-uri URL]
-             [--public] [--no-refresh] [--access-token-ttl SECONDS] [--refresh-token-ttl SECONDS]
+             [--public] [--no-refresh] [--no-pkce] [--access-token-ttl SECONDS] [--refresh-token-ttl SECONDS]
   app assign --app CLIENT_ID --tenant CODE [--user USERNAME…] [--expires-at ISO-8601]
   keys rotate`;
 
@@ -76,6 +76,7 @@ const COMMANDS: Record<string, { options: Options; run: (ctx: { directory: Direc
       'backchannel-logout-uri': { type: 'string' },
       public: { type: 'boolean' },
       'no-refresh': { type: 'boolean' },
+      'no-pkce': { type: 'boolean' },
       'access-token-ttl': { type: 'string' },
       'refresh-token-ttl': { type: 'string' },
     },
@@ -90,6 +91,7 @@ const COMMANDS: Record<string, { options: Options; run: (ctx: { directory: Direc
         backchannelLogoutUri: values['backchannel-logout-uri'],
         type: values.public ? 'public' : 'confidential',
         allowRefresh: !values['no-refresh'],
+        requirePkce: !values['no-pkce'],
         accessTokenTtl: seconds(values, 'access-token-ttl'),
         refreshTokenTtl: seconds(values, 'refresh-token-ttl'),
       });

@@ -14,7 +14,8 @@ import { bodyParser } from '@koa/bodyparser';
 import type { Context, Middleware, Next } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Directory } from '../directory/index.js';
-import { endBrowserSession } from '../oidc/logout.js';
+import type { Backchannel } from '../oidc/backchannel.js';
+import { endBrowserSession } from '../oidc/sessions.js';
 import { accountForAccessToken, redirectUriOfCode } from '../oidc/tokens.js';
 
 export const JOINT_PREFIX = '/api/v1';
@@ -34,8 +35,8 @@ const rewrite = (ctx: Context, path: string, query?: URLSearchParams): void => {
   if (query) ctx.querystring = query.toString();
 };
 
-export function createJointOperationRoutes(options: { provider: Provider; directory: Directory; loginPage: string }): Middleware {
-  const { provider, directory, loginPage } = options;
+export function createJointOperationRoutes(options: { provider: Provider; directory: Directory; backchannel: Backchannel; loginPage: string }): Middleware {
+  const { provider, directory, backchannel, loginPage } = options;
   const router = new Router({ prefix: JOINT_PREFIX });
   // The provider's own limit for token requests; the form is parsed here to fill in redirect_uri.
   const form = bodyParser({ enableTypes: ['form'], formLimit: '56kb', encoding: 'utf-8' });
@@ -119,7 +120,7 @@ export function createJointOperationRoutes(options: { provider: Provider; direct
   });
 
   router.get('/logout', async (ctx) => {
-    await endBrowserSession(provider, ctx);
+    await endBrowserSession(provider, backchannel, ctx);
     const target = ctx.query.redirect_url;
     const allowed = typeof target === 'string' && target !== '' && (await directory.apps.isPostLogoutRedirectUri(target));
     ctx.set('Cache-Control', 'no-store');

@@ -13,7 +13,6 @@ const ttlSchema = z.object({
   authorizationCode: z.number().int().positive().max(60),
   refreshToken: z.number().int().positive(),
   idToken: z.number().int().positive(),
-  session: z.number().int().positive(),
   interaction: z.number().int().positive(),
   grant: z.number().int().positive(),
 });
@@ -32,6 +31,12 @@ const fileSchema = z.object({
   ttl: ttlSchema,
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   cookieKeys: z.array(z.string().min(32)).optional(),
+  session: z.object({ idleSeconds: z.number().int().min(60), absoluteSeconds: z.number().int().min(60) }),
+  trustProxyHops: z.number().int().min(0).max(10),
+  throttle: z.object({ accountFailuresPerHour: z.number().int().min(1), ipFailuresPerHour: z.number().int().min(1) }),
+  passwordHashing: z.object({ concurrency: z.number().int().min(1).max(64), maxQueue: z.number().int().min(0) }),
+  allowPrivateFetch: z.boolean(),
+  audit: z.object({ retentionDays: z.number().int().min(1) }),
 });
 
 export type StoreConfig =
@@ -51,6 +56,15 @@ export interface Config {
   /** Cookie signing keys given by the operator; undefined → generated and kept in the store. */
   cookieKeys: string[] | undefined;
   adminPassword: string | undefined;
+  session: { idleSeconds: number; absoluteSeconds: number };
+  /** How many reverse proxies in front of Atrium append to X-Forwarded-For (0: trust none). */
+  trustProxyHops: number;
+  throttle: { accountFailuresPerHour: number; ipFailuresPerHour: number };
+  /** Bounds on argon2 work: hashes at once, and requests allowed to wait (more get 503). */
+  passwordHashing: { concurrency: number; maxQueue: number };
+  /** Lets back-channel logout and other outgoing calls reach loopback and private addresses (development only). */
+  allowPrivateFetch: boolean;
+  audit: { retentionDays: number };
   /** Production escape hatches: each must be set on purpose. */
   allowHttpIssuer: boolean;
   allowGeneratedCookieKeys: boolean;
@@ -120,6 +134,9 @@ export function loadConfig(env: Env): Config {
   const logLevel = fileSchema.shape.logLevel.safeParse(env.ATRIUM_LOG_LEVEL ?? file.logLevel);
   if (!logLevel.success) throw new ConfigError('ATRIUM_LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent');
 
+  const hops = env.ATRIUM_TRUST_PROXY_HOPS === undefined ? file.trustProxyHops : Number(env.ATRIUM_TRUST_PROXY_HOPS);
+  if (!Number.isInteger(hops) || hops < 0 || hops > 10) throw new ConfigError('ATRIUM_TRUST_PROXY_HOPS must be a whole number from 0 to 10');
+
   const config: Config = {
     production: env.NODE_ENV === 'production',
     port,
@@ -131,6 +148,12 @@ export function loadConfig(env: Env): Config {
     logLevel: logLevel.data,
     cookieKeys,
     adminPassword: env.ATRIUM_ADMIN_PASSWORD || undefined,
+    session: file.session,
+    trustProxyHops: hops,
+    throttle: file.throttle,
+    passwordHashing: file.passwordHashing,
+    allowPrivateFetch: env.ATRIUM_ALLOW_PRIVATE_FETCH === undefined ? file.allowPrivateFetch : flag(env.ATRIUM_ALLOW_PRIVATE_FETCH),
+    audit: file.audit,
     allowHttpIssuer: flag(env.ATRIUM_ALLOW_HTTP_ISSUER),
     allowGeneratedCookieKeys: flag(env.ATRIUM_ALLOW_GENERATED_COOKIE_KEYS),
   };
@@ -140,7 +163,13 @@ export function loadConfig(env: Env): Config {
 
 /** Refuses development shortcuts in production unless the operator opted in explicitly. */
 function assertProductionSafe(config: Config): void {
+  if (config.session.idleSeconds > config.session.absoluteSeconds) {
+    throw new ConfigError('session.idleSeconds must not exceed session.absoluteSeconds');
+  }
   if (!config.production) return;
+  if (config.allowPrivateFetch) {
+    throw new ConfigError('refusing to start in production with ATRIUM_ALLOW_PRIVATE_FETCH: outgoing calls to private addresses are for development');
+  }
   if (config.issuer.startsWith('http:') && !config.allowHttpIssuer) {
     throw new ConfigError('refusing to start in production with an http issuer: use https, or set ATRIUM_ALLOW_HTTP_ISSUER=true');
   }

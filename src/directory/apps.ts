@@ -27,6 +27,8 @@ export interface App {
   /** Token lifetimes of this app in seconds; unset means the installation's defaults. */
   accessTokenTtl?: number;
   refreshTokenTtl?: number;
+  /** False only for legacy confidential apps that cannot send PKCE; public apps always need it. */
+  requirePkce?: boolean;
   createdAt: string;
   updatedAt: string;
 }
@@ -46,6 +48,7 @@ const createSchema = z.object({
   allowRefresh: z.boolean().default(true),
   accessTokenTtl: z.number().int().min(60).max(86_400).optional(),
   refreshTokenTtl: z.number().int().min(60).max(365 * 86_400).optional(),
+  requirePkce: z.boolean().default(true),
 });
 
 const key = (clientId: string): string => `app:${clientId}`;
@@ -76,6 +79,7 @@ export function createApps(store: Store) {
         ...data,
         redirectUris: [...new Set(data.redirectUris)],
         allowRefresh: data.type === 'confidential' && data.allowRefresh,
+        requirePkce: data.type === 'public' || data.requirePkce,
         secretHash: clientSecret ? sha256Hex(clientSecret) : '',
         createdAt: at,
         updatedAt: at,

@@ -1,9 +1,10 @@
 /**
  * Password sign-in. Every failure — unknown tenant, unknown user, wrong password, disabled user or
- * tenant — gives the same answer after the same work: an unknown user is verified against a dummy
- * hash, and status checks come after the hash check.
+ * tenant, throttled account or address — gives the same answer after the same work: an unknown or
+ * locked user is verified against a dummy hash, and status checks come after the hash check.
  */
 import type { PasswordHasher } from './passwords.js';
+import type { Throttle } from './throttle.js';
 import type { Tenant, Tenants } from './tenants.js';
 import type { User, Users } from './users.js';
 
@@ -11,17 +12,24 @@ export interface Credentials {
   tenant: string;
   username: string;
   password: string;
+  /** The client's address, for per-address throttling. */
+  ip?: string;
 }
 
-export type SignInResult = { ok: true; user: User; tenant: Tenant } | { ok: false; user?: User; tenant?: Tenant };
+export type SignInResult =
+  | { ok: true; user: User; tenant: Tenant }
+  | { ok: false; reason: 'invalid' | 'locked'; user?: User; tenant?: Tenant };
 
-export function createAuthentication(tenants: Tenants, users: Users, hasher: PasswordHasher) {
+export function createAuthentication(tenants: Tenants, users: Users, hasher: PasswordHasher, throttle?: Throttle) {
   return async function authenticate(credentials: Credentials): Promise<SignInResult> {
+    const locked = throttle ? await throttle.isLocked(credentials.tenant, credentials.username, credentials.ip) : false;
     const tenant = credentials.tenant ? await tenants.byCode(credentials.tenant) : undefined;
     const user = tenant && credentials.username ? await users.byUsername(tenant.id, credentials.username) : undefined;
-    const { ok, rehash } = await hasher.verify(user?.passwordHash, credentials.password);
+    const { ok, rehash } = await hasher.verify(locked ? undefined : user?.passwordHash, credentials.password);
+    if (locked) return { ok: false, reason: 'locked', user, tenant };
     if (!ok || !user || !tenant || tenant.status !== 'active' || user.status !== 'active') {
-      return { ok: false, user, tenant };
+      await throttle?.recordFailure(credentials.tenant, credentials.username, credentials.ip);
+      return { ok: false, reason: 'invalid', user, tenant };
     }
     const current = rehash ? await users.update(user.id, { passwordHash: await hasher.hash(credentials.password) }) : user;
     return { ok: true, user: current, tenant };

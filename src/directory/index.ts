@@ -8,6 +8,8 @@ import { createAuthentication } from './authentication.js';
 import { createPasswordHasher, type PasswordCost } from './passwords.js';
 import { createTenants } from './tenants.js';
 import { createUsers } from './users.js';
+import { createThrottle, type ThrottleLimits } from './throttle.js';
+import { createWorkQueue } from './work-queue.js';
 
 export type { App, PublicApp } from './apps.js';
 export type { Assignment, AccessDecision } from './assignments.js';
@@ -18,8 +20,18 @@ export type { User, PublicUser } from './users.js';
 
 export type Directory = ReturnType<typeof createDirectory>;
 
-export function createDirectory(store: Store, options: { password: PasswordCost; auditRetentionDays?: number }) {
-  const hasher = createPasswordHasher(options.password);
+export interface DirectoryOptions {
+  password: PasswordCost;
+  /** Bounds on argon2 work; unbounded when absent (CLI, tests). */
+  hashing?: { concurrency: number; maxQueue: number };
+  /** Sign-in throttling; none when absent (CLI). */
+  throttle?: ThrottleLimits;
+  auditRetentionDays?: number;
+}
+
+export function createDirectory(store: Store, options: DirectoryOptions) {
+  const hasher = createPasswordHasher(options.password, options.hashing ? createWorkQueue(options.hashing) : undefined);
+  const throttle = createThrottle(store, options.throttle ?? { accountFailuresPerHour: Infinity, ipFailuresPerHour: Infinity });
   const tenants = createTenants(store);
   const users = createUsers(store, hasher);
   const apps = createApps(store);
@@ -31,6 +43,8 @@ export function createDirectory(store: Store, options: { password: PasswordCost;
     assignments,
     catalog: createCatalog(store, apps, assignments),
     audit: createAudit(store, { retentionDays: options.auditRetentionDays ?? 180 }),
-    authenticate: createAuthentication(tenants, users, hasher),
+    throttle,
+    hashingDepth: () => hasher.depth(),
+    authenticate: createAuthentication(tenants, users, hasher, options.throttle ? throttle : undefined),
   };
 }

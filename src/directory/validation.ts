@@ -1,6 +1,7 @@
 /** Input rules shared by the directory's write operations; a violation names its field. */
 import { z } from 'zod';
 import { invalidInput } from '../errors.js';
+import { isCommonPassword } from './breached.js';
 
 export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
   const result = schema.safeParse(input);
@@ -22,11 +23,15 @@ export const username = z
   .normalize('NFKC')
   .regex(/^[\p{L}\p{N}._@+-]{1,64}$/u, 'must be 1-64 characters: letters, digits and . _ @ + -');
 
-/** Length limits only (NIST SP 800-63B): no composition rules, no truncation. */
+/**
+ * NIST SP 800-63B: 8 to 256 characters, no composition rules, no truncation, and none of the most
+ * common breached passwords.
+ */
 export const password = z
   .string()
   .min(8, 'must have at least 8 characters')
-  .max(256, 'must have at most 256 characters');
+  .max(256, 'must have at most 256 characters')
+  .refine((value) => !isCommonPassword(value), 'is one of the most common breached passwords; choose another');
 
 export const displayName = z.string().trim().min(1).max(200);
 

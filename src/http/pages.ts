@@ -43,6 +43,7 @@ export function createRenderer(): Render {
       date: (iso: string) => formatDate(lang, iso),
       languages: languageLinks(ctx, locals.langBase as string | undefined),
       languageNames: { en: 'English', 'zh-CN': '简体中文' },
+      cspNonce: ctx.state.cspNonce as string | undefined,
       ...locals,
     });
   };

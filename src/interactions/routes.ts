@@ -9,6 +9,7 @@ import type Provider from 'oidc-provider';
 import type { Context } from 'koa';
 import type { Directory } from '../directory/index.js';
 import { AtriumError } from '../errors.js';
+import { assertCsrf, csrfToken, CSRF_FIELD } from '../http/csrf.js';
 import type { MessageKey } from '../http/i18n.js';
 import type { Render } from '../http/pages.js';
 import { decideAccess, grantForAssignedApp, INTERACTION_PATH } from '../oidc/provider.js';
@@ -55,6 +56,8 @@ export function createInteractionRoutes(options: { provider: Provider; directory
       // Only an app has somewhere to go back to; the workbench's own sign-in has not.
       abortUrl: app ? `${INTERACTION_PATH}/${interaction.uid}/abort` : undefined,
       clientName: app?.name,
+      csrf: csrfToken(ctx),
+      csrfField: CSRF_FIELD,
       ...values,
     }, status);
   };
@@ -99,13 +102,24 @@ export function createInteractionRoutes(options: { provider: Provider; directory
     if (interaction.prompt.name !== 'login') throw new AtriumError('invalid_request', 'This sign-in page has already been used', 400);
 
     const body = ctx.request.body;
+    assertCsrf(ctx, field(body, CSRF_FIELD));
     const tenant = field(body, 'tenant').trim();
     const username = field(body, 'username').trim();
-    const result = await directory.authenticate({ tenant, username, password: field(body, 'password') });
+    const result = await directory.authenticate({ tenant, username, password: field(body, 'password'), ip: ctx.ip });
     if (!result.ok) {
+      if (result.tenant) {
+        await directory.audit.record({
+          type: 'signin.failure',
+          tenantId: result.tenant.id,
+          ...(result.user ? { userId: result.user.id } : {}),
+          ip: ctx.ip,
+          detail: { reason: result.reason, username: username.slice(0, 64) },
+        });
+      }
       await renderLogin(ctx, interaction, { tenant, username, error: 'login.failed' }, 401);
       return;
     }
+    await directory.audit.record({ type: 'signin.success', tenantId: result.tenant.id, userId: result.user.id, clientId: String(interaction.params.client_id ?? ''), ip: ctx.ip });
 
     ctx.cookies.set(TENANT_COOKIE, result.tenant.code, {
       httpOnly: true,

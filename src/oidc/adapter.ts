@@ -6,6 +6,7 @@
  * Grant index:               `oidc:grant:{grantId}`  set of `{Model}:{id}`, shared by every
  *                            grant-bearing model; its TTL is extended to outlive each member.
  * Session uid index:         `oidc:session-uid:{uid}`  → the session's current id.
+ * Account sessions:          `oidc:account-sessions:{accountId}`  set of session uids.
  *
  * `consume` is the store's atomic consume: of many parallel redemptions of one code or refresh
  * token exactly one succeeds; the others get invalid_grant.
@@ -25,6 +26,8 @@ const GRANT_MODELS = new Set([
 const recordKey = (model: string, id: string): string => `oidc:${model}:${id}`;
 const grantKey = (grantId: string): string => `oidc:grant:${grantId}`;
 const uidKey = (uid: string): string => `oidc:session-uid:${uid}`;
+/** Every live session (by uid) of an account, for "sign out everywhere" and disabled users. */
+export const accountSessionsKey = (accountId: string): string => `oidc:account-sessions:${accountId}`;
 
 /** Serves the `Client` model read-only from the app directory. */
 export type ClientSource = (clientId: string) => Promise<AdapterPayload | undefined>;
@@ -48,6 +51,7 @@ export class StoreAdapter implements Adapter {
     await this.store.hset(this.key(id), { payload: JSON.stringify(payload) }, { replace: true, ttl });
     if (this.model === 'Session' && payload.uid) {
       await this.store.set(uidKey(payload.uid), id, { ttl });
+      if (payload.accountId) await this.store.sadd(accountSessionsKey(payload.accountId), [payload.uid], { ttl });
     }
   }
 
@@ -76,7 +80,9 @@ export class StoreAdapter implements Adapter {
     if (this.model === 'Session') {
       const session = await this.find(id);
       // The uid index may already point at a newer id of the same session: leave that one alone.
-      if (session?.uid) await this.store.deleteIfEquals(uidKey(session.uid), id);
+      if (session?.uid && (await this.store.deleteIfEquals(uidKey(session.uid), id)) && session.accountId) {
+        await this.store.srem(accountSessionsKey(session.accountId), session.uid);
+      }
     }
     await this.store.del(this.key(id));
   }

@@ -8,6 +8,8 @@ import type { App } from '../directory/index.js';
 /** Per-app token lifetimes travel as extra client metadata (registered in provider.ts). */
 export const ACCESS_TOKEN_TTL = 'atrium_access_token_ttl';
 export const REFRESH_TOKEN_TTL = 'atrium_refresh_token_ttl';
+/** A legacy app that cannot send PKCE (joint-operation kits): its own requests may omit it. */
+export const PKCE_OPTIONAL = 'atrium_pkce_optional';
 
 export function toClientMetadata(app: App): AdapterPayload {
   const confidential = app.type === 'confidential';
@@ -28,5 +30,6 @@ export function toClientMetadata(app: App): AdapterPayload {
     application_type: 'web',
     ...(app.accessTokenTtl ? { [ACCESS_TOKEN_TTL]: app.accessTokenTtl } : {}),
     ...(app.refreshTokenTtl ? { [REFRESH_TOKEN_TTL]: app.refreshTokenTtl } : {}),
+    ...(app.requirePkce === false && confidential ? { [PKCE_OPTIONAL]: true } : {}),
   };
 }

@@ -9,7 +9,9 @@ import type { Store } from '../store/store.js';
 import { createAdapterFactory } from './adapter.js';
 import { CLAIMS, createFindAccount, type AtriumAccount } from './accounts.js';
 import { compareHashedClientSecrets } from './client-auth.js';
-import { ACCESS_TOKEN_TTL, REFRESH_TOKEN_TTL, toClientMetadata } from './clients.js';
+import { ACCESS_TOKEN_TTL, PKCE_OPTIONAL, REFRESH_TOKEN_TTL, toClientMetadata } from './clients.js';
+import { createLaunchTickets, LAUNCH_PARAM, type LaunchTickets } from './launch-ticket.js';
+import { sessionTtl } from './sessions.js';
 import { loadCookieKeys, loadSigningKeys, toProviderJwks } from './keys.js';
 
 export const INTERACTION_PATH = '/interaction';
@@ -46,9 +48,10 @@ export async function createProvider(options: {
   store: Store;
   directory: Directory;
   pages: ProviderPages;
-}): Promise<Provider> {
+}): Promise<{ provider: Provider; launchTickets: LaunchTickets }> {
   const { config, store, directory, pages } = options;
   const [signingKeys, cookieKeys] = await Promise.all([loadSigningKeys(store), loadCookieKeys(store, config.cookieKeys)]);
+  const launchTickets = createLaunchTickets(cookieKeys[0]!);
 
   const configuration: Configuration = {
     adapter: createAdapterFactory(store, async (clientId) => {
@@ -86,14 +89,29 @@ export async function createProvider(options: {
       requestObjectSigningAlgValues: SIGNING_ALGS as never,
       clientAuthSigningAlgValues: SIGNING_ALGS as never,
     },
-    pkce: { required: (_ctx, client) => client.clientAuthMethod === 'none' },
-    extraClientMetadata: { properties: [ACCESS_TOKEN_TTL, REFRESH_TOKEN_TTL] },
+    // PKCE for every request an app starts itself (S256 only), unless the app is a legacy one that
+    // cannot send it; the workbench's own launches carry a launch ticket instead.
+    pkce: {
+      required: (ctx, client) =>
+        client.clientAuthMethod === 'none' ||
+        (client.metadata()[PKCE_OPTIONAL] !== true && !launchTickets.verify(ctx.oidc.params?.[LAUNCH_PARAM], client.clientId)),
+    },
+    extraParams: [LAUNCH_PARAM],
+    // Browsers may call the token, userinfo, introspection and revocation endpoints only from the
+    // origins of the app's own redirect URIs.
+    clientBasedCORS: (_ctx, origin, client) => client.redirectUris?.some((uri) => new URL(uri).origin === origin) ?? false,
+    // Outgoing calls (back-channel logout) refuse private addresses unless development allows them.
+    fetch: (url, init) => {
+      if (config.allowPrivateFetch) delete (init as { dispatcher?: unknown }).dispatcher;
+      return globalThis.fetch(url, init);
+    },
+    extraClientMetadata: { properties: [ACCESS_TOKEN_TTL, REFRESH_TOKEN_TTL, PKCE_OPTIONAL] },
     ttl: {
       AccessToken: (_ctx, _token, client) => perApp(client, ACCESS_TOKEN_TTL) ?? config.ttl.accessToken,
       AuthorizationCode: config.ttl.authorizationCode,
       RefreshToken: (_ctx, _token, client) => perApp(client, REFRESH_TOKEN_TTL) ?? config.ttl.refreshToken,
       IdToken: config.ttl.idToken,
-      Session: config.ttl.session,
+      Session: sessionTtl(config.session),
       Interaction: config.ttl.interaction,
       Grant: config.ttl.grant,
     },
@@ -147,7 +165,7 @@ export async function createProvider(options: {
     if (out?.code && account?.tenantId) out.tenant = account.tenantId;
   });
 
-  return provider;
+  return { provider, launchTickets };
 }
 
 /**

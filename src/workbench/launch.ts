@@ -5,10 +5,11 @@
  * flow), which the signed-in user's session answers at once with `code`, `tenant` and `iss`.
  */
 import type { App } from '../directory/index.js';
+import { LAUNCH_PARAM } from '../oidc/launch-ticket.js';
 
 export type LaunchTarget = { kind: 'redirect'; url: string } | { kind: 'not_launchable' };
 
-export function launchTarget(app: App, options: { issuer: string; loginHint: string }): LaunchTarget {
+export function launchTarget(app: App, options: { issuer: string; loginHint: string; ticket: () => string }): LaunchTarget {
   if (app.initiateLoginUri) {
     const url = new URL(app.initiateLoginUri);
     url.searchParams.set('iss', options.issuer);
@@ -23,6 +24,8 @@ export function launchTarget(app: App, options: { issuer: string; loginHint: str
     redirect_uri: callback,
     response_type: 'code',
     scope: 'openid get_user_info',
+    // Atrium starts this request, not the app: the ticket exempts it from PKCE (launch-ticket.ts).
+    [LAUNCH_PARAM]: options.ticket(),
   });
   return { kind: 'redirect', url: `${options.issuer}/auth?${query}` };
 }

@@ -12,7 +12,10 @@ import { assertCsrf, csrfToken, CSRF_FIELD } from '../http/csrf.js';
 import type { Render } from '../http/pages.js';
 import { TENANT_COOKIE } from '../interactions/routes.js';
 import { loadAccount, type AtriumAccount } from '../oidc/accounts.js';
-import { endBrowserSession } from '../oidc/logout.js';
+import type { Backchannel } from '../oidc/backchannel.js';
+import type { LaunchTickets } from '../oidc/launch-ticket.js';
+import { endAccountSessions, endBrowserSession, touchSession, type SessionLimits } from '../oidc/sessions.js';
+import type { Store } from '../store/store.js';
 import { decideAccess, WORKBENCH_CALLBACK_PATH, WORKBENCH_CLIENT_ID } from '../oidc/provider.js';
 import { isCrossSite, launchTarget } from './launch.js';
 
@@ -29,16 +32,30 @@ const decodeState = (state: unknown): string => {
   }
 };
 
-export function createWorkbenchRoutes(options: { provider: Provider; directory: Directory; render: Render; issuer: string }) {
-  const { provider, directory, render, issuer } = options;
+export function createWorkbenchRoutes(options: {
+  provider: Provider;
+  directory: Directory;
+  backchannel: Backchannel;
+  store: Store;
+  render: Render;
+  launchTickets: LaunchTickets;
+  issuer: string;
+  session: SessionLimits;
+}) {
+  const { provider, directory, backchannel, store, render, launchTickets, issuer } = options;
   const issuerOrigin = new URL(issuer).origin;
   const router = new Router();
   const form = bodyParser({ enableTypes: ['form'], formLimit: '8kb', encoding: 'utf-8' });
 
-  /** The signed-in user of this browser, when the session and the account are both alive. */
+  /**
+   * The signed-in user of this browser, when the session and the account are both alive. Using the
+   * workbench is activity: it extends the session's idle timeout.
+   */
   const currentAccount = async (ctx: Context): Promise<AtriumAccount | undefined> => {
     const session = await provider.Session.get(ctx);
-    return session.accountId ? loadAccount(directory, session.accountId) : undefined;
+    const account = session.accountId ? await loadAccount(directory, session.accountId) : undefined;
+    if (account) await touchSession(provider, ctx, session, options.session);
+    return account;
   };
 
   /** Sends the browser through the login interaction, then back to `returnTo`. */
@@ -119,7 +136,7 @@ export function createWorkbenchRoutes(options: { provider: Provider; directory: 
       render(ctx, 'launch-confirm', { app, href: ctx.path });
       return;
     }
-    const target = launchTarget(app, { issuer, loginHint: `${user.username}@${tenant.code}` });
+    const target = launchTarget(app, { issuer, loginHint: `${user.username}@${tenant.code}`, ticket: () => launchTickets.mint(app.clientId) });
     if (target.kind === 'not_launchable') {
       render(ctx, 'error', { headingKey: 'error.409', messageKey: 'launch.notLaunchable' }, 409);
       return;
@@ -135,9 +152,14 @@ export function createWorkbenchRoutes(options: { provider: Provider; directory: 
 
   router.post('/signout', form, async (ctx) => {
     assertCsrf(ctx, (ctx.request.body as Record<string, unknown> | undefined)?.[CSRF_FIELD]);
-    const accountId = await endBrowserSession(provider, ctx);
+    const everywhere = (ctx.request.body as Record<string, unknown> | undefined)?.everywhere === 'yes';
+    const accountId = await endBrowserSession(provider, backchannel, ctx);
+    // "Sign out everywhere" ends this account's sessions in every other browser too.
+    if (accountId && everywhere) await endAccountSessions(provider, backchannel, store, accountId);
     const user = accountId ? await directory.users.byId(accountId) : undefined;
-    if (user) await directory.audit.record({ type: 'user.signout', tenantId: user.tenantId, userId: user.id, ip: ctx.ip });
+    if (user) {
+      await directory.audit.record({ type: everywhere ? 'user.signout_everywhere' : 'user.signout', tenantId: user.tenantId, userId: user.id, ip: ctx.ip });
+    }
     render(ctx, 'logout-done', {});
   });
 

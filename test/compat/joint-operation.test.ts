@@ -8,7 +8,7 @@ import { aliceLogin, PASSWORD, seedDirectory, type Seed } from '../helpers/fixtu
 import { startAtrium, type TestServer } from '../helpers/atrium.js';
 import { DRIVERS } from '../helpers/stores.js';
 
-const CALLBACK = 'https://crm.test/callback';
+const CALLBACK = 'https://legacy.test/callback';
 const UNAUTHORIZED = { error: 'unauthorized', error_description: 'Full authentication is required to access this resource' };
 
 interface TokenAnswer {
@@ -36,7 +36,7 @@ describe.each(DRIVERS)('joint-operation dialect on the %s store', (driver) => {
 
   /** The browser part: the workbench user signs in and lands on the app's callback. */
   async function callback(params: Record<string, string> = {}, browser = new Browser(t.issuer), login = aliceLogin): Promise<URL> {
-    const page = await authorize(browser, authorizeUrl({ client_id: seed.crm.app.clientId, redirect_uri: CALLBACK, response_type: 'code', ...params }), login);
+    const page = await authorize(browser, authorizeUrl({ client_id: seed.legacy.app.clientId, redirect_uri: CALLBACK, response_type: 'code', ...params }), login);
     return new URL(page.location!);
   }
 
@@ -49,7 +49,7 @@ describe.each(DRIVERS)('joint-operation dialect on the %s store', (driver) => {
     return { status: res.status, body: (await res.json()) as Record<string, unknown> };
   };
 
-  const credentials = () => ({ client_id: seed.crm.app.clientId, client_secret: seed.crm.clientSecret! });
+  const credentials = () => ({ client_id: seed.legacy.app.clientId, client_secret: seed.legacy.clientSecret! });
   const exchange = (code: string, extra: Record<string, string> = {}) => post('/oauth2/token', { ...credentials(), grant_type: 'authorization_code', code, ...extra });
   const refresh = (refreshToken: string) => post('/oauth2/token', { ...credentials(), grant_type: 'refresh_token', refresh_token: refreshToken });
   const userinfo = async (token?: string) => {
@@ -64,9 +64,20 @@ describe.each(DRIVERS)('joint-operation dialect on the %s store', (driver) => {
   };
 
   describe('GET /api/v1/oauth2/authorize', () => {
+    it('requires PKCE from an app that has not been marked as a legacy one', async () => {
+      const page = await authorize(
+        new Browser(t.issuer),
+        authorizeUrl({ client_id: seed.crm.app.clientId, redirect_uri: 'https://crm.test/callback', response_type: 'code', state: 's' }),
+        aliceLogin,
+      );
+      const url = new URL(page.location!);
+      expect(url.searchParams.get('error')).toBe('invalid_request');
+      expect(url.searchParams.get('code')).toBeNull();
+    });
+
     it('goes through the login page to callback?code=…&state=…&tenant=…', async () => {
       const browser = new Browser(t.issuer);
-      const login = await browser.follow(authorizeUrl({ client_id: seed.crm.app.clientId, redirect_uri: CALLBACK, response_type: 'code', state: 'abc123' }));
+      const login = await browser.follow(authorizeUrl({ client_id: seed.legacy.app.clientId, redirect_uri: CALLBACK, response_type: 'code', state: 'abc123' }));
       expect(login.status).toBe(200);
       expect(login.body).toContain('name="password"');
       const url = await callback({ state: 'abc123' }, browser);
@@ -85,25 +96,26 @@ describe.each(DRIVERS)('joint-operation dialect on the %s store', (driver) => {
     it('answers an already signed-in user at once', async () => {
       const browser = new Browser(t.issuer);
       await callback({}, browser);
-      const again = await browser.follow(authorizeUrl({ client_id: seed.crm.app.clientId, redirect_uri: CALLBACK, response_type: 'code', state: 'x' }));
+      const again = await browser.follow(authorizeUrl({ client_id: seed.legacy.app.clientId, redirect_uri: CALLBACK, response_type: 'code', state: 'x' }));
       expect(new URL(again.location!).searchParams.get('code')).toBeTruthy();
     });
 
     it('accepts a missing redirect_uri when the app has a single callback', async () => {
-      const page = await authorize(new Browser(t.issuer), authorizeUrl({ client_id: seed.crm.app.clientId, response_type: 'code' }), aliceLogin);
+      const page = await authorize(new Browser(t.issuer), authorizeUrl({ client_id: seed.legacy.app.clientId, response_type: 'code' }), aliceLogin);
       expect(page.location!.startsWith(`${CALLBACK}?`)).toBe(true);
     });
 
     it('never redirects to an unregistered callback', async () => {
-      const page = await new Browser(t.issuer).follow(authorizeUrl({ client_id: seed.crm.app.clientId, redirect_uri: 'https://evil.test/cb', response_type: 'code' }));
+      const page = await new Browser(t.issuer).follow(authorizeUrl({ client_id: seed.legacy.app.clientId, redirect_uri: 'https://evil.test/cb', response_type: 'code' }));
       expect(page.status).toBe(400);
       expect(page.location).toBeUndefined();
     });
 
     it('gives an unassigned app access_denied, never a code', async () => {
+      const { app } = await t.atrium.directory.apps.create({ name: 'Not ours', redirectUris: ['https://notours.test/cb'], requirePkce: false });
       const page = await authorize(
         new Browser(t.issuer),
-        authorizeUrl({ client_id: seed.unassigned.app.clientId, redirect_uri: 'https://unassigned.test/cb', response_type: 'code', state: 's1' }),
+        authorizeUrl({ client_id: app.clientId, redirect_uri: 'https://notours.test/cb', response_type: 'code', state: 's1' }),
         aliceLogin,
       );
       const url = new URL(page.location!);
@@ -125,7 +137,7 @@ describe.each(DRIVERS)('joint-operation dialect on the %s store', (driver) => {
 
     it('accepts the client credentials in HTTP Basic too', async () => {
       const code = (await callback()).searchParams.get('code')!;
-      const basic = Buffer.from(`${seed.crm.app.clientId}:${seed.crm.clientSecret}`).toString('base64');
+      const basic = Buffer.from(`${seed.legacy.app.clientId}:${seed.legacy.clientSecret}`).toString('base64');
       const answer = await post('/oauth2/token', { grant_type: 'authorization_code', code }, { authorization: `Basic ${basic}` });
       expect(answer.status).toBe(200);
       expect(answer.body.scope).toBe('get_user_info');
@@ -133,7 +145,7 @@ describe.each(DRIVERS)('joint-operation dialect on the %s store', (driver) => {
 
     it('checks redirect_uri when it is sent', async () => {
       const code = (await callback()).searchParams.get('code')!;
-      const wrong = await exchange(code, { redirect_uri: 'https://crm.test/other' });
+      const wrong = await exchange(code, { redirect_uri: 'https://legacy.test/other' });
       expect(wrong).toEqual({ status: 400, body: { error: 'invalid_grant', error_description: 'Invalid authorization code' } });
       const code2 = (await callback()).searchParams.get('code')!;
       expect((await exchange(code2, { redirect_uri: CALLBACK })).status).toBe(200);
@@ -168,7 +180,7 @@ describe.each(DRIVERS)('joint-operation dialect on the %s store', (driver) => {
 
     it('answers bad client credentials with invalid_client', async () => {
       const code = (await callback()).searchParams.get('code')!;
-      const answer = await post('/oauth2/token', { client_id: seed.crm.app.clientId, client_secret: 'wrong', grant_type: 'authorization_code', code });
+      const answer = await post('/oauth2/token', { client_id: seed.legacy.app.clientId, client_secret: 'wrong', grant_type: 'authorization_code', code });
       expect(answer.status).toBe(401);
       expect(answer.body.error).toBe('invalid_client');
       const unknown = await post('/oauth2/token', { client_id: 'nobody', client_secret: 'x', grant_type: 'authorization_code', code });
@@ -246,7 +258,7 @@ describe.each(DRIVERS)('joint-operation dialect on the %s store', (driver) => {
 
       // A token from the standard endpoints, read by the dialect's userinfo.
       const code = (await callback({ scope: 'openid' })).searchParams.get('code')!;
-      const basic = Buffer.from(`${seed.crm.app.clientId}:${seed.crm.clientSecret}`).toString('base64');
+      const basic = Buffer.from(`${seed.legacy.app.clientId}:${seed.legacy.clientSecret}`).toString('base64');
       const res = await fetch(`${t.issuer}/token`, {
         method: 'POST',
         headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded' },
@@ -258,7 +270,7 @@ describe.each(DRIVERS)('joint-operation dialect on the %s store', (driver) => {
 
     it('applies standard revocation to the dialect’s tokens', async () => {
       const { access_token, refresh_token } = await tokens();
-      const basic = Buffer.from(`${seed.crm.app.clientId}:${seed.crm.clientSecret}`).toString('base64');
+      const basic = Buffer.from(`${seed.legacy.app.clientId}:${seed.legacy.clientSecret}`).toString('base64');
       const res = await fetch(`${t.issuer}/token/revocation`, {
         method: 'POST',
         headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded' },
@@ -275,12 +287,12 @@ describe.each(DRIVERS)('joint-operation dialect on the %s store', (driver) => {
       const browser = new Browser(t.issuer);
       const { searchParams } = await callback({}, browser);
       const answer = await exchange(searchParams.get('code')!);
-      const out = await browser.get(`${api}/logout?redirect_url=${encodeURIComponent('https://crm.test/signed-out')}`);
+      const out = await browser.get(`${api}/logout?redirect_url=${encodeURIComponent('https://legacy.test/signed-out')}`);
       expect(out.status).toBe(302);
-      expect(out.location).toBe('https://crm.test/signed-out');
+      expect(out.location).toBe('https://legacy.test/signed-out');
       expect(out.body).toBe('');
       // Signed out: the next authorization asks for credentials again, and the session's tokens are gone.
-      const again = await browser.follow(authorizeUrl({ client_id: seed.crm.app.clientId, redirect_uri: CALLBACK, response_type: 'code' }));
+      const again = await browser.follow(authorizeUrl({ client_id: seed.legacy.app.clientId, redirect_uri: CALLBACK, response_type: 'code' }));
       expect(again.status).toBe(200);
       expect(again.body).toContain('name="password"');
       expect((await userinfo(answer.body.access_token as string)).status).toBe(401);
@@ -288,7 +300,7 @@ describe.each(DRIVERS)('joint-operation dialect on the %s store', (driver) => {
 
     it.each([
       ['an unregistered URL', 'https://evil.test/'],
-      ['a registered one with a changed path', 'https://crm.test/signed-out/x'],
+      ['a registered one with a changed path', 'https://legacy.test/signed-out/x'],
       ['a registered callback that is not a logout URL', CALLBACK],
       ['a scheme-relative URL', '//evil.test'],
     ])('never follows %s: it goes to the login page', async (_why, target) => {
@@ -311,6 +323,7 @@ describe.each(DRIVERS)('joint-operation dialect on the %s store', (driver) => {
         redirectUris: ['https://short.test/cb'],
         accessTokenTtl: 600,
         refreshTokenTtl: 3600,
+        requirePkce: false,
       });
       await t.atrium.directory.assignments.assign({ tenantId: seed.acme.id, clientId: app.clientId });
       const page = await authorize(new Browser(t.issuer), authorizeUrl({ client_id: app.clientId, redirect_uri: 'https://short.test/cb', response_type: 'code' }), aliceLogin);

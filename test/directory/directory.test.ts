@@ -115,6 +115,7 @@ describe.each(DRIVERS)('directory on the %s store', (driver) => {
       const verified: (string | undefined)[] = [];
       const counting: PasswordHasher = {
         hash: real.hash,
+        depth: real.depth,
         verify: (hash, password) => {
           verified.push(hash);
           return real.verify(hash, password);

@@ -98,7 +98,7 @@ describe('the workbench in Chromium', () => {
 
   it('signs out from the workbench: the session ends', async () => {
     const { context, page } = await signIn();
-    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('button', { name: 'Sign out', exact: true }).click();
     await expect.poll(() => page.locator('h1').textContent()).toEqual('Signed out');
     await page.goto(`${demo.urls.atrium}/`);
     await page.getByLabel('Password').waitFor();
@@ -110,7 +110,7 @@ describe('the workbench in Chromium', () => {
     const { context, page } = await signIn({ locale: 'zh-CN' });
     await expect.poll(() => page.locator('html').getAttribute('lang')).toBe('zh-CN');
     await expect.poll(() => page.locator('h1').textContent()).toEqual('我的应用');
-    await page.getByRole('button', { name: '退出登录' }).waitFor();
+    await page.getByRole('button', { name: '退出登录', exact: true }).waitFor();
     await page.getByRole('link', { name: 'English' }).click();
     await expect.poll(() => page.locator('h1').textContent()).toEqual('Your apps');
     await context.close();

@@ -95,6 +95,16 @@ export const formAction = (html: string): string => {
   return match[1]!.replace(/&amp;/g, '&');
 };
 
+/** The hidden fields of the first form on a page (the CSRF token), to post along with the user's. */
+export const hiddenFields = (html: string): Record<string, string> =>
+  Object.fromEntries(
+    [...html.matchAll(/<input[^>]*type="hidden"[^>]*>/g)].map((m) => [/name="([^"]+)"/.exec(m[0])?.[1] ?? '', /value="([^"]*)"/.exec(m[0])?.[1] ?? '']),
+  );
+
+/** Submits the first form on a page as a browser would: its hidden fields plus the given ones. */
+export const submitForm = (browser: Browser, page: Page, fields: Record<string, string>): Promise<Page> =>
+  browser.post(formAction(page.body), { ...hiddenFields(page.body), ...fields });
+
 export const inputValue = (html: string, name: string): string | undefined =>
   new RegExp(`<input[^>]*name="${name}"[^>]*value="([^"]*)"`).exec(html)?.[1] ??
   new RegExp(`<input[^>]*value="([^"]*)"[^>]*name="${name}"`).exec(html)?.[1];
@@ -106,7 +116,7 @@ export const inputValue = (html: string, name: string): string | undefined =>
 export async function authorize(browser: Browser, authUrl: string, credentials?: { tenant: string; username: string; password: string }): Promise<Page> {
   let page = await browser.follow(authUrl);
   if (page.status === 200 && credentials && page.url.includes('/interaction/')) {
-    const posted = await browser.post(formAction(page.body), credentials);
+    const posted = await submitForm(browser, page, credentials);
     if (!posted.location) return posted;
     page = await browser.follow(posted.location);
   }

@@ -16,6 +16,13 @@ export async function seedDirectory(directory: Directory) {
     redirectUris: ['https://crm.test/callback'],
     postLogoutRedirectUris: ['https://crm.test/signed-out'],
   });
+  // A joint-operation app of the old kind: confidential, cannot send PKCE.
+  const legacy = await directory.apps.create({
+    name: 'Legacy CRM',
+    redirectUris: ['https://legacy.test/callback'],
+    postLogoutRedirectUris: ['https://legacy.test/signed-out'],
+    requirePkce: false,
+  });
   const spa = await directory.apps.create({ name: 'SPA', type: 'public', redirectUris: ['http://localhost:8080/cb'] });
   const unassigned = await directory.apps.create({ name: 'Unassigned', redirectUris: ['https://unassigned.test/cb'] });
   const expired = await directory.apps.create({ name: 'Expired', redirectUris: ['https://expired.test/cb'] });
@@ -24,11 +31,12 @@ export async function seedDirectory(directory: Directory) {
 
   await directory.assignments.assign({ tenantId: acme.id, clientId: crm.app.clientId });
   await directory.assignments.assign({ tenantId: acme.id, clientId: spa.app.clientId });
+  await directory.assignments.assign({ tenantId: acme.id, clientId: legacy.app.clientId });
   await directory.assignments.assign({ tenantId: acme.id, clientId: expired.app.clientId, expiresAt: '2020-01-01T00:00:00Z' });
   await directory.assignments.assign({ tenantId: acme.id, clientId: carolOnly.app.clientId, userIds: [carol.id] });
   await directory.assignments.assign({ tenantId: globex.id, clientId: globexApp.app.clientId });
 
-  return { acme, globex, alice, carol, bob, crm, spa, unassigned, expired, carolOnly, globexApp };
+  return { acme, globex, alice, carol, bob, crm, legacy, spa, unassigned, expired, carolOnly, globexApp };
 }
 
 export type Seed = Awaited<ReturnType<typeof seedDirectory>>;

@@ -1,7 +1,7 @@
 /** The sign-in page: pre-filling, one generic error, disabled accounts, body limits. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as oidc from 'openid-client';
-import { authorize, Browser, formAction, inputValue } from '../helpers/browser.js';
+import { authorize, Browser, inputValue, submitForm } from '../helpers/browser.js';
 import { aliceLogin, PASSWORD, seedDirectory, type Seed } from '../helpers/fixtures.js';
 import { startAtrium, type TestServer } from '../helpers/atrium.js';
 import { DRIVERS } from '../helpers/stores.js';
@@ -18,8 +18,10 @@ describe.each(DRIVERS)('the sign-in page on the %s store', (driver) => {
   });
   afterAll(() => t.close());
 
+  // Any valid challenge: these tests stop at the callback and never redeem the code.
+  const challenge = 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM';
   const authUrl = (extra: Record<string, string> = {}) =>
-    oidc.buildAuthorizationUrl(crm, { redirect_uri: 'https://crm.test/callback', scope: 'openid', state: 'st', ...extra }).href;
+    oidc.buildAuthorizationUrl(crm, { redirect_uri: 'https://crm.test/callback', scope: 'openid', state: 'st', code_challenge: challenge, code_challenge_method: 'S256', ...extra }).href;
 
   it('shows a labelled form with tenant, username and password, and never caches it', async () => {
     const page = await new Browser(t.issuer).follow(authUrl());
@@ -57,7 +59,7 @@ describe.each(DRIVERS)('the sign-in page on the %s store', (driver) => {
     for (const credentials of attempts) {
       const browser = new Browser(t.issuer);
       const login = await browser.follow(authUrl());
-      const answer = await browser.post(formAction(login.body), credentials);
+      const answer = await submitForm(browser, login, credentials);
       expect(answer.status).toBe(401);
       expect(answer.location).toBeUndefined();
       bodies.push(answer.body.replace(/\/interaction\/[^/"]+/g, '/interaction/UID').replace(/value="[^"]*"/g, 'value=""'));
@@ -86,14 +88,14 @@ describe.each(DRIVERS)('the sign-in page on the %s store', (driver) => {
 
     const second = new Browser(t.issuer);
     const login = await second.follow(authUrl());
-    const answer = await second.post(formAction(login.body), { tenant: 'acme', username: 'dave', password: PASSWORD });
+    const answer = await submitForm(second, login, { tenant: 'acme', username: 'dave', password: PASSWORD });
     expect(answer.status).toBe(401);
   });
 
   it('refuses a login body over 8 KB with 413, before any hashing', async () => {
     const browser = new Browser(t.issuer);
     const login = await browser.follow(authUrl());
-    const answer = await browser.post(formAction(login.body), { ...aliceLogin, padding: 'x'.repeat(9000) });
+    const answer = await submitForm(browser, login, { ...aliceLogin, padding: 'x'.repeat(9000) });
     expect(answer.status).toBe(413);
     expect(answer.body).toContain('Request too large');
     expect(answer.body).not.toMatch(/node_modules|\n\s+at /);
@@ -120,7 +122,7 @@ describe.each(DRIVERS)('the sign-in page on the %s store', (driver) => {
     const before = browser.cookie('_session');
     expect(before).toBeTruthy();
     const login = await browser.follow(authUrl({ prompt: 'login' }));
-    await browser.follow((await browser.post(formAction(login.body), aliceLogin)).location!);
+    await browser.follow((await submitForm(browser, login, aliceLogin)).location!);
     expect(browser.cookie('_session')).not.toBe(before);
   });
 });

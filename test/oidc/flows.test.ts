@@ -11,6 +11,8 @@ import { startAtrium, type TestServer } from '../helpers/atrium.js';
 import { DRIVERS } from '../helpers/stores.js';
 
 const insecure = { execute: [oidc.allowInsecureRequests] };
+/** A valid S256 challenge, for requests whose code is never redeemed. */
+const PKCE = { code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' };
 
 describe.each(DRIVERS)('standard OIDC flows on the %s store', (driver) => {
   let t: TestServer;
@@ -119,7 +121,7 @@ describe.each(DRIVERS)('standard OIDC flows on the %s store', (driver) => {
 
   it('reuses the session: a second authorization completes without the login page', async () => {
     const first = await signIn(crm, 'https://crm.test/callback');
-    const url = oidc.buildAuthorizationUrl(crm, { redirect_uri: 'https://crm.test/callback', scope: 'openid', prompt: 'none' });
+    const url = oidc.buildAuthorizationUrl(crm, { redirect_uri: 'https://crm.test/callback', scope: 'openid', prompt: 'none', ...PKCE });
     const page = await first.browser.follow(url.href);
     expect(new URL(page.location!).searchParams.get('code')).toBeTruthy();
     expect(new URL(page.location!).searchParams.get('tenant')).toBe(seed.acme.id);
@@ -237,7 +239,7 @@ describe.each(DRIVERS)('standard OIDC flows on the %s store', (driver) => {
   ] as const)('answers an app %s with access_denied, never a code', async (_kind, name, redirectUri) => {
     const app = seed[name];
     const config = await oidc.discovery(new URL(t.issuer), app.app.clientId, app.clientSecret, undefined, insecure);
-    const url = oidc.buildAuthorizationUrl(config, { redirect_uri: redirectUri, scope: 'openid', state: 'xyz' });
+    const url = oidc.buildAuthorizationUrl(config, { redirect_uri: redirectUri, scope: 'openid', state: 'xyz', ...PKCE });
     const page = await authorize(new Browser(t.issuer), url.href, aliceLogin);
     const location = new URL(page.location!);
     expect(location.origin + location.pathname).toBe(redirectUri);
@@ -257,7 +259,7 @@ describe.each(DRIVERS)('standard OIDC flows on the %s store', (driver) => {
     expect(done.status).toBe(303);
     expect(done.location).toBe('https://crm.test/signed-out?state=bye');
 
-    const silent = oidc.buildAuthorizationUrl(crm, { redirect_uri: 'https://crm.test/callback', scope: 'openid', prompt: 'none', state: 's' });
+    const silent = oidc.buildAuthorizationUrl(crm, { redirect_uri: 'https://crm.test/callback', scope: 'openid', prompt: 'none', state: 's', ...PKCE });
     const page = await browser.follow(silent.href);
     expect(new URL(page.location!).searchParams.get('error')).toBe('login_required');
     // Signing out revoked what the session had issued.

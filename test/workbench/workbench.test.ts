@@ -1,6 +1,6 @@
 /** The workbench over HTTP, on both drivers: listing, launch, isolation, sign-out, languages. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Browser, formAction } from '../helpers/browser.js';
+import { Browser, submitForm } from '../helpers/browser.js';
 import { aliceLogin, PASSWORD, seedDirectory, type Seed } from '../helpers/fixtures.js';
 import { startAtrium, type TestServer } from '../helpers/atrium.js';
 import { DRIVERS } from '../helpers/stores.js';
@@ -28,7 +28,7 @@ describe.each(DRIVERS)('the workbench on the %s store', (driver) => {
     const browser = new Browser(t.issuer);
     const loginPage = await browser.follow(`${t.issuer}${entry}`);
     expect(loginPage.url).toContain('/interaction/');
-    const posted = await browser.post(formAction(loginPage.body), login);
+    const posted = await submitForm(browser, loginPage, login);
     const page = await browser.follow(posted.location!);
     return { browser, page };
   }
@@ -54,7 +54,7 @@ describe.each(DRIVERS)('the workbench on the %s store', (driver) => {
 
   it('lists exactly the apps the user may see: assigned, for them, expired ones marked', async () => {
     const { page } = await signedIn();
-    expect(tileNames(page.body).sort()).toEqual(['CRM', 'Expired', 'SPA', 'Wiki']);
+    expect(tileNames(page.body).sort()).toEqual(['CRM', 'Expired', 'Legacy CRM', 'SPA', 'Wiki']);
     expect(page.body).toContain('Expired on Jan 1, 2020');
     // The expired app has no launch link; the others do.
     expect(page.body).not.toContain(`href="/launch/${seed.expired.app.clientId}"`);
@@ -161,7 +161,7 @@ describe.each(DRIVERS)('the workbench on the %s store', (driver) => {
   it('launches after signing in when a visitor follows a launch link', async () => {
     const browser = new Browser(t.issuer);
     const login = await browser.follow(`${t.issuer}/launch/${seed.crm.app.clientId}`);
-    const posted = await browser.post(formAction(login.body), aliceLogin);
+    const posted = await submitForm(browser, login, aliceLogin);
     const end = await browser.follow(posted.location!);
     expect(new URL(end.location!).searchParams.get('tenant')).toBe(seed.acme.id);
   });

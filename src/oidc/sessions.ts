@@ -1,0 +1,78 @@
+/**
+ * Atrium sessions on top of the provider's: idle and absolute timeouts, and ending sessions —
+ * one browser's, or every session of an account ("sign out everywhere", a disabled user). Ending a
+ * session revokes the grants it held and sends back-channel logout to the apps it signed into.
+ */
+import type Provider from 'oidc-provider';
+import type { KoaContextWithOIDC } from 'oidc-provider';
+import type { Context } from 'koa';
+import type { Store } from '../store/store.js';
+import { accountSessionsKey } from './adapter.js';
+import type { Backchannel, BackchannelClient } from './backchannel.js';
+import { revokeGrant } from './logout.js';
+
+export interface SessionLimits {
+  idleSeconds: number;
+  absoluteSeconds: number;
+}
+
+type ProviderSession = Awaited<ReturnType<Provider['Session']['get']>>;
+
+/** Seconds a session may still live: the idle timeout, capped by the absolute one since sign-in. */
+export function sessionTtl(limits: SessionLimits) {
+  return (_ctx: KoaContextWithOIDC | undefined, session: { loginTs?: number }): number => {
+    const now = Math.floor(Date.now() / 1000);
+    const left = (session.loginTs ?? now) + limits.absoluteSeconds - now;
+    return Math.max(1, Math.min(limits.idleSeconds, left));
+  };
+}
+
+/** Activity on Atrium's own pages counts against the idle timeout, as the provider's do. */
+export async function touchSession(provider: Provider, ctx: Context, session: ProviderSession, limits: SessionLimits): Promise<void> {
+  const ttl = sessionTtl(limits)(undefined, session);
+  await session.save(ttl);
+  ctx.cookies.set(provider.cookieName('session'), (session as unknown as { jti: string }).jti, {
+    httpOnly: true,
+    sameSite: 'lax',
+    path: '/',
+    overwrite: true,
+    expires: new Date(Date.now() + ttl * 1000),
+  });
+}
+
+/** Revokes what a session handed out, notifies its apps, destroys it. */
+export async function endSession(provider: Provider, backchannel: Backchannel, session: ProviderSession): Promise<void> {
+  const accountId = session.accountId;
+  await Promise.all(
+    Object.entries(session.authorizations ?? {}).map(async ([clientId, { grantId }]) => {
+      if (grantId) await revokeGrant(provider, grantId);
+      const client = (await provider.Client.find(clientId)) as BackchannelClient | undefined;
+      if (client && accountId) backchannel.notify(client, accountId, session.sidFor(clientId));
+    }),
+  );
+  await session.destroy();
+}
+
+/** Ends this browser's session and clears its cookie; returns who was signed in. */
+export async function endBrowserSession(provider: Provider, backchannel: Backchannel, ctx: Context): Promise<string | undefined> {
+  const session = await provider.Session.get(ctx);
+  const accountId = session.accountId;
+  await endSession(provider, backchannel, session);
+  ctx.cookies.set(provider.cookieName('session'), null, { path: '/' });
+  return accountId;
+}
+
+/** Ends every session of an account, wherever it is signed in. Returns how many ended. */
+export async function endAccountSessions(provider: Provider, backchannel: Backchannel, store: Store, accountId: string): Promise<number> {
+  const uids = await store.smembers(accountSessionsKey(accountId));
+  let ended = 0;
+  for (const uid of uids) {
+    const session = await provider.Session.findByUid(uid);
+    if (session?.accountId === accountId) {
+      await endSession(provider, backchannel, session);
+      ended += 1;
+    }
+  }
+  await store.del(accountSessionsKey(accountId));
+  return ended;
+}
