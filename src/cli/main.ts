@@ -5,6 +5,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ConfigError, loadConfig, type Config } from '../config/index.js';
+import { createLogger } from '../logger.js';
 import { createDirectory, type Directory } from '../directory/index.js';
 import { toPublicUser } from '../directory/users.js';
 import { AtriumError } from '../errors.js';
@@ -17,6 +18,8 @@ export class UsageError extends Error {}
 const USAGE = `usage: atrium <command> [options] [--json]
   tenant create --code CODE --name NAME
   user create --tenant CODE --username NAME --password-stdin [--name N] [--email E] [--mobile M] [--role user|admin]
+  user disable --tenant CODE --username NAME      (ends the user's sessions, with back-channel logout)
+  user unlock --tenant CODE --username NAME       (lifts a sign-in lock after too many failures)
   app create --name NAME --redirect-uri URL [--redirect-uri URL…] [--description TEXT] [--logo-uri URL]
              [--initiate-login-uri URL] [--post-logout-redirect-uri URL…] [--backchannel-logout-uri URL]
              [--public] [--no-refresh] [--no-pkce] [--access-token-ttl SECONDS] [--refresh-token-ttl SECONDS]
@@ -63,6 +66,32 @@ const COMMANDS: Record<string, { options: Options; run: (ctx: { directory: Direc
       });
       const { id, username, name, email, mobile, role, status } = toPublicUser(user);
       return { id, tenant: tenant.code, tenant_id: tenant.id, username, name, email, mobile, role, status };
+    },
+  },
+  'user disable': {
+    options: { tenant: { type: 'string' }, username: { type: 'string' } },
+    async run({ directory, config, values }) {
+      const tenant = await directory.tenants.require(required(values, 'tenant'));
+      const user = await directory.users.byUsername(tenant.id, required(values, 'username'));
+      if (!user) throw new AtriumError('not_found', `user ${String(values.username)} not found in tenant ${tenant.code}`, 404);
+      // Ending sessions needs the provider: the CLI composes Atrium as the server does (loaded only
+      // here, so other commands start fast and without oidc-provider's runtime warning).
+      const [{ createAtrium }, { disableUser }] = await Promise.all([import('../app.js'), import('../admin/users.js')]);
+      const atrium = await createAtrium(config, createLogger('silent'));
+      try {
+        const { sessionsEnded } = await disableUser(atrium, user.id, { by: 'cli' });
+        return { id: user.id, username: user.username, status: 'disabled', sessions_ended: sessionsEnded };
+      } finally {
+        await atrium.close();
+      }
+    },
+  },
+  'user unlock': {
+    options: { tenant: { type: 'string' }, username: { type: 'string' } },
+    async run({ directory, values }) {
+      const tenant = await directory.tenants.require(required(values, 'tenant'));
+      await directory.throttle.unlock(tenant.code, required(values, 'username'));
+      return { tenant: tenant.code, username: values.username, unlocked: true };
     },
   },
   'app create': {

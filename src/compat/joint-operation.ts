@@ -44,7 +44,8 @@ export function createJointOperationRoutes(options: { provider: Provider; direct
   router.get('/oauth2/authorize', async (ctx, next: Next) => {
     const incoming = new URLSearchParams(ctx.querystring);
     const query = new URLSearchParams();
-    for (const name of ['client_id', 'redirect_uri', 'response_type', 'state', 'login_hint', 'prompt']) {
+    // The documented parameters, and PKCE for apps that can send it.
+    for (const name of ['client_id', 'redirect_uri', 'response_type', 'state', 'login_hint', 'prompt', 'code_challenge', 'code_challenge_method']) {
       const value = incoming.get(name);
       if (value !== null) query.set(name, value);
     }

@@ -65,6 +65,19 @@ describe.each(DRIVERS)('atrium CLI on the %s store', (driver) => {
     expect(await directory.assignments.decide({ id: user.id as string, tenantId: tenant.id as string }, app.client_id as string)).toBe('granted');
   });
 
+  it('disables a user and unlocks an account', async () => {
+    const disabled = await json(['user', 'disable', '--tenant', 'acme', '--username', 'alice']);
+    expect(disabled).toMatchObject({ username: 'alice', status: 'disabled', sessions_ended: 0 });
+    const directory = createDirectory(store, { password: { memoryCost: 19456, timeCost: 2, parallelism: 1 } });
+    expect((await directory.authenticate({ tenant: 'acme', username: 'alice', password: 'a good long password' })).ok).toBe(false);
+
+    const limited = createDirectory(store, { password: { memoryCost: 19456, timeCost: 2, parallelism: 1 }, throttle: { accountFailuresPerHour: 1, ipFailuresPerHour: 100 } });
+    await limited.authenticate({ tenant: 'acme', username: 'locked-out', password: 'wrong password' });
+    expect(await limited.throttle.failures('acme', 'locked-out')).toBe(1);
+    expect(await json(['user', 'unlock', '--tenant', 'acme', '--username', 'locked-out'])).toMatchObject({ unlocked: true });
+    expect(await limited.throttle.failures('acme', 'locked-out')).toBe(0);
+  });
+
   it('rotates signing keys', async () => {
     await json(['keys', 'rotate']);
     const second = await json(['keys', 'rotate']);

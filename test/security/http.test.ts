@@ -1,0 +1,183 @@
+/**
+ * Adversarial: oversized and malformed bodies on every POST route, CSRF from another origin on every
+ * form, clickjacking and other headers on every page, CORS, and HTTPS behind a trusted proxy.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as oidc from 'openid-client';
+import { authorize, Browser, hiddenFields, submitForm } from '../helpers/browser.js';
+import { aliceLogin, seedDirectory, type Seed } from '../helpers/fixtures.js';
+import { startAtrium, type TestServer } from '../helpers/atrium.js';
+
+const NO_STACK = /node_modules|\n\s+at |TypeError|ReferenceError/;
+const PKCE = { code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' };
+
+describe('HTTP-level attacks', () => {
+  let t: TestServer;
+  let seed: Seed;
+  let crm: oidc.Configuration;
+
+  beforeAll(async () => {
+    t = await startAtrium('sqlite', (c) => {
+      c.trustProxyHops = 1;
+    });
+    seed = await seedDirectory(t.atrium.directory);
+    crm = await oidc.discovery(new URL(t.issuer), seed.crm.app.clientId, seed.crm.clientSecret, undefined, { execute: [oidc.allowInsecureRequests] });
+  });
+  afterAll(() => t.close());
+
+  const authUrl = (extra: Record<string, string> = {}) =>
+    oidc.buildAuthorizationUrl(crm, { redirect_uri: 'https://crm.test/callback', scope: 'openid', state: 's', ...PKCE, ...extra }).href;
+
+  /** A browser that is signed in, with a login interaction path for the POST routes. */
+  async function signedInBrowser(): Promise<{ browser: Browser; loginPath: string }> {
+    const browser = new Browser(t.issuer);
+    const login = await browser.follow(authUrl({ prompt: 'login' }));
+    const loginPath = new URL(login.url).pathname + '/login';
+    await authorize(browser, authUrl(), aliceLogin);
+    return { browser, loginPath };
+  }
+
+  const POST_ROUTES = ['/token', '/token/introspection', '/token/revocation', '/me', '/session/end/confirm', '/api/v1/oauth2/token', '/signout', '/interaction/x/login'];
+
+  describe('bodies on every POST route', () => {
+    it.each(POST_ROUTES)('refuses an oversized body at %s with a 4xx, no stack trace', async (path) => {
+      const res = await fetch(`${t.issuer}${path}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `a=${'x'.repeat(100_000)}` });
+      expect(res.status).toBeGreaterThanOrEqual(400);
+      expect(res.status).toBeLessThan(500);
+      expect(await res.text()).not.toMatch(NO_STACK);
+    });
+
+    it.each(POST_ROUTES)('refuses a malformed body at %s with a 4xx, no stack trace', async (path) => {
+      for (const [type, body] of [
+        ['application/json', '{"unterminated": '],
+        ['application/x-www-form-urlencoded; charset=bogus', 'a=b'],
+        ['text/xml', '<a/>'],
+      ]) {
+        const res = await fetch(`${t.issuer}${path}`, { method: 'POST', headers: { 'content-type': type! }, body });
+        expect(res.status, `${type} at ${path}`).toBeGreaterThanOrEqual(400);
+        expect(res.status, `${type} at ${path}`).toBeLessThan(500);
+        expect(await res.text()).not.toMatch(NO_STACK);
+      }
+    });
+  });
+
+  describe('CSRF on every form', () => {
+    it('refuses the login form posted without its token, or with a forged one', async () => {
+      const browser = new Browser(t.issuer);
+      const login = await browser.follow(authUrl());
+      const action = new URL(login.url).pathname + '/login';
+      expect((await browser.post(`${t.issuer}${action}`, aliceLogin)).status).toBe(403);
+      expect((await browser.post(`${t.issuer}${action}`, { ...aliceLogin, csrf: 'A'.repeat(43) })).status).toBe(403);
+      expect((await submitForm(browser, login, aliceLogin)).status).toBe(303);
+    });
+
+    it('refuses the sign-out form from another origin', async () => {
+      const { browser } = await signedInBrowser();
+      // Another origin's page cannot read the token; it posts without one.
+      const forged = await browser.request(`${t.issuer}/signout`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'https://evil.test' },
+        body: 'everywhere=yes',
+      });
+      expect(forged.status).toBe(403);
+      expect((await browser.get(`${t.issuer}/`)).status).toBe(200);
+    });
+
+    it('refuses the RP-initiated logout confirmation without its xsrf value', async () => {
+      const { browser } = await signedInBrowser();
+      const confirm = await browser.follow(`${t.issuer}/session/end`);
+      expect(hiddenFields(confirm.body).xsrf).toBeTruthy();
+      const forged = await browser.post(`${t.issuer}/session/end/confirm`, { logout: 'yes', xsrf: 'forged' });
+      expect(forged.status).toBe(400);
+      expect((await browser.get(`${t.issuer}/`)).status).toBe(200);
+    });
+
+    it('does not send the session cookie with cross-site POSTs (SameSite=Lax)', async () => {
+      const browser = new Browser(t.issuer);
+      const login = await browser.follow(authUrl());
+      const answer = await submitForm(browser, login, aliceLogin);
+      expect(answer.status).toBe(303);
+      const cookies = (await browser.follow(answer.location!)).headers.getSetCookie();
+      const all = [...answer.headers.getSetCookie(), ...cookies].filter((c) => /^(_session|_interaction|atrium_csrf)=/.test(c));
+      expect(all.length).toBeGreaterThan(0);
+      for (const cookie of all) {
+        expect(cookie.toLowerCase()).toContain('httponly');
+        expect(cookie.toLowerCase()).toMatch(/samesite=(lax|strict)/);
+      }
+    });
+  });
+
+  describe('headers on every page', () => {
+    it('forbids framing, sniffing and referrers, and sets a CSP with a nonce', async () => {
+      const { browser } = await signedInBrowser();
+      const pages = [
+        await browser.get(`${t.issuer}/`),
+        await new Browser(t.issuer).follow(authUrl()),
+        await browser.get(`${t.issuer}/nowhere`),
+        await browser.follow(`${t.issuer}/session/end`),
+        await browser.request(`${t.issuer}/launch/${seed.crm.app.clientId}`, { headers: { 'sec-fetch-site': 'cross-site' } }),
+        await browser.get(`${t.issuer}/.well-known/openid-configuration`),
+      ];
+      for (const page of pages) {
+        const csp = page.headers.get('content-security-policy') ?? '';
+        expect(page.headers.get('x-frame-options'), page.url).toBe('DENY');
+        expect(page.headers.get('x-content-type-options')).toBe('nosniff');
+        expect(page.headers.get('referrer-policy')).toBe('no-referrer');
+        expect(csp).toContain("frame-ancestors 'none'");
+        expect(csp).toContain("object-src 'none'");
+        expect(csp).toContain("base-uri 'none'");
+        expect(csp).toMatch(/script-src 'self' 'nonce-[A-Za-z0-9+/=]+'/);
+      }
+      const workbench = pages[0]!;
+      const nonce = /'nonce-([^']+)'/.exec(workbench.headers.get('content-security-policy')!)![1];
+      expect(workbench.body).toContain(`nonce="${nonce}"`);
+      expect(workbench.headers.get('cache-control')).toContain('no-store');
+    });
+
+    it('sends HSTS and Secure cookies behind a trusted TLS proxy, not over plain http', async () => {
+      const plain = await new Browser(t.issuer).follow(authUrl());
+      expect(plain.headers.get('strict-transport-security')).toBeNull();
+      const viaTls = await fetch(authUrl(), { headers: { 'x-forwarded-proto': 'https' }, redirect: 'manual' });
+      expect(viaTls.headers.get('strict-transport-security')).toContain('max-age=');
+      const cookies = viaTls.headers.getSetCookie();
+      expect(cookies.length).toBeGreaterThan(0);
+      expect(cookies.every((c) => c.toLowerCase().includes('secure'))).toBe(true);
+    });
+
+    it('answers every redirect after a credential POST with 303', async () => {
+      const browser = new Browser(t.issuer);
+      const login = await browser.follow(authUrl());
+      const answer = await submitForm(browser, login, aliceLogin);
+      expect(answer.status).toBe(303);
+    });
+  });
+
+  describe('CORS', () => {
+    it('allows the token and userinfo endpoints only from the app’s registered origins', async () => {
+      const allowed = await fetch(`${t.issuer}/token`, { method: 'OPTIONS', headers: { origin: 'https://crm.test', 'access-control-request-method': 'POST' } });
+      expect(allowed.headers.get('access-control-allow-origin')).toBe('https://crm.test');
+      const basic = `Basic ${Buffer.from(`${seed.crm.app.clientId}:${seed.crm.clientSecret}`).toString('base64')}`;
+      const evil = await fetch(`${t.issuer}/token`, {
+        method: 'POST',
+        headers: { origin: 'https://evil.test', authorization: basic, 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'grant_type=refresh_token&refresh_token=x',
+      });
+      expect(evil.headers.get('access-control-allow-origin')).toBeNull();
+    });
+
+    it('sends no CORS headers from the authorization endpoint or pages', async () => {
+      for (const url of [authUrl(), `${t.issuer}/`, `${t.issuer}/interaction/x`]) {
+        const res = await fetch(url, { headers: { origin: 'https://crm.test' }, redirect: 'manual' });
+        expect(res.headers.get('access-control-allow-origin'), url).toBeNull();
+      }
+    });
+  });
+
+  it('renews the session id at sign-in (no session fixation)', async () => {
+    const browser = new Browser(t.issuer);
+    browser.setCookie('_session', 'attacker-chosen-session-id');
+    await authorize(browser, authUrl(), aliceLogin);
+    expect(browser.cookie('_session')).toBeTruthy();
+    expect(browser.cookie('_session')).not.toBe('attacker-chosen-session-id');
+  });
+});

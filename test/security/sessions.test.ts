@@ -1,0 +1,181 @@
+/**
+ * Sessions and single logout: timeouts, sign-out everywhere, and OpenID back-channel logout tokens
+ * delivered (with retries) to every app a session signed into, whichever way the session ends.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createRemoteJWKSet, jwtVerify } from 'jose';
+import * as oidc from 'openid-client';
+import { disableUser } from '../../src/admin/users.js';
+import { sessionTtl } from '../../src/oidc/sessions.js';
+import { authorize, Browser, hiddenFields } from '../helpers/browser.js';
+import { aliceLogin, PASSWORD, seedDirectory, type Seed } from '../helpers/fixtures.js';
+import { startAtrium, type TestServer } from '../helpers/atrium.js';
+
+/** An app's back-channel logout endpoint that records what it receives; it can fail on purpose. */
+async function receiver(failFirst = 0): Promise<{ url: string; tokens: string[]; attempts: number; server: Server }> {
+  const state = { tokens: [] as string[], attempts: 0 };
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk) => (body += chunk));
+    req.on('end', () => {
+      state.attempts += 1;
+      if (state.attempts <= failFirst) {
+        res.statusCode = 500;
+        res.end();
+        return;
+      }
+      state.tokens.push(new URLSearchParams(body).get('logout_token') ?? '');
+      res.statusCode = 200;
+      res.end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/backchannel`;
+  return Object.assign(state, { url, server, get attempts() { return state.attempts; } });
+}
+
+const until = async (condition: () => boolean | Promise<boolean>, what: string): Promise<void> => {
+  for (let i = 0; i < 200; i += 1) {
+    if (await condition()) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+};
+
+describe('sessions and single logout', () => {
+  let t: TestServer;
+  let seed: Seed;
+  let apps: { clientId: string; secret: string; receiver: Awaited<ReturnType<typeof receiver>> }[];
+
+  beforeAll(async () => {
+    t = await startAtrium('redis', (c) => {
+      c.allowPrivateFetch = true; // the receivers listen on loopback
+    });
+    seed = await seedDirectory(t.atrium.directory);
+    apps = [];
+    for (const [name, failFirst] of [['Mail', 0], ['Drive', 1]] as const) {
+      const rx = await receiver(failFirst);
+      const { app, clientSecret } = await t.atrium.directory.apps.create({
+        name,
+        redirectUris: [`https://${name.toLowerCase()}.test/cb`],
+        backchannelLogoutUri: rx.url,
+        requirePkce: false,
+      });
+      await t.atrium.directory.assignments.assign({ tenantId: seed.acme.id, clientId: app.clientId });
+      apps.push({ clientId: app.clientId, secret: clientSecret!, receiver: rx });
+    }
+  });
+  afterAll(async () => {
+    await t.close();
+    for (const app of apps) app.receiver.server.close();
+  });
+
+  /** A browser signed in to Atrium and, through it, to both apps. */
+  async function signedIntoBothApps(login = aliceLogin): Promise<Browser> {
+    const browser = new Browser(t.issuer);
+    for (const app of apps) {
+      const url = `${t.issuer}/auth?${new URLSearchParams({ client_id: app.clientId, response_type: 'code', scope: 'openid', redirect_uri: `https://${app.clientId === apps[0]!.clientId ? 'mail' : 'drive'}.test/cb` })}`;
+      const page = await authorize(browser, url, login);
+      expect(new URL(page.location!).searchParams.get('code')).toBeTruthy();
+    }
+    return browser;
+  }
+
+  const tokenCounts = () => apps.map((a) => a.receiver.tokens.length);
+
+  it('sends valid logout tokens to both apps after a workbench sign-out, retrying a failed delivery', async () => {
+    const before = tokenCounts();
+    const browser = await signedIntoBothApps();
+    const workbench = await browser.get(`${t.issuer}/`);
+    const out = await browser.post(`${t.issuer}/signout`, hiddenFields(workbench.body));
+    expect(out.status).toBe(200);
+    await until(() => apps.every((a, i) => a.receiver.tokens.length > before[i]!), 'both deliveries');
+
+    const jwks = createRemoteJWKSet(new URL(`${t.issuer}/jwks`));
+    for (const app of apps) {
+      const { payload } = await jwtVerify(app.receiver.tokens.at(-1)!, jwks, { issuer: t.issuer, audience: app.clientId });
+      expect(payload.sub).toBe(seed.alice.id);
+      expect(payload.sid).toEqual(expect.any(String));
+      expect(payload.events).toEqual({ 'http://schemas.openid.net/event/backchannel-logout': {} });
+      expect(payload.nonce).toBeUndefined();
+    }
+    // Drive failed once and got it on the retry; both outcomes are in the audit trail.
+    expect(apps[1]!.receiver.attempts).toBeGreaterThanOrEqual(2);
+    await until(async () => {
+      const events = await t.atrium.directory.audit.ofDay(seed.acme.id, new Date().toISOString().slice(0, 10));
+      return apps.every((a) => events.some((e) => e.type === 'logout.backchannel' && e.clientId === a.clientId && e.detail?.result === 'delivered'));
+    }, 'audit records');
+  });
+
+  it.each([
+    ['RP-initiated logout (/session/end)', async (browser: Browser) => {
+      const confirm = await browser.follow(`${t.issuer}/session/end`);
+      await browser.post(`${t.issuer}/session/end/confirm`, { ...hiddenFields(confirm.body), logout: 'yes' });
+    }],
+    ['the joint-operation logout', async (browser: Browser) => {
+      await browser.get(`${t.issuer}/api/v1/logout`);
+    }],
+  ])('sends logout tokens after %s', async (_how, signOut) => {
+    const before = tokenCounts();
+    const browser = await signedIntoBothApps();
+    await signOut(browser);
+    await until(() => apps.every((a, i) => a.receiver.tokens.length > before[i]!), 'both deliveries');
+    expect((await browser.get(`${t.issuer}/`)).status).toBe(303);
+  });
+
+  it('ends every session of a user who is disabled, and notifies the apps', async () => {
+    const user = await t.atrium.directory.users.create(seed.acme.id, { username: 'erin', password: PASSWORD });
+    const login = { tenant: 'acme', username: 'erin', password: PASSWORD };
+    const first = await signedIntoBothApps(login);
+    const second = await signedIntoBothApps(login);
+    const before = tokenCounts();
+    const { sessionsEnded } = await disableUser(t.atrium, user.id, { by: 'test' });
+    expect(sessionsEnded).toBe(2);
+    await until(() => apps.every((a, i) => a.receiver.tokens.length >= before[i]! + 2), 'deliveries for both sessions');
+    expect((await first.get(`${t.issuer}/`)).status).toBe(303);
+    expect((await second.get(`${t.issuer}/`)).status).toBe(303);
+  });
+
+  it('signs out everywhere: the account’s other browsers are signed out too', async () => {
+    const here = new Browser(t.issuer);
+    const there = new Browser(t.issuer);
+    for (const browser of [here, there]) {
+      const page = await browser.follow(`${t.issuer}/`);
+      await browser.follow((await browser.post(`${t.issuer}${new URL(page.url).pathname}/login`, { ...hiddenFields(page.body), ...aliceLogin })).location!);
+      expect((await browser.get(`${t.issuer}/`)).status).toBe(200);
+    }
+    const workbench = await here.get(`${t.issuer}/`);
+    await here.post(`${t.issuer}/signout`, { ...hiddenFields(workbench.body), everywhere: 'yes' });
+    expect((await there.get(`${t.issuer}/`)).status).toBe(303);
+  });
+
+  it('keeps a session for the idle timeout, extended by activity, never past the absolute one', async () => {
+    const ttl = sessionTtl({ idleSeconds: 1800, absoluteSeconds: 43_200 });
+    const now = Math.floor(Date.now() / 1000);
+    expect(ttl(undefined, { loginTs: now })).toBe(1800);
+    expect(ttl(undefined, { loginTs: now - 43_200 + 600 })).toBe(600);
+    expect(ttl(undefined, { loginTs: now - 50_000 })).toBe(1);
+
+    const browser = new Browser(t.issuer);
+    const page = await browser.follow(`${t.issuer}/`);
+    await browser.follow((await browser.post(`${t.issuer}${new URL(page.url).pathname}/login`, { ...hiddenFields(page.body), ...aliceLogin })).location!);
+    const sessionId = browser.cookie('_session')!;
+    const stored = await t.atrium.store.ttl(`oidc:Session:${sessionId}`);
+    expect(stored).toBeGreaterThan(1790);
+    expect(stored).toBeLessThanOrEqual(1800);
+    await t.atrium.store.expire(`oidc:Session:${sessionId}`, 100); // as if idle for a while
+    await browser.get(`${t.issuer}/`); // activity
+    expect(await t.atrium.store.ttl(`oidc:Session:${browser.cookie('_session')!}`)).toBeGreaterThan(1790);
+  });
+
+  it('never lets a disabled user’s refresh token work again', async () => {
+    const user = await t.atrium.directory.users.create(seed.acme.id, { username: 'frank', password: PASSWORD });
+    const config = await oidc.discovery(new URL(t.issuer), apps[0]!.clientId, apps[0]!.secret, undefined, { execute: [oidc.allowInsecureRequests] });
+    const page = await authorize(new Browser(t.issuer), `${t.issuer}/auth?${new URLSearchParams({ client_id: apps[0]!.clientId, response_type: 'code', scope: 'openid', redirect_uri: 'https://mail.test/cb', state: 's' })}`, { tenant: 'acme', username: 'frank', password: PASSWORD });
+    const tokens = await oidc.authorizationCodeGrant(config, new URL(page.location!), { expectedState: 's' });
+    await disableUser(t.atrium, user.id, { by: 'test' });
+    await expect(oidc.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+  });
+});
