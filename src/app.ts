@@ -5,6 +5,8 @@
 import type { Server } from 'node:http';
 import type Provider from 'oidc-provider';
 import type { Config } from './config/index.js';
+import { createAdminApi, servedRoutes } from './admin/api.js';
+import { createAdminAuth } from './admin/auth.js';
 import { createJointOperationRoutes } from './compat/joint-operation.js';
 import { createDirectory, type Directory } from './directory/index.js';
 import { AtriumError } from './errors.js';
@@ -30,6 +32,8 @@ export interface Atrium {
   /** The request handler, for http.createServer or supertest. */
   callback: ReturnType<Provider['callback']>;
   backchannel: Backchannel;
+  /** The admin API's routes as served ("GET /admin/api/v1/tenants", …). */
+  adminRoutes: string[];
   close(): Promise<void>;
 }
 
@@ -75,6 +79,9 @@ export async function createAtrium(config: Config, logger: Logger): Promise<Atri
   const workbench = createWorkbenchRoutes({ provider, directory, backchannel, store, render, launchTickets, issuer: config.issuer, session: config.session });
   provider.use(workbench.routes());
   provider.use(workbench.allowedMethods());
+  const admin = createAdminApi({ provider, directory, backchannel, store, auth: createAdminAuth(provider, directory) }, config.issuer);
+  provider.use(admin.routes());
+  provider.use(admin.allowedMethods());
 
   // The provider renders its own errors as 500 server_error; a store outage is a 503 instead.
   provider.on('server_error', (ctx, err) => {
@@ -95,6 +102,7 @@ export async function createAtrium(config: Config, logger: Logger): Promise<Atri
     provider,
     callback: provider.callback(),
     backchannel,
+    adminRoutes: servedRoutes(admin),
     async close() {
       await backchannel.settle();
       await store.close();

@@ -56,6 +56,13 @@ export function createAssignments(store: Store) {
       return assignment;
     },
 
+    /** Ends a tenant's subscription to an app; false when there was none. */
+    async unassign(tenantId: string, clientId: string): Promise<boolean> {
+      const removed = (await store.del(key(tenantId, clientId))) > 0;
+      await store.srem(tenantKey(tenantId), clientId);
+      return removed;
+    },
+
     async listForTenant(tenantId: string): Promise<Assignment[]> {
       const clientIds = await store.smembers(tenantKey(tenantId));
       return readRecords<Assignment>(store, clientIds.map((clientId) => key(tenantId, clientId)));

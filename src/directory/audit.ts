@@ -31,6 +31,20 @@ export function createAudit(store: Store, options: { retentionDays: number }) {
       return full;
     },
 
+    /** A tenant's events between two instants (at most 31 days apart), filtered, oldest first. */
+    async query(tenantId: string, filter: { from: Date; to: Date; type?: string; userId?: string }): Promise<AuditEvent[]> {
+      const days: string[] = [];
+      for (let day = new Date(filter.from.toISOString().slice(0, 10)); day <= filter.to && days.length < 32; day = new Date(day.getTime() + 86_400_000)) {
+        days.push(day.toISOString().slice(0, 10));
+      }
+      const events = (await Promise.all(days.map((day) => this.ofDay(tenantId, day)))).flat();
+      const from = filter.from.toISOString();
+      const to = filter.to.toISOString();
+      return events.filter(
+        (e) => e.at >= from && e.at <= to && (!filter.type || e.type === filter.type) && (!filter.userId || e.userId === filter.userId),
+      );
+    },
+
     /** A tenant's events of one UTC day (YYYY-MM-DD), oldest first. */
     async ofDay(tenantId: string, day: string): Promise<AuditEvent[]> {
       const fields = (await store.hgetall(dayKey(tenantId, day))) ?? {};

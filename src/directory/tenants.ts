@@ -58,9 +58,14 @@ export function createTenants(store: Store) {
     },
 
     async setStatus(id: string, status: Tenant['status']): Promise<Tenant> {
+      return this.update(id, { status });
+    },
+
+    async update(id: string, input: unknown): Promise<Tenant> {
+      const changes = parseInput(z.object({ name: displayName, status: z.enum(['active', 'disabled']) }).partial().strict(), input);
       const tenant = await byId(id);
       if (!tenant) throw notFound('tenant not found');
-      const updated = { ...tenant, status, updatedAt: now() };
+      const updated = { ...tenant, ...changes, updatedAt: now() };
       await writeRecord(store, key(id), updated);
       return updated;
     },

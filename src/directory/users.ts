@@ -25,6 +25,16 @@ export interface User {
 export type PublicUser = Omit<User, 'passwordHash'>;
 export const toPublicUser = ({ passwordHash: _hash, ...user }: User): PublicUser => user;
 
+export const userChangesSchema = z
+  .object({
+    name: displayName,
+    email: z.union([z.email().max(254), z.literal('')]),
+    mobile: z.union([z.string().trim().regex(/^\+?[0-9 ()-]{3,32}$/, 'must be a phone number'), z.literal('')]),
+    role: z.enum(['user', 'admin']),
+  })
+  .partial()
+  .strict();
+
 const createSchema = z.object({
   username,
   password,
@@ -83,6 +93,12 @@ export function createUsers(store: Store, hasher: PasswordHasher) {
       const updated = { ...user, ...changes, updatedAt: now() };
       await writeRecord(store, key(id), updated);
       return updated;
+    },
+
+    /** Sets a new password (policy applies) and returns the user. */
+    async resetPassword(id: string, newPassword: unknown): Promise<User> {
+      const { password: checked } = parseInput(z.object({ password }), { password: newPassword });
+      return this.update(id, { passwordHash: await hasher.hash(checked) });
     },
 
     async list(tenantId: string): Promise<User[]> {

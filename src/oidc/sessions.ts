@@ -76,3 +76,24 @@ export async function endAccountSessions(provider: Provider, backchannel: Backch
   await store.del(accountSessionsKey(accountId));
   return ended;
 }
+
+export interface SessionSummary {
+  uid: string;
+  signedInAt: string | undefined;
+  expiresAt: string | undefined;
+  apps: string[];
+}
+
+/** The live sessions of an account, for admins. */
+export async function listAccountSessions(provider: Provider, store: Store, accountId: string): Promise<SessionSummary[]> {
+  const uids = await store.smembers(accountSessionsKey(accountId));
+  const sessions = await Promise.all(uids.map((uid) => provider.Session.findByUid(uid)));
+  return sessions
+    .filter((s): s is NonNullable<typeof s> => s?.accountId === accountId)
+    .map((s) => ({
+      uid: s.uid,
+      signedInAt: s.loginTs ? new Date(s.loginTs * 1000).toISOString() : undefined,
+      expiresAt: s.exp ? new Date(s.exp * 1000).toISOString() : undefined,
+      apps: Object.keys(s.authorizations ?? {}),
+    }));
+}

@@ -1,0 +1,347 @@
+/**
+ * The admin API's routes, as one table. The router and the OpenAPI document are both built from
+ * it, so the document cannot drift from the implementation. Handlers validate input (zod, 400
+ * naming the field), call one directory function, and record admin changes in the audit trail.
+ */
+import { z } from 'zod';
+import type { Context } from 'koa';
+import type Provider from 'oidc-provider';
+import type { Directory, Tenant, User } from '../directory/index.js';
+import { toPublicApp } from '../directory/apps.js';
+import { toPublicUser, userChangesSchema } from '../directory/users.js';
+import { isoDate, parseInput } from '../directory/validation.js';
+import { notFound } from '../errors.js';
+import { csrfToken } from '../http/csrf.js';
+import type { Backchannel } from '../oidc/backchannel.js';
+import { endAccountSessions, listAccountSessions } from '../oidc/sessions.js';
+import type { Store } from '../store/store.js';
+import type { AdminAuth, Principal } from './auth.js';
+import { LIST_QUERY, paginate } from './pagination.js';
+import { disableUser } from './users.js';
+
+export interface AdminDeps {
+  provider: Provider;
+  directory: Directory;
+  backchannel: Backchannel;
+  store: Store;
+  auth: AdminAuth;
+}
+
+export interface AdminRoute {
+  method: 'get' | 'post' | 'patch' | 'put' | 'delete';
+  /** OpenAPI style: /tenants/{tenantId} */
+  path: string;
+  summary: string;
+  platformOnly?: boolean;
+  query?: Record<string, string>;
+  body?: z.ZodType;
+  status?: number;
+  handle(call: { ctx: Context; principal: Principal; params: Record<string, string>; body: unknown; deps: AdminDeps }): Promise<unknown>;
+}
+
+const publicTenant = (t: Tenant) => ({ id: t.id, code: t.code, name: t.name, status: t.status, platform: t.platform === true, created_at: t.createdAt, updated_at: t.updatedAt });
+const publicUser = (u: User) => {
+  const p = toPublicUser(u);
+  return { id: p.id, tenant_id: p.tenantId, username: p.username, name: p.name, email: p.email, mobile: p.mobile, role: p.role, status: p.status, created_at: p.createdAt, updated_at: p.updatedAt };
+};
+
+const record = (deps: AdminDeps, ctx: Context, principal: Principal, event: { type: string; tenantId: string; userId?: string; clientId?: string; before?: unknown; after?: unknown }) =>
+  deps.directory.audit.record({
+    type: event.type,
+    tenantId: event.tenantId,
+    ...(event.userId ? { userId: event.userId } : {}),
+    ...(event.clientId ? { clientId: event.clientId } : {}),
+    ip: ctx.ip,
+    detail: { by: principal.userId, before: JSON.stringify(event.before ?? null), after: JSON.stringify(event.after ?? null) },
+  });
+
+const createUserBody = z.object({
+  username: z.string(),
+  password: z.string(),
+  name: z.string().optional(),
+  email: z.string().optional(),
+  mobile: z.string().optional(),
+  role: z.enum(['user', 'admin']).optional(),
+});
+const appBody = z.object({
+  name: z.string(),
+  description: z.string().optional(),
+  logoUri: z.string().optional(),
+  redirectUris: z.array(z.string()),
+  initiateLoginUri: z.string().optional(),
+  postLogoutRedirectUris: z.array(z.string()).optional(),
+  backchannelLogoutUri: z.string().optional(),
+  type: z.enum(['confidential', 'public']).optional(),
+  allowRefresh: z.boolean().optional(),
+  requirePkce: z.boolean().optional(),
+  accessTokenTtl: z.number().int().optional(),
+  refreshTokenTtl: z.number().int().optional(),
+});
+const assignmentBody = z.object({ expiresAt: isoDate.optional(), userIds: z.array(z.string()).optional() }).strict();
+const auditQuery = z.object({ from: isoDate.optional(), to: isoDate.optional(), type: z.string().max(64).optional(), userId: z.string().max(64).optional() });
+
+/** A user of the tenant in the path, for a principal allowed to see that tenant. */
+const scopedUser = async ({ deps, principal, params }: Parameters<AdminRoute['handle']>[0]) => {
+  const tenant = await deps.auth.tenant(principal, params.tenantId!);
+  return { tenant, user: await deps.auth.user(tenant, params.userId!) };
+};
+
+export const ADMIN_ROUTES: AdminRoute[] = [
+  {
+    method: 'get',
+    path: '/session',
+    summary: 'The signed-in administrator, and the CSRF token to send as X-CSRF-Token',
+    async handle({ ctx, principal }) {
+      return { user_id: principal.userId, username: principal.username, tenant_id: principal.tenantId, platform: principal.platform, csrf_token: csrfToken(ctx) };
+    },
+  },
+  // Tenants
+  {
+    method: 'get',
+    path: '/tenants',
+    summary: 'List tenants (platform admins: all; tenant admins: their own)',
+    query: LIST_QUERY,
+    async handle({ ctx, principal, deps }) {
+      const all = (await deps.directory.tenants.list()).filter((t) => principal.platform || t.id === principal.tenantId);
+      const page = paginate(all, ctx.query, (t) => t.code, (t) => [t.code, t.name]);
+      return { ...page, items: page.items.map(publicTenant) };
+    },
+  },
+  {
+    method: 'post',
+    path: '/tenants',
+    summary: 'Create a tenant',
+    platformOnly: true,
+    body: z.object({ code: z.string(), name: z.string() }),
+    status: 201,
+    async handle({ ctx, principal, body, deps }) {
+      const tenant = await deps.directory.tenants.create(body);
+      await record(deps, ctx, principal, { type: 'admin.tenant.create', tenantId: tenant.id, after: publicTenant(tenant) });
+      return publicTenant(tenant);
+    },
+  },
+  {
+    method: 'get',
+    path: '/tenants/{tenantId}',
+    summary: 'Get a tenant',
+    async handle({ principal, params, deps }) {
+      return publicTenant(await deps.auth.tenant(principal, params.tenantId!));
+    },
+  },
+  {
+    method: 'patch',
+    path: '/tenants/{tenantId}',
+    summary: 'Rename, disable or enable a tenant',
+    platformOnly: true,
+    body: z.object({ name: z.string().optional(), status: z.enum(['active', 'disabled']).optional() }),
+    async handle({ ctx, principal, params, body, deps }) {
+      const before = await deps.auth.tenant(principal, params.tenantId!);
+      const after = await deps.directory.tenants.update(before.id, body);
+      await record(deps, ctx, principal, { type: 'admin.tenant.update', tenantId: before.id, before: publicTenant(before), after: publicTenant(after) });
+      return publicTenant(after);
+    },
+  },
+  // Apps
+  {
+    method: 'get',
+    path: '/apps',
+    summary: 'List apps',
+    platformOnly: true,
+    query: LIST_QUERY,
+    async handle({ ctx, deps }) {
+      const page = paginate(await deps.directory.apps.list(), ctx.query, (a) => a.clientId, (a) => [a.name, a.description, a.clientId]);
+      return { ...page, items: page.items.map(toPublicApp) };
+    },
+  },
+  {
+    method: 'post',
+    path: '/apps',
+    summary: 'Register an app; a confidential app’s client_secret is in this answer only',
+    platformOnly: true,
+    body: appBody,
+    status: 201,
+    async handle({ ctx, principal, body, deps }) {
+      const { app, clientSecret } = await deps.directory.apps.create(body);
+      await record(deps, ctx, principal, { type: 'admin.app.create', tenantId: principal.tenantId, clientId: app.clientId, after: toPublicApp(app) });
+      ctx.set('Cache-Control', 'no-store');
+      return { ...toPublicApp(app), ...(clientSecret ? { client_secret: clientSecret } : {}) };
+    },
+  },
+  {
+    method: 'get',
+    path: '/apps/{clientId}',
+    summary: 'Get an app',
+    platformOnly: true,
+    async handle({ params, deps }) {
+      return toPublicApp(await deps.directory.apps.require(params.clientId!));
+    },
+  },
+  // Assignments
+  {
+    method: 'get',
+    path: '/tenants/{tenantId}/assignments',
+    summary: 'The apps a tenant subscribes to',
+    query: LIST_QUERY,
+    async handle({ ctx, principal, params, deps }) {
+      const tenant = await deps.auth.tenant(principal, params.tenantId!);
+      const assignments = await deps.directory.assignments.listForTenant(tenant.id);
+      return paginate(assignments, ctx.query, (a) => a.clientId, (a) => [a.clientId]);
+    },
+  },
+  {
+    method: 'put',
+    path: '/tenants/{tenantId}/assignments/{clientId}',
+    summary: 'Assign an app to a tenant (optionally until expiresAt, optionally for listed users)',
+    platformOnly: true,
+    body: assignmentBody,
+    async handle({ ctx, principal, params, body, deps }) {
+      const tenant = await deps.auth.tenant(principal, params.tenantId!);
+      const app = await deps.directory.apps.require(params.clientId!);
+      const { expiresAt, userIds } = parseInput(assignmentBody, body);
+      for (const id of userIds ?? []) await deps.auth.user(tenant, id);
+      const before = await deps.directory.assignments.get(tenant.id, app.clientId);
+      const after = await deps.directory.assignments.assign({ tenantId: tenant.id, clientId: app.clientId, expiresAt, userIds });
+      await record(deps, ctx, principal, { type: 'admin.assignment.put', tenantId: tenant.id, clientId: app.clientId, before, after });
+      return after;
+    },
+  },
+  {
+    method: 'delete',
+    path: '/tenants/{tenantId}/assignments/{clientId}',
+    summary: 'End a tenant’s subscription to an app',
+    platformOnly: true,
+    status: 204,
+    async handle({ ctx, principal, params, deps }) {
+      const tenant = await deps.auth.tenant(principal, params.tenantId!);
+      const before = await deps.directory.assignments.get(tenant.id, params.clientId!);
+      if (!before || !(await deps.directory.assignments.unassign(tenant.id, params.clientId!))) throw notFound('assignment not found');
+      await record(deps, ctx, principal, { type: 'admin.assignment.delete', tenantId: tenant.id, clientId: before.clientId, before });
+      return undefined;
+    },
+  },
+  // Users
+  {
+    method: 'get',
+    path: '/tenants/{tenantId}/users',
+    summary: 'List a tenant’s users',
+    query: LIST_QUERY,
+    async handle({ ctx, principal, params, deps }) {
+      const tenant = await deps.auth.tenant(principal, params.tenantId!);
+      const page = paginate(await deps.directory.users.list(tenant.id), ctx.query, (u) => u.username.toLowerCase(), (u) => [u.username, u.name, u.email]);
+      return { ...page, items: page.items.map(publicUser) };
+    },
+  },
+  {
+    method: 'post',
+    path: '/tenants/{tenantId}/users',
+    summary: 'Create a user',
+    body: createUserBody,
+    status: 201,
+    async handle({ ctx, principal, params, body, deps }) {
+      const tenant = await deps.auth.tenant(principal, params.tenantId!);
+      const user = await deps.directory.users.create(tenant.id, body);
+      await record(deps, ctx, principal, { type: 'admin.user.create', tenantId: tenant.id, userId: user.id, after: publicUser(user) });
+      return publicUser(user);
+    },
+  },
+  {
+    method: 'get',
+    path: '/tenants/{tenantId}/users/{userId}',
+    summary: 'Get a user',
+    async handle(call) {
+      return publicUser((await scopedUser(call)).user);
+    },
+  },
+  {
+    method: 'patch',
+    path: '/tenants/{tenantId}/users/{userId}',
+    summary: 'Change a user’s name, e-mail, mobile or role',
+    body: userChangesSchema,
+    async handle(call) {
+      const { tenant, user } = await scopedUser(call);
+      const after = await call.deps.directory.users.update(user.id, parseInput(userChangesSchema, call.body));
+      await record(call.deps, call.ctx, call.principal, { type: 'admin.user.update', tenantId: tenant.id, userId: user.id, before: publicUser(user), after: publicUser(after) });
+      return publicUser(after);
+    },
+  },
+  {
+    method: 'post',
+    path: '/tenants/{tenantId}/users/{userId}/disable',
+    summary: 'Disable a user: ends their sessions (with back-channel logout) and stops their tokens',
+    async handle(call) {
+      const { user } = await scopedUser(call);
+      const { user: after, sessionsEnded } = await disableUser(call.deps, user.id, { by: call.principal.userId, ip: call.ctx.ip });
+      return { ...publicUser(after), sessions_ended: sessionsEnded };
+    },
+  },
+  {
+    method: 'post',
+    path: '/tenants/{tenantId}/users/{userId}/enable',
+    summary: 'Enable a disabled user',
+    async handle(call) {
+      const { tenant, user } = await scopedUser(call);
+      const after = await call.deps.directory.users.update(user.id, { status: 'active' });
+      await record(call.deps, call.ctx, call.principal, { type: 'admin.user.enable', tenantId: tenant.id, userId: user.id, before: user.status, after: after.status });
+      return publicUser(after);
+    },
+  },
+  {
+    method: 'post',
+    path: '/tenants/{tenantId}/users/{userId}/unlock',
+    summary: 'Lift a sign-in lock after too many failed attempts',
+    async handle(call) {
+      const { tenant, user } = await scopedUser(call);
+      await call.deps.directory.throttle.unlock(tenant.code, user.username);
+      await record(call.deps, call.ctx, call.principal, { type: 'admin.user.unlock', tenantId: tenant.id, userId: user.id });
+      return { unlocked: true };
+    },
+  },
+  {
+    method: 'post',
+    path: '/tenants/{tenantId}/users/{userId}/reset-password',
+    summary: 'Set a new password (the password policy applies)',
+    body: z.object({ password: z.string() }),
+    async handle(call) {
+      const { tenant, user } = await scopedUser(call);
+      await call.deps.directory.users.resetPassword(user.id, (call.body as { password?: unknown } | undefined)?.password);
+      // Never the password itself, nor its hash, in the audit trail.
+      await record(call.deps, call.ctx, call.principal, { type: 'admin.user.reset_password', tenantId: tenant.id, userId: user.id });
+      return { reset: true };
+    },
+  },
+  {
+    method: 'get',
+    path: '/tenants/{tenantId}/users/{userId}/sessions',
+    summary: 'A user’s live sessions',
+    async handle(call) {
+      const { user } = await scopedUser(call);
+      return { items: await listAccountSessions(call.deps.provider, call.deps.store, user.id) };
+    },
+  },
+  {
+    method: 'delete',
+    path: '/tenants/{tenantId}/users/{userId}/sessions',
+    summary: 'End all of a user’s sessions (with back-channel logout)',
+    async handle(call) {
+      const { tenant, user } = await scopedUser(call);
+      const ended = await endAccountSessions(call.deps.provider, call.deps.backchannel, call.deps.store, user.id);
+      await record(call.deps, call.ctx, call.principal, { type: 'admin.user.end_sessions', tenantId: tenant.id, userId: user.id, after: { ended } });
+      return { sessions_ended: ended };
+    },
+  },
+  // Audit
+  {
+    method: 'get',
+    path: '/tenants/{tenantId}/audit',
+    summary: 'Audit events of a tenant, by time (at most 31 days; default: the last 24 hours), type and user',
+    query: { from: 'ISO-8601 start', to: 'ISO-8601 end', type: 'Event type, e.g. signin.failure', userId: 'A user id', ...LIST_QUERY },
+    async handle({ ctx, principal, params, deps }) {
+      const tenant = await deps.auth.tenant(principal, params.tenantId!);
+      const { from, to, type, userId } = parseInput(auditQuery, ctx.query);
+      const end = to ? new Date(to) : new Date();
+      const start = from ? new Date(from) : new Date(end.getTime() - 86_400_000);
+      const events = await deps.directory.audit.query(tenant.id, { from: start, to: end, type, userId });
+      return paginate(events, { limit: ctx.query.limit, cursor: ctx.query.cursor, q: ctx.query.q }, (e) => e.id, (e) => [e.type, e.userId ?? '', e.clientId ?? '']);
+    },
+  },
+];
