@@ -13,6 +13,7 @@ import { isoDate, parseInput } from '../directory/validation.js';
 import { notFound } from '../errors.js';
 import { csrfToken } from '../http/csrf.js';
 import type { Backchannel } from '../oidc/backchannel.js';
+import { revokeClientGrants } from '../oidc/logout.js';
 import { endAccountSessions, listAccountSessions } from '../oidc/sessions.js';
 import type { Store } from '../store/store.js';
 import type { AdminAuth, Principal } from './auth.js';
@@ -176,6 +177,48 @@ export const ADMIN_ROUTES: AdminRoute[] = [
       return toPublicApp(await deps.directory.apps.require(params.clientId!));
     },
   },
+  {
+    method: 'patch',
+    path: '/apps/{clientId}',
+    summary: 'Change an app (redirect URIs are validated as at registration)',
+    platformOnly: true,
+    body: appBody.partial(),
+    async handle({ ctx, principal, params, body, deps }) {
+      const before = await deps.directory.apps.require(params.clientId!);
+      const after = await deps.directory.apps.update(before.clientId, body);
+      await record(deps, ctx, principal, { type: 'admin.app.update', tenantId: principal.tenantId, clientId: before.clientId, before: toPublicApp(before), after: toPublicApp(after) });
+      return toPublicApp(after);
+    },
+  },
+  {
+    method: 'delete',
+    path: '/apps/{clientId}',
+    summary: 'Delete an app: revokes every token issued to it and ends its assignments',
+    platformOnly: true,
+    status: 204,
+    async handle({ ctx, principal, params, deps }) {
+      const app = await deps.directory.apps.require(params.clientId!);
+      await deps.directory.apps.remove(app.clientId);
+      const revoked = await revokeClientGrants(deps.provider, deps.store, app.clientId);
+      for (const tenant of await deps.directory.tenants.list()) await deps.directory.assignments.unassign(tenant.id, app.clientId);
+      await record(deps, ctx, principal, { type: 'admin.app.delete', tenantId: principal.tenantId, clientId: app.clientId, before: toPublicApp(app), after: { grantsRevoked: revoked } });
+      return undefined;
+    },
+  },
+  {
+    method: 'post',
+    path: '/apps/{clientId}/rotate-secret',
+    summary: 'Issue a new client secret (in this answer only); the old one stays valid for graceSeconds (default 24 h)',
+    platformOnly: true,
+    body: z.object({ graceSeconds: z.number().int().min(0).max(30 * 86_400).optional() }).strict(),
+    async handle({ ctx, principal, params, body, deps }) {
+      const { graceSeconds } = parseInput(z.object({ graceSeconds: z.number().int().min(0).max(30 * 86_400).default(86_400) }).strict(), body ?? {});
+      const { app, clientSecret } = await deps.directory.apps.rotateSecret(params.clientId!, graceSeconds);
+      await record(deps, ctx, principal, { type: 'admin.app.rotate_secret', tenantId: principal.tenantId, clientId: app.clientId, after: { previousSecretExpiresAt: app.previousSecretExpiresAt } });
+      ctx.set('Cache-Control', 'no-store');
+      return { client_id: app.clientId, client_secret: clientSecret, previous_secret_expires_at: app.previousSecretExpiresAt };
+    },
+  },
   // Assignments
   {
     method: 'get',
@@ -217,6 +260,41 @@ export const ADMIN_ROUTES: AdminRoute[] = [
       if (!before || !(await deps.directory.assignments.unassign(tenant.id, params.clientId!))) throw notFound('assignment not found');
       await record(deps, ctx, principal, { type: 'admin.assignment.delete', tenantId: tenant.id, clientId: before.clientId, before });
       return undefined;
+    },
+  },
+  {
+    method: 'put',
+    path: '/tenants/{tenantId}/assignments/{clientId}/users',
+    summary: 'Choose which of the tenant’s users see a subscribed app (an empty list: everyone)',
+    body: z.object({ userIds: z.array(z.string()) }).strict(),
+    async handle({ ctx, principal, params, body, deps }) {
+      const tenant = await deps.auth.tenant(principal, params.tenantId!);
+      const before = await deps.directory.assignments.get(tenant.id, params.clientId!);
+      if (!before) throw notFound('assignment not found');
+      const { userIds } = parseInput(z.object({ userIds: z.array(z.string()).max(10_000) }).strict(), body);
+      for (const id of userIds) await deps.auth.user(tenant, id);
+      const after = await deps.directory.assignments.assign({
+        tenantId: tenant.id,
+        clientId: before.clientId,
+        expiresAt: before.expiresAt,
+        userIds: userIds.length > 0 ? userIds : undefined,
+      });
+      await record(deps, ctx, principal, { type: 'admin.assignment.users', tenantId: tenant.id, clientId: before.clientId, before, after });
+      return after;
+    },
+  },
+  {
+    method: 'get',
+    path: '/tenants/{tenantId}/sessions',
+    summary: 'The live sessions of a tenant’s users',
+    query: LIST_QUERY,
+    async handle({ ctx, principal, params, deps }) {
+      const tenant = await deps.auth.tenant(principal, params.tenantId!);
+      const users = await deps.directory.users.list(tenant.id);
+      const sessions = (
+        await Promise.all(users.map(async (u) => (await listAccountSessions(deps.provider, deps.store, u.id)).map((s) => ({ ...s, user_id: u.id, username: u.username }))))
+      ).flat();
+      return paginate(sessions, ctx.query, (s) => s.uid, (s) => [s.username]);
     },
   },
   // Users
@@ -262,6 +340,19 @@ export const ADMIN_ROUTES: AdminRoute[] = [
       const after = await call.deps.directory.users.update(user.id, parseInput(userChangesSchema, call.body));
       await record(call.deps, call.ctx, call.principal, { type: 'admin.user.update', tenantId: tenant.id, userId: user.id, before: publicUser(user), after: publicUser(after) });
       return publicUser(after);
+    },
+  },
+  {
+    method: 'delete',
+    path: '/tenants/{tenantId}/users/{userId}',
+    summary: 'Delete a user: ends their sessions (with back-channel logout) and stops their tokens',
+    status: 204,
+    async handle(call) {
+      const { tenant, user } = await scopedUser(call);
+      await endAccountSessions(call.deps.provider, call.deps.backchannel, call.deps.store, user.id);
+      await call.deps.directory.users.remove(user.id);
+      await record(call.deps, call.ctx, call.principal, { type: 'admin.user.delete', tenantId: tenant.id, userId: user.id, before: publicUser(user) });
+      return undefined;
     },
   },
   {
@@ -313,9 +404,10 @@ export const ADMIN_ROUTES: AdminRoute[] = [
     method: 'get',
     path: '/tenants/{tenantId}/users/{userId}/sessions',
     summary: 'A user’s live sessions',
+    query: LIST_QUERY,
     async handle(call) {
       const { user } = await scopedUser(call);
-      return { items: await listAccountSessions(call.deps.provider, call.deps.store, user.id) };
+      return paginate(await listAccountSessions(call.deps.provider, call.deps.store, user.id), call.ctx.query, (s) => s.uid, (s) => s.apps);
     },
   },
   {

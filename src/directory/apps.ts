@@ -3,7 +3,7 @@
  * here, returned once from `create`, and kept only as its SHA-256 digest.
  */
 import { z } from 'zod';
-import { notFound } from '../errors.js';
+import { invalidInput, notFound } from '../errors.js';
 import type { Store } from '../store/store.js';
 import { newId, newSecret, sha256Hex } from './ids.js';
 import { now, readRecord, readRecords, writeRecord } from './records.js';
@@ -22,6 +22,9 @@ export interface App {
   type: 'confidential' | 'public';
   /** SHA-256 hex of the client secret (confidential apps). */
   secretHash: string;
+  /** After a rotation: the previous secret's digest, valid until `previousSecretExpiresAt`. */
+  previousSecretHash?: string;
+  previousSecretExpiresAt?: string;
   /** Whether the app may use refresh tokens (confidential apps only). */
   allowRefresh: boolean;
   /** Token lifetimes of this app in seconds; unset means the installation's defaults. */
@@ -33,10 +36,10 @@ export interface App {
   updatedAt: string;
 }
 
-export type PublicApp = Omit<App, 'secretHash'>;
-export const toPublicApp = ({ secretHash: _hash, ...app }: App): PublicApp => app;
+export type PublicApp = Omit<App, 'secretHash' | 'previousSecretHash'>;
+export const toPublicApp = ({ secretHash: _hash, previousSecretHash: _previous, ...app }: App): PublicApp => app;
 
-const createSchema = z.object({
+const fields = {
   name: displayName,
   description: z.string().trim().max(1000).default(''),
   logoUri: z.union([redirectUri, z.literal('')]).default(''),
@@ -49,7 +52,25 @@ const createSchema = z.object({
   accessTokenTtl: z.number().int().min(60).max(86_400).optional(),
   refreshTokenTtl: z.number().int().min(60).max(365 * 86_400).optional(),
   requirePkce: z.boolean().default(true),
-});
+};
+const createSchema = z.object(fields);
+/** What an update may change: everything but the type and the secret. */
+const updateSchema = z
+  .object({
+    name: fields.name,
+    description: z.string().trim().max(1000),
+    logoUri: z.union([redirectUri, z.literal('')]),
+    redirectUris: fields.redirectUris,
+    initiateLoginUri: z.union([redirectUri, z.literal('')]),
+    postLogoutRedirectUris: z.array(redirectUri).max(20),
+    backchannelLogoutUri: z.union([redirectUri, z.literal('')]),
+    allowRefresh: z.boolean(),
+    requirePkce: z.boolean(),
+    accessTokenTtl: z.number().int().min(60).max(86_400),
+    refreshTokenTtl: z.number().int().min(60).max(365 * 86_400),
+  })
+  .partial()
+  .strict();
 
 const key = (clientId: string): string => `app:${clientId}`;
 const ALL = 'apps';
@@ -87,6 +108,47 @@ export function createApps(store: Store) {
       await writeRecord(store, key(app.clientId), app);
       await store.sadd(ALL, [app.clientId]);
       return clientSecret ? { app, clientSecret } : { app };
+    },
+
+    async update(clientId: string, input: unknown): Promise<App> {
+      const changes = parseInput(updateSchema, input);
+      const app = await this.require(clientId);
+      const updated: App = {
+        ...app,
+        ...changes,
+        ...(changes.redirectUris ? { redirectUris: [...new Set(changes.redirectUris)] } : {}),
+        allowRefresh: app.type === 'confidential' && (changes.allowRefresh ?? app.allowRefresh),
+        requirePkce: app.type === 'public' || (changes.requirePkce ?? app.requirePkce ?? true),
+        updatedAt: now(),
+      };
+      await writeRecord(store, key(clientId), updated);
+      return updated;
+    },
+
+    /**
+     * Issues a new secret (returned once). The previous one stays valid for `graceSeconds`, so the
+     * app can be redeployed with the new one without an outage.
+     */
+    async rotateSecret(clientId: string, graceSeconds: number): Promise<{ app: App; clientSecret: string }> {
+      const app = await this.require(clientId);
+      if (app.type !== 'confidential') throw invalidInput('type: a public app has no secret');
+      const clientSecret = newSecret();
+      const updated: App = {
+        ...app,
+        secretHash: sha256Hex(clientSecret),
+        previousSecretHash: app.secretHash,
+        previousSecretExpiresAt: new Date(Date.now() + graceSeconds * 1000).toISOString(),
+        updatedAt: now(),
+      };
+      await writeRecord(store, key(clientId), updated);
+      return { app: updated, clientSecret };
+    },
+
+    async remove(clientId: string): Promise<App> {
+      const app = await this.require(clientId);
+      await store.del(key(clientId));
+      await store.srem(ALL, clientId);
+      return app;
     },
 
     /** Is `uri` exactly one of the post-logout redirect URIs registered by some app? */

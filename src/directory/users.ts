@@ -101,6 +101,15 @@ export function createUsers(store: Store, hasher: PasswordHasher) {
       return this.update(id, { passwordHash: await hasher.hash(checked) });
     },
 
+    async remove(id: string): Promise<User> {
+      const user = await byId(id);
+      if (!user) throw notFound('user not found');
+      await store.del(key(id));
+      await store.deleteIfEquals(nameKey(user.tenantId, user.username), id);
+      await store.srem(tenantKey(user.tenantId), id);
+      return user;
+    },
+
     async list(tenantId: string): Promise<User[]> {
       const users = await readRecords<User>(store, (await store.smembers(tenantKey(tenantId))).map(key));
       return users.sort((a, b) => a.username.localeCompare(b.username));

@@ -50,8 +50,18 @@ export async function loadAccount(directory: Directory, sub: string): Promise<At
   };
 }
 
+/**
+ * Where tokens are redeemed or used (token endpoint, userinfo), the app must still be assigned to
+ * the user: an expired or withdrawn assignment stops refresh and userinfo at once. (Not at the
+ * authorization endpoint: there an unassigned app gets access_denied, see provider.ts.)
+ */
 export const createFindAccount =
-  (directory: Directory): FindAccount =>
-  (_ctx, sub) =>
-    loadAccount(directory, sub);
+  (directory: Directory, isAllowed: (user: User, clientId: string) => Promise<boolean>): FindAccount =>
+  async (ctx, sub) => {
+    const account = await loadAccount(directory, sub);
+    const clientId = ctx?.oidc?.client?.clientId;
+    const route = ctx?.oidc?.route;
+    if (account && clientId && (route === 'token' || route === 'userinfo') && !(await isAllowed(account.user, clientId))) return undefined;
+    return account;
+  };
 

@@ -7,6 +7,7 @@
  *                            grant-bearing model; its TTL is extended to outlive each member.
  * Session uid index:         `oidc:session-uid:{uid}`  → the session's current id.
  * Account sessions:          `oidc:account-sessions:{accountId}`  set of session uids.
+ * Client grants:             `oidc:client-grants:{clientId}`  set of grant ids.
  *
  * `consume` is the store's atomic consume: of many parallel redemptions of one code or refresh
  * token exactly one succeeds; the others get invalid_grant.
@@ -26,6 +27,8 @@ const GRANT_MODELS = new Set([
 const recordKey = (model: string, id: string): string => `oidc:${model}:${id}`;
 const grantKey = (grantId: string): string => `oidc:grant:${grantId}`;
 const uidKey = (uid: string): string => `oidc:session-uid:${uid}`;
+/** Every grant of an app, so that deleting the app revokes everything issued to it. */
+export const clientGrantsKey = (clientId: string): string => `oidc:client-grants:${clientId}`;
 /** Every live session (by uid) of an account, for "sign out everywhere" and disabled users. */
 export const accountSessionsKey = (accountId: string): string => `oidc:account-sessions:${accountId}`;
 
@@ -47,6 +50,9 @@ export class StoreAdapter implements Adapter {
     // Index first: a record may outlive a failed write of its index entry only the other way round.
     if (payload.grantId && GRANT_MODELS.has(this.model)) {
       await this.store.sadd(grantKey(payload.grantId), [`${this.model}:${id}`], { ttl });
+    }
+    if (this.model === 'Grant' && payload.clientId) {
+      await this.store.sadd(clientGrantsKey(payload.clientId), [id], { ttl });
     }
     await this.store.hset(this.key(id), { payload: JSON.stringify(payload) }, { replace: true, ttl });
     if (this.model === 'Session' && payload.uid) {

@@ -8,6 +8,9 @@ import type { App } from '../directory/index.js';
 /** Per-app token lifetimes travel as extra client metadata (registered in provider.ts). */
 export const ACCESS_TOKEN_TTL = 'atrium_access_token_ttl';
 export const REFRESH_TOKEN_TTL = 'atrium_refresh_token_ttl';
+/** During a secret rotation's grace period: the previous secret's digest, and until when. */
+export const PREVIOUS_SECRET = 'atrium_previous_secret_hash';
+export const PREVIOUS_SECRET_UNTIL = 'atrium_previous_secret_until';
 /** A legacy app that cannot send PKCE (joint-operation kits): its own requests may omit it. */
 export const PKCE_OPTIONAL = 'atrium_pkce_optional';
 
@@ -31,5 +34,8 @@ export function toClientMetadata(app: App): AdapterPayload {
     ...(app.accessTokenTtl ? { [ACCESS_TOKEN_TTL]: app.accessTokenTtl } : {}),
     ...(app.refreshTokenTtl ? { [REFRESH_TOKEN_TTL]: app.refreshTokenTtl } : {}),
     ...(app.requirePkce === false && confidential ? { [PKCE_OPTIONAL]: true } : {}),
+    ...(confidential && app.previousSecretHash && app.previousSecretExpiresAt
+      ? { [PREVIOUS_SECRET]: app.previousSecretHash, [PREVIOUS_SECRET_UNTIL]: Math.floor(new Date(app.previousSecretExpiresAt).getTime() / 1000) }
+      : {}),
   };
 }

@@ -7,6 +7,8 @@
 import type { Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
+import type { Store } from '../store/store.js';
+import { clientGrantsKey } from './adapter.js';
 
 export async function revokeGrant(provider: Provider, grantId: string): Promise<void> {
   await Promise.all([
@@ -15,6 +17,14 @@ export async function revokeGrant(provider: Provider, grantId: string): Promise<
     provider.AuthorizationCode.revokeByGrantId(grantId),
     provider.Grant.adapter.destroy(grantId),
   ]);
+}
+
+/** Revokes every grant ever made to an app (the app is being deleted). Returns how many. */
+export async function revokeClientGrants(provider: Provider, store: Store, clientId: string): Promise<number> {
+  const grantIds = await store.smembers(clientGrantsKey(clientId));
+  await Promise.all(grantIds.map((grantId) => revokeGrant(provider, grantId)));
+  await store.del(clientGrantsKey(clientId));
+  return grantIds.length;
 }
 
 export function revokeGrantsOnSignOut(provider: Provider): Middleware {

@@ -9,7 +9,7 @@ import type { Store } from '../store/store.js';
 import { createAdapterFactory } from './adapter.js';
 import { CLAIMS, createFindAccount, type AtriumAccount } from './accounts.js';
 import { compareHashedClientSecrets } from './client-auth.js';
-import { ACCESS_TOKEN_TTL, PKCE_OPTIONAL, REFRESH_TOKEN_TTL, toClientMetadata } from './clients.js';
+import { ACCESS_TOKEN_TTL, PKCE_OPTIONAL, PREVIOUS_SECRET, PREVIOUS_SECRET_UNTIL, REFRESH_TOKEN_TTL, toClientMetadata } from './clients.js';
 import { createLaunchTickets, LAUNCH_PARAM, type LaunchTickets } from './launch-ticket.js';
 import { sessionTtl } from './sessions.js';
 import { loadCookieKeys, loadSigningKeys, toProviderJwks } from './keys.js';
@@ -70,7 +70,7 @@ export async function createProvider(options: {
     ],
     jwks: toProviderJwks(signingKeys) as Configuration['jwks'],
     cookies: { keys: cookieKeys },
-    findAccount: createFindAccount(directory),
+    findAccount: createFindAccount(directory, async (user, clientId) => (await decideAccess(directory, user, clientId)) === 'granted'),
     claims: CLAIMS,
     scopes: ['openid', 'offline_access', 'profile', 'email', 'phone', 'get_user_info'],
     responseTypes: ['code'],
@@ -105,7 +105,7 @@ export async function createProvider(options: {
       if (config.allowPrivateFetch) delete (init as { dispatcher?: unknown }).dispatcher;
       return globalThis.fetch(url, init);
     },
-    extraClientMetadata: { properties: [ACCESS_TOKEN_TTL, REFRESH_TOKEN_TTL, PKCE_OPTIONAL] },
+    extraClientMetadata: { properties: [ACCESS_TOKEN_TTL, REFRESH_TOKEN_TTL, PKCE_OPTIONAL, PREVIOUS_SECRET, PREVIOUS_SECRET_UNTIL] },
     ttl: {
       AccessToken: (_ctx, _token, client) => perApp(client, ACCESS_TOKEN_TTL) ?? config.ttl.accessToken,
       AuthorizationCode: config.ttl.authorizationCode,

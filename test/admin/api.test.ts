@@ -63,7 +63,8 @@ describe.each(DRIVERS)('admin API on the %s store', (driver) => {
     it('has no route that the server does not answer', async () => {
       for (const [path, ops] of Object.entries(doc.paths)) {
         for (const method of Object.keys(ops)) {
-          const concrete = path.replace('{tenantId}', seed.acme.id).replace('{userId}', seed.alice.id).replace('{clientId}', seed.crm.app.clientId).slice(API.length);
+          // Ids that exist nowhere: the route must answer, with its own "not found", not the router's.
+          const concrete = path.replace(/\{\w+\}/g, '0'.repeat(32)).slice(API.length);
           const res = await platform.call(method.toUpperCase(), concrete, ['post', 'put', 'patch'].includes(method) ? {} : undefined);
           expect([404, 405].includes(res.status) && res.body.error_description === 'There is nothing at this address', `${method} ${path}`).toBe(false);
           expect(res.status, `${method} ${path}`).toBeLessThan(500);

@@ -1,0 +1,138 @@
+/** App and user lifecycle through the admin API: secret rotation, deletion, assignments, expiry. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as oidc from 'openid-client';
+import { ensurePlatformAdmin } from '../../src/directory/bootstrap.js';
+import { authorize, Browser, hiddenFields } from '../helpers/browser.js';
+import { aliceLogin, PASSWORD, seedDirectory, type Seed } from '../helpers/fixtures.js';
+import { startAtrium, type TestServer } from '../helpers/atrium.js';
+import { DRIVERS } from '../helpers/stores.js';
+
+const API = '/admin/api/v1';
+
+describe.each(DRIVERS)('app and user lifecycle on the %s store', (driver) => {
+  let t: TestServer;
+  let seed: Seed;
+  let call: (method: string, path: string, body?: unknown) => Promise<{ status: number; body: Record<string, unknown> & { items?: Record<string, unknown>[] } }>;
+  let tenantCall: typeof call;
+
+  const clientFor = async (login: { tenant: string; username: string; password: string }) => {
+    const browser = new Browser(t.issuer);
+    const page = await browser.follow(`${t.issuer}/`);
+    await browser.follow((await browser.post(`${t.issuer}${new URL(page.url).pathname}/login`, { ...hiddenFields(page.body), ...login })).location!);
+    const { csrf_token: csrf } = JSON.parse((await browser.request(`${t.issuer}${API}/session`, { headers: { accept: 'application/json' } })).body) as { csrf_token: string };
+    return async (method: string, path: string, body?: unknown) => {
+      const res = await browser.request(`${t.issuer}${API}${path}`, {
+        method,
+        headers: { accept: 'application/json', 'x-csrf-token': csrf, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      return { status: res.status, body: res.body ? JSON.parse(res.body) : {} };
+    };
+  };
+
+  beforeAll(async () => {
+    t = await startAtrium(driver);
+    seed = await seedDirectory(t.atrium.directory);
+    await ensurePlatformAdmin(t.atrium.directory, 'platform admin password 1');
+    await t.atrium.directory.users.create(seed.acme.id, { username: 'boss', password: PASSWORD, role: 'admin' });
+    call = await clientFor({ tenant: 'platform', username: 'admin', password: 'platform admin password 1' });
+    tenantCall = await clientFor({ tenant: 'acme', username: 'boss', password: PASSWORD });
+  });
+  afterAll(() => t.close());
+
+  /** Registers an app through the API, assigns it to acme and signs alice in to it. */
+  async function appWithTokens(name: string) {
+    const created = await call('POST', '/apps', { name, redirectUris: [`https://${name}.test/cb`] });
+    const clientId = created.body.clientId as string;
+    const secret = created.body.client_secret as string;
+    await call('PUT', `/tenants/${seed.acme.id}/assignments/${clientId}`, {});
+    const config = await oidc.discovery(new URL(t.issuer), clientId, secret, undefined, { execute: [oidc.allowInsecureRequests] });
+    const verifier = oidc.randomPKCECodeVerifier();
+    const url = oidc.buildAuthorizationUrl(config, { redirect_uri: `https://${name}.test/cb`, scope: 'openid', state: 's', code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' });
+    const page = await authorize(new Browser(t.issuer), url.href, aliceLogin);
+    const tokens = await oidc.authorizationCodeGrant(config, new URL(page.location!), { pkceCodeVerifier: verifier, expectedState: 's' });
+    return { clientId, secret, config, tokens };
+  }
+
+  const introspect = (clientId: string, secret: string, token: string) =>
+    fetch(`${t.issuer}/token/introspection`, {
+      method: 'POST',
+      headers: { authorization: `Basic ${Buffer.from(`${clientId}:${secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token }),
+    }).then(async (r) => ({ status: r.status, body: (await r.json()) as { active?: boolean; error?: string } }));
+
+  it('rotates a secret: the old one keeps working during the grace period, then is refused', async () => {
+    const { clientId, secret, tokens } = await appWithTokens('rotating');
+    const rotated = await call('POST', `/apps/${clientId}/rotate-secret`, { graceSeconds: 2 });
+    expect(rotated.status).toBe(200);
+    const fresh = rotated.body.client_secret as string;
+    expect(fresh).not.toBe(secret);
+    expect((await introspect(clientId, fresh, tokens.access_token)).body.active).toBe(true);
+    expect((await introspect(clientId, secret, tokens.access_token)).body.active).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 2100));
+    expect((await introspect(clientId, secret, tokens.access_token)).body.error).toBe('invalid_client');
+    expect((await introspect(clientId, fresh, tokens.access_token)).body.active).toBe(true);
+    // The audit trail has the rotation, never a secret.
+    const audit = JSON.stringify((await call('GET', `/tenants/${(await t.atrium.directory.tenants.byCode('platform'))!.id}/audit?type=admin.app.rotate_secret`)).body);
+    expect(audit).toContain('admin.app.rotate_secret');
+    expect(audit).not.toContain(fresh);
+  });
+
+  it('refuses the old secret at once with a grace period of 0', async () => {
+    const { clientId, secret, tokens } = await appWithTokens('instant');
+    await call('POST', `/apps/${clientId}/rotate-secret`, { graceSeconds: 0 });
+    expect((await introspect(clientId, secret, tokens.access_token)).status).toBe(401);
+  });
+
+  it('updates an app, validating its redirect URIs', async () => {
+    const { clientId } = await appWithTokens('updatable');
+    expect((await call('PATCH', `/apps/${clientId}`, { description: 'New words' })).body.description).toBe('New words');
+    expect((await call('PATCH', `/apps/${clientId}`, { redirectUris: ['https://ok.test/cb#frag'] })).body.error_description).toMatch(/^redirectUris\.0: must not contain a fragment/);
+    expect((await call('PATCH', `/apps/${clientId}`, { type: 'public' })).status).toBe(400);
+  });
+
+  it('deletes an app and revokes every token issued to it', async () => {
+    const { clientId, tokens, config } = await appWithTokens('doomed');
+    expect((await call('DELETE', `/apps/${clientId}`)).status).toBe(204);
+    await expect(oidc.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toBeDefined();
+    const stored = await t.atrium.store.smembers(`oidc:client-grants:${clientId}`);
+    expect(stored).toEqual([]);
+    expect((await call('GET', `/tenants/${seed.acme.id}/assignments`)).body.items!.map((a) => a.clientId)).not.toContain(clientId);
+  });
+
+  it('stops refresh and userinfo for an app whose assignment has expired', async () => {
+    const { clientId, tokens, config } = await appWithTokens('expiring');
+    await call('PUT', `/tenants/${seed.acme.id}/assignments/${clientId}`, { expiresAt: new Date(Date.now() - 1000).toISOString() });
+    await expect(oidc.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+    await expect(oidc.fetchUserInfo(config, tokens.access_token, seed.alice.id)).rejects.toBeDefined();
+  });
+
+  it('lets a tenant admin choose which users see a subscribed app, but not subscribe to new apps', async () => {
+    const { clientId } = await appWithTokens('chosen');
+    const chosen = await tenantCall('PUT', `/tenants/${seed.acme.id}/assignments/${clientId}/users`, { userIds: [seed.carol.id] });
+    expect(chosen.status).toBe(200);
+    expect(await t.atrium.directory.assignments.decide(seed.alice, clientId)).toBe('not_listed');
+    expect(await t.atrium.directory.assignments.decide(seed.carol, clientId)).toBe('granted');
+    await tenantCall('PUT', `/tenants/${seed.acme.id}/assignments/${clientId}/users`, { userIds: [] });
+    expect(await t.atrium.directory.assignments.decide(seed.alice, clientId)).toBe('granted');
+    expect((await tenantCall('PUT', `/tenants/${seed.acme.id}/assignments/${seed.globexApp.app.clientId}/users`, { userIds: [] })).status).toBe(404);
+    expect((await tenantCall('PUT', `/tenants/${seed.acme.id}/assignments/${seed.unassigned.app.clientId}`, {})).status).toBe(403);
+    expect((await tenantCall('PUT', `/tenants/${seed.acme.id}/assignments/${clientId}/users`, { userIds: [seed.bob.id] })).status).toBe(404);
+  });
+
+  it('lists a tenant’s sessions and deletes a user, ending their sessions', async () => {
+    const user = await t.atrium.directory.users.create(seed.acme.id, { username: 'henry', password: PASSWORD });
+    const browser = new Browser(t.issuer);
+    const page = await browser.follow(`${t.issuer}/`);
+    await browser.follow((await browser.post(`${t.issuer}${new URL(page.url).pathname}/login`, { ...hiddenFields(page.body), tenant: 'acme', username: 'henry', password: PASSWORD })).location!);
+    const sessions = await tenantCall('GET', `/tenants/${seed.acme.id}/sessions?q=henry`);
+    expect(sessions.body.items).toHaveLength(1);
+    expect(sessions.body.items![0]).toMatchObject({ user_id: user.id, username: 'henry' });
+
+    expect((await tenantCall('DELETE', `/tenants/${seed.acme.id}/users/${user.id}`)).status).toBe(204);
+    expect((await browser.get(`${t.issuer}/`)).status).toBe(303);
+    expect(await t.atrium.directory.users.byUsername(seed.acme.id, 'henry')).toBeUndefined();
+    // The username is free again.
+    await expect(t.atrium.directory.users.create(seed.acme.id, { username: 'henry', password: PASSWORD })).resolves.toBeDefined();
+  });
+});
