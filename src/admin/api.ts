@@ -9,7 +9,8 @@ import { ADMIN_ROUTES, type AdminDeps } from './routes.js';
 
 export const ADMIN_API_PREFIX = '/admin/api/v1';
 
-const koaPath = (path: string): string => path.replace(/\{(\w+)\}/g, ':$1');
+/** OpenAPI path → router path; a literal ':' (as in users:import) is escaped first. */
+const koaPath = (path: string): string => path.replace(/:/g, '\\:').replace(/\{(\w+)\}/g, ':$1');
 const pathParams = (path: string): string[] => [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]!);
 
 export function openApiDocument(issuer: string): Record<string, unknown> {
@@ -26,6 +27,7 @@ export function openApiDocument(issuer: string): Record<string, unknown> {
         ...Object.entries(route.query ?? {}).map(([name, description]) => ({ name, in: 'query', required: false, description, schema: { type: 'string' } })),
       ],
       ...(route.body ? { requestBody: { required: true, content: { 'application/json': { schema: z.toJSONSchema(route.body) } } } } : {}),
+      ...(route.textBody ? { requestBody: { required: true, content: Object.fromEntries(route.textBody.map((type) => [type, { schema: { type: 'string' } }])) } } : {}),
       responses: {
         [status]: { description: status === '204' ? 'Done' : 'OK' },
         400: { description: 'Invalid input; error_description names the field' },
@@ -52,6 +54,8 @@ export function openApiDocument(issuer: string): Record<string, unknown> {
 export function createAdminApi(deps: AdminDeps, issuer: string) {
   const router = new Router();
   const json = bodyParser({ enableTypes: ['json'], jsonLimit: '64kb', encoding: 'utf-8' });
+  // Imports: up to about 50,000 rows.
+  const text = bodyParser({ enableTypes: ['text'], extendTypes: { text: ['text/csv', 'application/x-ndjson', 'application/jsonl'] }, textLimit: '8mb', encoding: 'utf-8' });
   const document = openApiDocument(issuer);
 
   router.get('/admin/api/openapi.json', (ctx) => {
@@ -59,12 +63,12 @@ export function createAdminApi(deps: AdminDeps, issuer: string) {
   });
 
   for (const route of ADMIN_ROUTES) {
-    router[route.method](`${ADMIN_API_PREFIX}${koaPath(route.path)}`, json, async (ctx) => {
+    router[route.method](`${ADMIN_API_PREFIX}${koaPath(route.path)}`, route.textBody ? text : json, async (ctx) => {
       const principal = await deps.auth.principal(ctx);
       if (route.platformOnly) deps.auth.requirePlatform(principal);
       const result = await route.handle({ ctx, principal, params: ctx.params as Record<string, string>, body: ctx.request.body, deps });
       ctx.set('Cache-Control', 'no-store');
-      ctx.status = route.status ?? 200;
+      if (ctx.status === 404) ctx.status = route.status ?? 200; // a handler may have set its own status
       if (ctx.status !== 204) ctx.body = result;
     });
   }
@@ -74,5 +78,5 @@ export function createAdminApi(deps: AdminDeps, issuer: string) {
 /** "METHOD /path" of every route a router serves, in OpenAPI path style (for the document test). */
 export const servedRoutes = (router: Router): string[] =>
   router.stack.flatMap((layer) =>
-    layer.methods.filter((m) => m !== 'HEAD').map((m) => `${m} ${String(layer.path).replace(/:(\w+)/g, '{$1}')}`),
+    layer.methods.filter((m) => m !== 'HEAD').map((m) => `${m} ${String(layer.path).replace(/(?<!\\):(\w+)/g, '{$1}').replace(/\\:/g, ':')}`),
   );

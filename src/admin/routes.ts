@@ -10,7 +10,8 @@ import type { Directory, Tenant, User } from '../directory/index.js';
 import { toPublicApp } from '../directory/apps.js';
 import { toPublicUser, userChangesSchema } from '../directory/users.js';
 import { isoDate, parseInput } from '../directory/validation.js';
-import { notFound } from '../errors.js';
+import { AtriumError, notFound } from '../errors.js';
+import { importUsers, readUsersFile } from '../directory/import.js';
 import { csrfToken } from '../http/csrf.js';
 import type { Backchannel } from '../oidc/backchannel.js';
 import { revokeClientGrants } from '../oidc/logout.js';
@@ -36,6 +37,8 @@ export interface AdminRoute {
   platformOnly?: boolean;
   query?: Record<string, string>;
   body?: z.ZodType;
+  /** Content types of a raw text body (instead of JSON). */
+  textBody?: string[];
   status?: number;
   handle(call: { ctx: Context; principal: Principal; params: Record<string, string>; body: unknown; deps: AdminDeps }): Promise<unknown>;
 }
@@ -320,6 +323,25 @@ export const ADMIN_ROUTES: AdminRoute[] = [
       const user = await deps.directory.users.create(tenant.id, body);
       await record(deps, ctx, principal, { type: 'admin.user.create', tenantId: tenant.id, userId: user.id, after: publicUser(user) });
       return publicUser(user);
+    },
+  },
+  {
+    method: 'post',
+    path: '/tenants/{tenantId}/users:import',
+    summary: 'Import users from CSV (text/csv; header username,password,name,email,mobile,role) or JSON lines (application/x-ndjson): all rows are validated first, errors by line; idempotent',
+    textBody: ['text/csv', 'application/x-ndjson', 'application/jsonl'],
+    async handle({ ctx, principal, params, body, deps }) {
+      const tenant = await deps.auth.tenant(principal, params.tenantId!);
+      const format = ctx.is('text/csv') ? 'csv' : ctx.is('application/x-ndjson', 'application/jsonl') ? 'jsonl' : undefined;
+      if (!format || typeof body !== 'string') throw new AtriumError('unsupported_media_type', 'Send text/csv or application/x-ndjson', 415);
+      const { rows, errors } = readUsersFile(body, format);
+      const result = errors.length > 0 ? { errors } : await importUsers(deps.directory.users, tenant.id, rows, { parallelism: 2 });
+      if (result.errors.length > 0) {
+        ctx.status = 400;
+        return { error: 'invalid_input', error_description: `${result.errors.length} invalid row(s), nothing imported`, errors: result.errors };
+      }
+      await record(deps, ctx, principal, { type: 'admin.user.import', tenantId: tenant.id, after: result.report });
+      return { rows: rows.length, ...result.report };
     },
   },
   {

@@ -7,7 +7,9 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ConfigError, loadConfig, type Config } from '../config/index.js';
 import { createLogger } from '../logger.js';
 import { createDirectory, type Directory } from '../directory/index.js';
+import { importUsers, readUsersFile } from '../directory/import.js';
 import { toPublicUser } from '../directory/users.js';
+import { readFile } from 'node:fs/promises';
 import { AtriumError } from '../errors.js';
 import { rotateSigningKeys } from '../oidc/keys.js';
 import { createStore } from '../store/index.js';
@@ -20,6 +22,7 @@ const USAGE = `usage: atrium <command> [options] [--json]
   user create --tenant CODE --username NAME --password-stdin [--name N] [--email E] [--mobile M] [--role user|admin]
   user disable --tenant CODE --username NAME      (ends the user's sessions, with back-channel logout)
   user unlock --tenant CODE --username NAME       (lifts a sign-in lock after too many failures)
+  user import --tenant CODE FILE [--format csv|jsonl]   (CSV header: username,password,name,email,mobile,role)
   app create --name NAME --redirect-uri URL [--redirect-uri URL…] [--description TEXT] [--logo-uri URL]
              [--initiate-login-uri URL] [--post-logout-redirect-uri URL…] [--backchannel-logout-uri URL]
              [--public] [--no-refresh] [--no-pkce] [--access-token-ttl SECONDS] [--refresh-token-ttl SECONDS]
@@ -29,12 +32,42 @@ const USAGE = `usage: atrium <command> [options] [--json]
 interface Io {
   stdin: () => Promise<string>;
   out: (line: string) => void;
+  /** Progress of long commands (a bar on a terminal). */
+  progress?: (done: number, total: number) => void;
+  readFile?: (path: string) => Promise<string>;
 }
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 type Values = Record<string, string | boolean | string[] | undefined>;
 
-const COMMANDS: Record<string, { options: Options; run: (ctx: { directory: Directory; store: Store; config: Config; values: Values; io: Io }) => Promise<Record<string, unknown>> }> = {
+const COMMANDS: Record<
+  string,
+  { options: Options; positionals?: number; run: (ctx: { directory: Directory; store: Store; config: Config; values: Values; positionals: string[]; io: Io }) => Promise<Record<string, unknown>> }
+> = {
+  'user import': {
+    options: { tenant: { type: 'string' }, format: { type: 'string' } },
+    positionals: 1,
+    async run({ directory, values, positionals, io }) {
+      const tenant = await directory.tenants.require(required(values, 'tenant'));
+      const file = positionals[0];
+      if (!file) throw new UsageError('user import needs the file to import (CSV or JSON lines)');
+      const format = (values.format as string | undefined) ?? (/\.(jsonl|ndjson)$/i.test(file) ? 'jsonl' : 'csv');
+      if (format !== 'csv' && format !== 'jsonl') throw new UsageError('--format must be csv or jsonl');
+      let text: string;
+      try {
+        text = await (io.readFile ?? ((path: string) => readFile(path, 'utf8')))(file);
+      } catch {
+        throw new UsageError(`cannot read ${file}`);
+      }
+      const { rows, errors } = readUsersFile(text, format);
+      const problems = errors.length > 0 ? errors : (await importUsers(directory.users, tenant.id, rows, { parallelism: 2, onProgress: io.progress })).errors;
+      if (problems.length > 0) {
+        throw new AtriumError('invalid_input', `${problems.length} invalid row(s), nothing imported: ${problems.slice(0, 20).map((e) => `line ${e.line}: ${e.message}`).join('; ')}`, 400);
+      }
+      const existing = await directory.users.list(tenant.id);
+      return { tenant: tenant.code, rows: rows.length, users_in_tenant: existing.length };
+    },
+  },
   'tenant create': {
     options: { code: { type: 'string' }, name: { type: 'string' } },
     async run({ directory, values }) {
@@ -193,11 +226,12 @@ export async function runCli(argv: string[], env: Record<string, string | undefi
   }
   let store: Store | undefined;
   try {
-    const { values } = parseArgs({ args: argv.slice(2), options: { ...command.options, json: { type: 'boolean' } }, strict: true, allowPositionals: false });
+    const { values, positionals } = parseArgs({ args: argv.slice(2), options: { ...command.options, json: { type: 'boolean' } }, strict: true, allowPositionals: (command.positionals ?? 0) > 0 });
+    if (positionals.length > (command.positionals ?? 0)) throw new UsageError(`unexpected argument ${positionals.at(-1)}`);
     const config = loadConfig(env);
     store = await createStore(config.store);
     const directory = createDirectory(store, { password: config.password });
-    const result = await command.run({ directory, store, config, values: values as Values, io });
+    const result = await command.run({ directory, store, config, values: values as Values, positionals, io });
     io.out(values.json ? JSON.stringify(result) : render(result));
     return 0;
   } catch (err) {

@@ -14,12 +14,19 @@ describe.each(DRIVERS)('app and user lifecycle on the %s store', (driver) => {
   let seed: Seed;
   let call: (method: string, path: string, body?: unknown) => Promise<{ status: number; body: Record<string, unknown> & { items?: Record<string, unknown>[] } }>;
   let tenantCall: typeof call;
+  let tenantCallRaw: (type: string, body: string) => Promise<{ status: number; body: Record<string, unknown> }>;
 
+  let lastRaw: typeof tenantCallRaw;
   const clientFor = async (login: { tenant: string; username: string; password: string }) => {
     const browser = new Browser(t.issuer);
     const page = await browser.follow(`${t.issuer}/`);
     await browser.follow((await browser.post(`${t.issuer}${new URL(page.url).pathname}/login`, { ...hiddenFields(page.body), ...login })).location!);
     const { csrf_token: csrf } = JSON.parse((await browser.request(`${t.issuer}${API}/session`, { headers: { accept: 'application/json' } })).body) as { csrf_token: string };
+    const raw = async (type: string, text: string) => {
+      const res = await browser.request(`${t.issuer}${API}/tenants/${seed.acme.id}/users:import`, { method: 'POST', headers: { accept: 'application/json', 'x-csrf-token': csrf, 'content-type': type }, body: text });
+      return { status: res.status, body: res.body ? JSON.parse(res.body) : {} };
+    };
+    lastRaw = raw;
     return async (method: string, path: string, body?: unknown) => {
       const res = await browser.request(`${t.issuer}${API}${path}`, {
         method,
@@ -37,6 +44,7 @@ describe.each(DRIVERS)('app and user lifecycle on the %s store', (driver) => {
     await t.atrium.directory.users.create(seed.acme.id, { username: 'boss', password: PASSWORD, role: 'admin' });
     call = await clientFor({ tenant: 'platform', username: 'admin', password: 'platform admin password 1' });
     tenantCall = await clientFor({ tenant: 'acme', username: 'boss', password: PASSWORD });
+    tenantCallRaw = lastRaw;
   });
   afterAll(() => t.close());
 
@@ -118,6 +126,23 @@ describe.each(DRIVERS)('app and user lifecycle on the %s store', (driver) => {
     expect((await tenantCall('PUT', `/tenants/${seed.acme.id}/assignments/${seed.globexApp.app.clientId}/users`, { userIds: [] })).status).toBe(404);
     expect((await tenantCall('PUT', `/tenants/${seed.acme.id}/assignments/${seed.unassigned.app.clientId}`, {})).status).toBe(403);
     expect((await tenantCall('PUT', `/tenants/${seed.acme.id}/assignments/${clientId}/users`, { userIds: [seed.bob.id] })).status).toBe(404);
+  });
+
+  it('imports users over the API: CSV and JSON lines, errors by line, idempotent', async () => {
+    const post = async (type: string, body: string) => {
+      const res = await fetch(`${t.issuer}${API}/tenants/${seed.acme.id}/users:import`, { method: 'POST', headers: { 'content-type': type, accept: 'application/json' }, body });
+      return res.status;
+    };
+    expect(await post('text/csv', 'username\nx')).toBe(401); // the session is required
+    const csv = 'username,password,name\nkim,a fine passphrase,Kim\nlee,another passphrase,Lee\n';
+    const first = await tenantCallRaw('text/csv', csv);
+    expect(first).toMatchObject({ status: 200, body: { rows: 2, created: 2, updated: 0 } });
+    const second = await tenantCallRaw('application/x-ndjson', '{"username":"kim","name":"Kim K."}\n{"username":"lee"}\n');
+    expect(second.body).toMatchObject({ created: 0, updated: 2 });
+    const bad = await tenantCallRaw('text/csv', 'username,password\nok,a fine passphrase\nbad!,x\n');
+    expect(bad.status).toBe(400);
+    expect((bad.body.errors as { line: number }[]).map((e) => e.line)).toEqual([3]);
+    expect((await tenantCallRaw('application/xml', '<x/>')).status).toBe(415);
   });
 
   it('lists a tenant’s sessions and deletes a user, ending their sessions', async () => {

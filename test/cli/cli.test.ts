@@ -78,6 +78,23 @@ describe.each(DRIVERS)('atrium CLI on the %s store', (driver) => {
     expect(await limited.throttle.failures('acme', 'locked-out')).toBe(0);
   });
 
+  it('imports users from a CSV file with progress, and reports bad rows by line', async () => {
+    const dir = (await import('node:fs')).mkdtempSync(`${(await import('node:os')).tmpdir()}/atrium-import-`);
+    const file = `${dir}/users.csv`;
+    (await import('node:fs')).writeFileSync(file, 'username,password,name\nivy,a fine passphrase,Ivy\njack,another passphrase,Jack\n');
+    const progress: number[] = [];
+    let out = '';
+    const code = await runCli(['user', 'import', '--tenant', 'acme', file, '--json'], env, { stdin: async () => '', out: (l) => (out += l), err: () => undefined, progress: (done) => progress.push(done) });
+    expect(code).toBe(0);
+    expect(JSON.parse(out)).toMatchObject({ tenant: 'acme', rows: 2 });
+    expect(progress).toEqual([1, 2]);
+    (await import('node:fs')).writeFileSync(file, 'username,password\nok,a fine passphrase\nbad!,x\n');
+    const bad = await cli(['user', 'import', '--tenant', 'acme', file]);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/1 invalid row\(s\), nothing imported: line 3: username: /);
+    expect((await cli(['user', 'import', '--tenant', 'acme', `${dir}/missing.csv`])).err).toMatch(/cannot read/);
+  });
+
   it('rotates signing keys', async () => {
     await json(['keys', 'rotate']);
     const second = await json(['keys', 'rotate']);

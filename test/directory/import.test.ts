@@ -1,0 +1,65 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDirectory, type Directory } from '../../src/directory/index.js';
+import { importUsers, parseCsv, readUsersFile } from '../../src/directory/import.js';
+import { DRIVERS, openTestStore, type TestStore } from '../helpers/stores.js';
+
+describe('reading import files', () => {
+  it('parses RFC 4180 CSV: quotes, doubled quotes, commas and newlines in fields, CRLF', () => {
+    expect(parseCsv('a,b\r\n"x, y","say ""hi"""\n"multi\nline",z\n')).toEqual([
+      { line: 1, cells: ['a', 'b'] },
+      { line: 2, cells: ['x, y', 'say "hi"'] },
+      { line: 3, cells: ['multi\nline', 'z'] },
+    ]);
+  });
+
+  it('validates every row first and reports errors by line', () => {
+    const csv = ['username,password,email,role', 'ok,a fine passphrase,ok@x.test,user', 'bad name!,a fine passphrase,,', 'short,abc,,', 'mail,a fine passphrase,not-an-email,', 'OK,a fine passphrase,,', 'role,a fine passphrase,,boss', 'toomany,a,b,c,d'].join('\n');
+    const { rows, errors } = readUsersFile(csv, 'csv');
+    expect(rows.map((r) => r.username)).toEqual(['ok']);
+    expect(errors.map((e) => e.line)).toEqual([3, 4, 5, 6, 7, 8]);
+    expect(errors.find((e) => e.line === 4)?.message).toMatch(/^password: /);
+    expect(errors.find((e) => e.line === 6)?.message).toContain('already on line 2');
+    expect(errors.find((e) => e.line === 8)?.message).toContain('expected 4 fields');
+  });
+
+  it('refuses an unknown header, and reads JSON lines', () => {
+    expect(readUsersFile('user,pass\nx,y', 'csv').errors[0]?.message).toMatch(/header/);
+    const { rows, errors } = readUsersFile('{"username":"a","password":"a fine passphrase"}\n\nnot json\n[1]', 'jsonl');
+    expect(rows).toHaveLength(1);
+    expect(errors).toEqual([
+      { line: 3, message: 'not a JSON object' },
+      { line: 4, message: 'not a JSON object' },
+    ]);
+  });
+});
+
+describe.each(DRIVERS)('importing users on the %s store', (driver) => {
+  let t: TestStore;
+  let directory: Directory;
+  beforeAll(async () => {
+    t = await openTestStore(driver);
+    directory = createDirectory(t.store, { password: { memoryCost: 19456, timeCost: 2, parallelism: 1 } });
+  });
+  afterAll(() => t.dispose());
+
+  it('creates, then updates on a second run without duplicating', async () => {
+    const tenant = await directory.tenants.create({ code: 'imports', name: 'Imports' });
+    const csv = 'username,password,name,email\nann,first passphrase 1,Ann,ann@x.test\nben,first passphrase 2,Ben,\n';
+    const progress: number[] = [];
+    const first = await importUsers(directory.users, tenant.id, readUsersFile(csv, 'csv').rows, { onProgress: (done) => progress.push(done) });
+    expect(first.report).toEqual({ created: 2, updated: 0 });
+    expect(progress).toEqual([1, 2]);
+    const again = await importUsers(directory.users, tenant.id, readUsersFile('username,name\nANN,Ann B.\nben,Ben\n', 'csv').rows);
+    expect(again.report).toEqual({ created: 0, updated: 2 });
+    const users = await directory.users.list(tenant.id);
+    expect(users.map((u) => [u.username, u.name, u.email])).toEqual([['ann', 'Ann B.', 'ann@x.test'], ['ben', 'Ben', '']]);
+    expect((await directory.authenticate({ tenant: 'imports', username: 'ann', password: 'first passphrase 1' })).ok).toBe(true);
+  });
+
+  it('writes nothing when a new user has no password', async () => {
+    const tenant = await directory.tenants.create({ code: 'nopass', name: 'No pass' });
+    const result = await importUsers(directory.users, tenant.id, readUsersFile('username,password\nhas,a fine passphrase\nlacks,\n', 'csv').rows);
+    expect(result.errors).toEqual([{ line: 3, message: 'password: a new user needs one' }]);
+    expect(await directory.users.list(tenant.id)).toEqual([]);
+  });
+});
