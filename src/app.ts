@@ -7,6 +7,7 @@ import type Provider from 'oidc-provider';
 import type { Config } from './config/index.js';
 import { createAdminApi, servedRoutes } from './admin/api.js';
 import { createAdminAuth } from './admin/auth.js';
+import { createAdminPages } from './admin/pages.js';
 import { createJointOperationRoutes } from './compat/joint-operation.js';
 import { createDirectory, type Directory } from './directory/index.js';
 import { AtriumError } from './errors.js';
@@ -79,9 +80,11 @@ export async function createAtrium(config: Config, logger: Logger): Promise<Atri
   const workbench = createWorkbenchRoutes({ provider, directory, backchannel, store, render, launchTickets, issuer: config.issuer, session: config.session });
   provider.use(workbench.routes());
   provider.use(workbench.allowedMethods());
-  const admin = createAdminApi({ provider, directory, backchannel, store, auth: createAdminAuth(provider, directory) }, config.issuer);
+  const adminDeps = { provider, directory, backchannel, store, auth: createAdminAuth(provider, directory) };
+  const admin = createAdminApi(adminDeps, config.issuer);
   provider.use(admin.routes());
   provider.use(admin.allowedMethods());
+  provider.use(createAdminPages(adminDeps, render).routes());
 
   // The provider renders its own errors as 500 server_error; a store outage is a 503 instead.
   provider.on('server_error', (ctx, err) => {

@@ -44,9 +44,14 @@ export function openApiDocument(issuer: string): Record<string, unknown> {
     components: {
       securitySchemes: {
         session: { type: 'apiKey', in: 'cookie', name: '_session', description: 'An administrator’s Atrium session; state-changing requests also send X-CSRF-Token (GET /session gives it)' },
+        management: {
+          type: 'oauth2',
+          description: 'A management app’s client_credentials token: scope atrium:admin (platform) or atrium:tenant-admin (its tenant)',
+          flows: { clientCredentials: { tokenUrl: `${issuer}/token`, scopes: { 'atrium:admin': 'platform administration', 'atrium:tenant-admin': 'administration of the app’s tenant' } } },
+        },
       },
     },
-    security: [{ session: [] }],
+    security: [{ session: [] }, { management: ['atrium:admin'] }, { management: ['atrium:tenant-admin'] }],
     paths,
   };
 }

@@ -1,8 +1,10 @@
 /**
- * Who is calling the admin API. An admin's Atrium session (a user with role `admin`) is accepted,
- * with the CSRF token in an `X-CSRF-Token` header on every state-changing request; the platform's
- * admins (tenant `platform`) may act on every tenant, a tenant admin only on their own. No other
- * cookie or token is accepted.
+ * Who is calling the admin API. Two ways in, and no other cookie or token is accepted:
+ * - an admin's Atrium session (a user with role `admin`), with the CSRF token in an
+ *   `X-CSRF-Token` header on every state-changing request (the admin pages);
+ * - a bearer access token obtained by `client_credentials` by a management app, with scope
+ *   `atrium:admin` (platform) or `atrium:tenant-admin` (bound to the app's tenant) (automation).
+ * The platform's admins may act on every tenant, a tenant admin only on their own.
  */
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
@@ -19,8 +21,28 @@ export interface Principal {
 }
 
 export function createAdminAuth(provider: Provider, directory: Directory) {
+  const bearerPrincipal = async (authorization: string): Promise<Principal> => {
+    const [scheme, value] = authorization.split(' ');
+    const refused = new AtriumError('unauthorized', 'A valid management access token is required', 401, { headers: { 'WWW-Authenticate': 'Bearer error="invalid_token"' } });
+    if (scheme?.toLowerCase() !== 'bearer' || !value || value.length > 512) throw refused;
+    const token = await provider.ClientCredentials.find(value);
+    const app = token?.clientId ? await directory.apps.byId(token.clientId) : undefined;
+    const scopes = new Set(String(token?.scope ?? '').split(' '));
+    if (!token || !app?.management) throw refused;
+    if (app.management.role === 'platform' && scopes.has('atrium:admin')) {
+      const platform = await directory.tenants.byCode('platform');
+      return { platform: true, tenantId: platform?.id ?? '', userId: `app:${app.clientId}`, username: app.name };
+    }
+    if (app.management.role === 'tenant' && scopes.has('atrium:tenant-admin')) {
+      return { platform: false, tenantId: app.management.tenantId, userId: `app:${app.clientId}`, username: app.name };
+    }
+    throw refused;
+  };
+
   return {
     async principal(ctx: Context): Promise<Principal> {
+      const authorization = ctx.get('authorization');
+      if (authorization) return bearerPrincipal(authorization);
       const session = await provider.Session.get(ctx);
       const account = session.accountId ? await loadAccount(directory, session.accountId) : undefined;
       if (!account) throw new AtriumError('unauthorized', 'Sign in as an administrator first', 401);

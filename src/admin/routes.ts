@@ -80,6 +80,7 @@ const appBody = z.object({
   requirePkce: z.boolean().optional(),
   accessTokenTtl: z.number().int().optional(),
   refreshTokenTtl: z.number().int().optional(),
+  management: z.object({ role: z.enum(['platform', 'tenant']), tenantId: z.string().optional() }).optional(),
 });
 const assignmentBody = z.object({ expiresAt: isoDate.optional(), userIds: z.array(z.string()).optional() }).strict();
 const auditQuery = z.object({ from: isoDate.optional(), to: isoDate.optional(), type: z.string().max(64).optional(), userId: z.string().max(64).optional() });
@@ -185,7 +186,7 @@ export const ADMIN_ROUTES: AdminRoute[] = [
     path: '/apps/{clientId}',
     summary: 'Change an app (redirect URIs are validated as at registration)',
     platformOnly: true,
-    body: appBody.partial(),
+    body: appBody.omit({ management: true }).partial(),
     async handle({ ctx, principal, params, body, deps }) {
       const before = await deps.directory.apps.require(params.clientId!);
       const after = await deps.directory.apps.update(before.clientId, body);
@@ -459,3 +460,21 @@ export const ADMIN_ROUTES: AdminRoute[] = [
     },
   },
 ];
+
+/**
+ * Runs one route of the table for another caller (the admin pages), with the same authorization
+ * rules as the API. Throws the route's own errors.
+ */
+export async function callAdminRoute(
+  deps: AdminDeps,
+  ctx: Context,
+  principal: Principal,
+  method: AdminRoute['method'],
+  path: string,
+  params: Record<string, string> = {},
+): Promise<unknown> {
+  const route = ADMIN_ROUTES.find((r) => r.method === method && r.path === path);
+  if (!route) throw new Error(`no admin route ${method} ${path}`);
+  if (route.platformOnly) deps.auth.requirePlatform(principal);
+  return route.handle({ ctx, principal, params, body: undefined, deps });
+}

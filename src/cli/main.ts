@@ -26,6 +26,7 @@ const USAGE = `usage: atrium <command> [options] [--json]
   app create --name NAME --redirect-uri URL [--redirect-uri URL…] [--description TEXT] [--logo-uri URL]
              [--initiate-login-uri URL] [--post-logout-redirect-uri URL…] [--backchannel-logout-uri URL]
              [--public] [--no-refresh] [--no-pkce] [--access-token-ttl SECONDS] [--refresh-token-ttl SECONDS]
+             [--management platform|tenant:CODE]   (an admin API client: client_credentials, scope atrium:admin / atrium:tenant-admin)
   app assign --app CLIENT_ID --tenant CODE [--user USERNAME…] [--expires-at ISO-8601]
   keys rotate`;
 
@@ -141,9 +142,12 @@ const COMMANDS: Record<
       'no-pkce': { type: 'boolean' },
       'access-token-ttl': { type: 'string' },
       'refresh-token-ttl': { type: 'string' },
+      management: { type: 'string' },
     },
     async run({ directory, values }) {
+      const management = await managementOf(directory, values.management as string | undefined);
       const { app, clientSecret } = await directory.apps.create({
+        management,
         name: required(values, 'name'),
         description: values.description,
         logoUri: values['logo-uri'],
@@ -196,6 +200,15 @@ const COMMANDS: Record<
     },
   },
 };
+
+/** `--management platform` or `--management tenant:CODE`: an admin API automation client. */
+async function managementOf(directory: Directory, value: string | undefined) {
+  if (value === undefined) return undefined;
+  if (value === 'platform') return { role: 'platform' as const };
+  const code = /^tenant:(.+)$/.exec(value)?.[1];
+  if (!code) throw new UsageError('--management must be platform or tenant:CODE');
+  return { role: 'tenant' as const, tenantId: (await directory.tenants.require(code)).id };
+}
 
 function seconds(values: Values, name: string): number | undefined {
   const value = values[name];

@@ -16,6 +16,8 @@ Atrium demo is running.
   2. Click "Acme CRM": Atrium sends a code and the tenant straight to its callback (${urls.crm}).
   3. Click "Team Notes": the app starts its own sign-in from initiate_login_uri (${urls.notes}).
   Each app shows what it received, can refresh its token and sign out.
+  4. Administration: ${urls.atrium}/admin — as the tenant admin above, or as the platform admin
+     (organisation platform, username admin, the same password).
 
   Press Ctrl+C to stop. The demo's data lives in ${dataDir} and is recreated at every start.
 `);

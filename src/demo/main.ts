@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { rmSync } from 'node:fs';
 import { closeServer, createAtrium, type Atrium } from '../app.js';
 import { loadConfig } from '../config/index.js';
+import { ensurePlatformAdmin } from '../directory/bootstrap.js';
 import { createLogger } from '../logger.js';
 import { startDemoApp } from './relying-party.js';
 
@@ -46,6 +47,7 @@ export async function startDemo(options: { dataDir: string; host?: string; ports
   atriumServer.on('request', atrium.callback);
   const { directory } = atrium;
 
+  await ensurePlatformAdmin(directory, DEMO_PASSWORD);
   const tenant = await directory.tenants.create({ code: 'acme', name: 'Acme Corp' });
   await directory.users.create(tenant.id, { username: 'alice', password: DEMO_PASSWORD, name: 'Alice Chen', email: 'alice@acme.example', mobile: '+86 138 0013 8000' });
   await directory.users.create(tenant.id, { username: 'admin', password: DEMO_PASSWORD, name: 'Acme Admin', role: 'admin' });

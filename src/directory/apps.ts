@@ -32,6 +32,11 @@ export interface App {
   refreshTokenTtl?: number;
   /** False only for legacy confidential apps that cannot send PKCE; public apps always need it. */
   requirePkce?: boolean;
+  /**
+   * A management client: automation that calls the admin API with a client_credentials token,
+   * as the platform admin or as the tenant admin of one tenant.
+   */
+  management?: { role: 'platform' } | { role: 'tenant'; tenantId: string };
   createdAt: string;
   updatedAt: string;
 }
@@ -52,6 +57,9 @@ const fields = {
   accessTokenTtl: z.number().int().min(60).max(86_400).optional(),
   refreshTokenTtl: z.number().int().min(60).max(365 * 86_400).optional(),
   requirePkce: z.boolean().default(true),
+  management: z
+    .discriminatedUnion('role', [z.object({ role: z.literal('platform') }), z.object({ role: z.literal('tenant'), tenantId: z.string().regex(/^[0-9a-f]{32}$/) })])
+    .optional(),
 };
 const createSchema = z.object(fields);
 /** What an update may change: everything but the type and the secret. */
@@ -101,6 +109,7 @@ export function createApps(store: Store) {
         redirectUris: [...new Set(data.redirectUris)],
         allowRefresh: data.type === 'confidential' && data.allowRefresh,
         requirePkce: data.type === 'public' || data.requirePkce,
+        ...(data.management && data.type === 'confidential' ? { management: data.management } : {}),
         secretHash: clientSecret ? sha256Hex(clientSecret) : '',
         createdAt: at,
         updatedAt: at,

@@ -14,9 +14,16 @@ export const PREVIOUS_SECRET_UNTIL = 'atrium_previous_secret_until';
 /** A legacy app that cannot send PKCE (joint-operation kits): its own requests may omit it. */
 export const PKCE_OPTIONAL = 'atrium_pkce_optional';
 
+export const managementScope = (management: NonNullable<App['management']>): string =>
+  management.role === 'platform' ? 'atrium:admin' : 'atrium:tenant-admin';
+
 export function toClientMetadata(app: App): AdapterPayload {
   const confidential = app.type === 'confidential';
-  const grantTypes = ['authorization_code', ...(confidential && app.allowRefresh ? ['refresh_token'] : [])];
+  const grantTypes = [
+    'authorization_code',
+    ...(confidential && app.allowRefresh ? ['refresh_token'] : []),
+    ...(confidential && app.management ? ['client_credentials'] : []),
+  ];
   return {
     client_id: app.clientId,
     client_name: app.name,
@@ -31,6 +38,8 @@ export function toClientMetadata(app: App): AdapterPayload {
     ...(app.backchannelLogoutUri ? { backchannel_logout_uri: app.backchannelLogoutUri, backchannel_logout_session_required: true } : {}),
     ...(app.logoUri ? { logo_uri: app.logoUri } : {}),
     application_type: 'web',
+    // A management client may ask for its admin scope only.
+    ...(confidential && app.management ? { scope: `openid ${managementScope(app.management)}` } : {}),
     ...(app.accessTokenTtl ? { [ACCESS_TOKEN_TTL]: app.accessTokenTtl } : {}),
     ...(app.refreshTokenTtl ? { [REFRESH_TOKEN_TTL]: app.refreshTokenTtl } : {}),
     ...(app.requirePkce === false && confidential ? { [PKCE_OPTIONAL]: true } : {}),

@@ -72,7 +72,7 @@ export async function createProvider(options: {
     cookies: { keys: cookieKeys },
     findAccount: createFindAccount(directory, async (user, clientId) => (await decideAccess(directory, user, clientId)) === 'granted'),
     claims: CLAIMS,
-    scopes: ['openid', 'offline_access', 'profile', 'email', 'phone', 'get_user_info'],
+    scopes: ['openid', 'offline_access', 'profile', 'email', 'phone', 'get_user_info', 'atrium:admin', 'atrium:tenant-admin'],
     responseTypes: ['code'],
     clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'none'],
     clientDefaults: {
@@ -114,6 +114,7 @@ export async function createProvider(options: {
       Session: sessionTtl(config.session),
       Interaction: config.ttl.interaction,
       Grant: config.ttl.grant,
+      ClientCredentials: 600,
     },
     // Refresh tokens: for every app allowed the grant (not only with offline_access), rotated on each
     // use; the provider revokes the whole grant when a rotated-away token comes back.
@@ -150,6 +151,8 @@ export async function createProvider(options: {
         postLogoutSuccessSource: (ctx) => pages.logoutDone(ctx),
       },
       claimsParameter: { enabled: false },
+      // Only management apps (admin API automation) are allowed the client_credentials grant.
+      clientCredentials: { enabled: true },
       resourceIndicators: { enabled: false },
     },
     discovery: { service_documentation: undefined },

@@ -96,6 +96,17 @@ export function createWorkbenchRoutes(options: {
     });
   });
 
+  // Sign in (again) and come back to a page of this site, e.g. the admin pages.
+  router.get('/signin', async (ctx) => {
+    const returnTo = safeReturnPath(ctx.query.return_to);
+    if (await currentAccount(ctx)) {
+      ctx.status = 303;
+      ctx.redirect(returnTo);
+      return;
+    }
+    signIn(ctx, returnTo);
+  });
+
   // An entry URL per tenant: pre-selects the organisation on the login page.
   router.get('/t/:code', async (ctx) => {
     const code = ctx.params.code!.toLowerCase();

@@ -1,0 +1,121 @@
+/**
+ * The admin pages in Chromium: the platform admin registers an app (its secret shown once),
+ * assigns it, creates a user who then sees it on the workbench; a secret rotation keeps the old
+ * secret working during the grace period and refuses it after.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { ensurePlatformAdmin } from '../../src/directory/bootstrap.js';
+import { startAtrium, type TestServer } from '../helpers/atrium.js';
+
+const CHROMIUM = { executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] };
+const ADMIN_PASSWORD = 'platform admin password 1';
+
+describe('the admin pages in Chromium', () => {
+  let t: TestServer;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    t = await startAtrium('sqlite');
+    await ensurePlatformAdmin(t.atrium.directory, ADMIN_PASSWORD);
+    await t.atrium.directory.tenants.create({ code: 'acme', name: 'Acme Corp' });
+    browser = await chromium.launch(CHROMIUM);
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await t?.close();
+  });
+
+  const signIn = async (page: Page, tenant: string, username: string, password: string) => {
+    await page.getByLabel('Organisation').fill(tenant);
+    await page.getByLabel('Username').fill(username);
+    await page.getByLabel('Password').fill(password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+  };
+
+  /** Submits a form and waits for the page the admin script reloads. */
+  const submitAndReload = async (page: Page, click: () => Promise<void>) => {
+    await Promise.all([page.waitForEvent('load'), click()]);
+  };
+
+  const introspect = async (clientId: string, secret: string) =>
+    (await fetch(`${t.issuer}/token/introspection`, {
+      method: 'POST',
+      headers: { authorization: `Basic ${Buffer.from(`${clientId}:${secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'token=unknown',
+    })).status;
+
+  it('registers an app, assigns it, creates a user, and the user sees the app; rotation honours the grace period', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${t.issuer}/admin`);
+    await signIn(page, 'platform', 'admin', ADMIN_PASSWORD);
+    await page.waitForURL(`${t.issuer}/admin/tenants`);
+    await expect.poll(() => page.locator('td', { hasText: 'acme' }).count()).toBeGreaterThan(0);
+
+    // Register an app: the secret is shown once, in a dialog.
+    await page.getByRole('link', { name: 'Apps' }).click();
+    await page.getByLabel('Name', { exact: true }).fill('Expenses');
+    await page.getByLabel('Redirect URIs (one per line; the first is the launch callback)').fill('https://expenses.test/callback');
+    await page.getByRole('button', { name: 'Register app' }).click();
+    await page.locator('#secret-dialog[open]').waitFor();
+    const secret = (await page.locator('#secret-value').textContent())!;
+    const clientId = /Client id: ([0-9a-f]{32})/.exec((await page.locator('#secret-extra').textContent())!)![1]!;
+    expect(secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    await submitAndReload(page, () => page.getByRole('button', { name: 'I have copied it' }).click());
+    expect(await page.content()).not.toContain(secret);
+
+    // Assign it to acme.
+    await page.getByRole('link', { name: 'Assignments' }).click();
+    await page.getByLabel('App', { exact: true }).selectOption(clientId);
+    await submitAndReload(page, () => page.getByRole('button', { name: 'Assign' }).click());
+    await expect.poll(() => page.locator('td code', { hasText: clientId }).count()).toBe(1);
+
+    // Create a user in acme.
+    await page.getByRole('link', { name: 'Users' }).click();
+    await page.locator('#u-username').fill('quinn');
+    await page.getByLabel('Name', { exact: true }).fill('Quinn');
+    await page.getByLabel('Initial password').fill('a brand new passphrase');
+    await submitAndReload(page, () => page.getByRole('button', { name: 'Create user' }).click());
+    await expect.poll(() => page.locator('td', { hasText: /^quinn$/ }).count()).toBe(1);
+
+    // The user sees the app on the workbench.
+    const userContext = await browser.newContext();
+    const userPage = await userContext.newPage();
+    await userPage.goto(`${t.issuer}/`);
+    await signIn(userPage, 'acme', 'quinn', 'a brand new passphrase');
+    await userPage.waitForURL(`${t.issuer}/`);
+    await expect.poll(() => userPage.locator('.tile-name').allTextContents()).toEqual(['Expenses']);
+    await userContext.close();
+
+    // Rotate with a 2-second grace period: the old secret works, then it does not.
+    expect(await introspect(clientId, secret)).toBe(200);
+    await page.getByRole('link', { name: 'Apps' }).click();
+    await page.getByLabel('Grace period (seconds)').fill('2');
+    await page.getByRole('button', { name: 'Rotate secret' }).click();
+    await page.locator('#secret-dialog[open]').waitFor();
+    const fresh = (await page.locator('#secret-value').textContent())!;
+    expect(fresh).not.toBe(secret);
+    expect(await introspect(clientId, secret)).toBe(200);
+    expect(await introspect(clientId, fresh)).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, 2200));
+    expect(await introspect(clientId, secret)).toBe(401);
+    expect(await introspect(clientId, fresh)).toBe(200);
+    await context.close();
+  });
+
+  it('shows a tenant admin only their own tenant, and refuses ordinary users', async () => {
+    const acme = (await t.atrium.directory.tenants.byCode('acme'))!;
+    await t.atrium.directory.users.create(acme.id, { username: 'tara', password: 'tenant admin passphrase', role: 'admin' });
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${t.issuer}/admin`);
+    await signIn(page, 'acme', 'tara', 'tenant admin passphrase');
+    await page.waitForURL(/\/admin\/users/);
+    expect(await page.locator('.admin-nav a').allTextContents()).toEqual(['Assignments', 'Users', 'Sessions', 'Audit']);
+    expect(await page.locator('#tenant option').allTextContents()).toEqual(['Acme Corp (acme)']);
+    const platformOnly = await page.goto(`${t.issuer}/admin/apps`);
+    expect(platformOnly?.status()).toBe(403);
+    await context.close();
+  });
+});
