@@ -19,6 +19,7 @@ import { createStaticFiles } from './http/static.js';
 import { createInteractionRoutes } from './interactions/routes.js';
 import { createWorkbenchRoutes } from './workbench/routes.js';
 import type { Logger } from './logger.js';
+import { recordProviderEvents } from './oidc/audit-events.js';
 import { createBackchannel, type Backchannel } from './oidc/backchannel.js';
 import { revokeGrantsOnSignOut } from './oidc/logout.js';
 import { createProvider, type ProviderPages } from './oidc/provider.js';
@@ -64,6 +65,7 @@ export async function createAtrium(config: Config, logger: Logger): Promise<Atri
   provider.proxy = config.trustProxyHops > 0;
   provider.maxIpsCount = config.trustProxyHops;
 
+  recordProviderEvents(provider, directory);
   const backchannel = createBackchannel(directory);
   provider.on('backchannel.success', (_ctx, client, accountId, sid) => backchannel.firstAttemptDone(client as never, accountId, sid));
   provider.on('backchannel.error', (_ctx, err, client, accountId, sid) => backchannel.firstAttemptDone(client as never, accountId, sid, err));

@@ -459,6 +459,18 @@ export const ADMIN_ROUTES: AdminRoute[] = [
       return paginate(events, { limit: ctx.query.limit, cursor: ctx.query.cursor, q: ctx.query.q }, (e) => e.id, (e) => [e.type, e.userId ?? '', e.clientId ?? '']);
     },
   },
+  {
+    method: 'get',
+    path: '/tenants/{tenantId}/audit/counts',
+    summary: 'Counts of tokens issued (by grant type) and revoked, for one UTC day (default today)',
+    query: { day: 'YYYY-MM-DD' },
+    async handle({ ctx, principal, params, deps }) {
+      const tenant = await deps.auth.tenant(principal, params.tenantId!);
+      const { day } = parseInput(z.object({ day: z.iso.date().optional() }), ctx.query);
+      const date = day ?? new Date().toISOString().slice(0, 10);
+      return { day: date, counts: await deps.directory.audit.counts(tenant.id, date) };
+    },
+  },
 ];
 
 /**

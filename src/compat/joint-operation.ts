@@ -121,7 +121,9 @@ export function createJointOperationRoutes(options: { provider: Provider; direct
   });
 
   router.get('/logout', async (ctx) => {
-    await endBrowserSession(provider, backchannel, ctx);
+    const accountId = await endBrowserSession(provider, backchannel, ctx);
+    const user = accountId ? await directory.users.byId(accountId) : undefined;
+    if (user) await directory.audit.record({ type: 'user.signout', tenantId: user.tenantId, userId: user.id, ip: ctx.ip, detail: { via: 'joint-operation' } });
     const target = ctx.query.redirect_url;
     const allowed = typeof target === 'string' && target !== '' && (await directory.apps.isPostLogoutRedirectUri(target));
     ctx.set('Cache-Control', 'no-store');

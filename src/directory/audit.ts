@@ -18,6 +18,11 @@ export interface AuditEvent {
 }
 
 const dayKey = (tenantId: string, day: string): string => `audit:${tenantId}:${day}`;
+const countKey = (tenantId: string, day: string, type: string): string => `audit-count:${tenantId}:${day}:${type}`;
+
+/** Frequent events are counted per tenant and day instead of recorded one by one. */
+export const COUNTED = ['token.authorization_code', 'token.refresh_token', 'token.client_credentials', 'token.revoked'] as const;
+export type CountedEvent = (typeof COUNTED)[number];
 
 export type Audit = ReturnType<typeof createAudit>;
 
@@ -29,6 +34,16 @@ export function createAudit(store: Store, options: { retentionDays: number }) {
       const full: AuditEvent = { id: `${at}-${randomBytes(4).toString('hex')}`, at, ...event };
       await store.hset(dayKey(event.tenantId, at.slice(0, 10)), { [full.id]: JSON.stringify(full) }, { ttl });
       return full;
+    },
+
+    async count(tenantId: string, type: CountedEvent): Promise<void> {
+      await store.incr(countKey(tenantId, new Date().toISOString().slice(0, 10), type), { ttl });
+    },
+
+    /** A tenant's counts of one UTC day. */
+    async counts(tenantId: string, day: string): Promise<Record<CountedEvent, number>> {
+      const values = await store.getMany(COUNTED.map((type) => countKey(tenantId, day, type)));
+      return Object.fromEntries(COUNTED.map((type, i) => [type, Number(values[i] ?? 0)])) as Record<CountedEvent, number>;
     },
 
     /** A tenant's events between two instants (at most 31 days apart), filtered, oldest first. */

@@ -128,6 +128,25 @@ describe.each(DRIVERS)('app and user lifecycle on the %s store', (driver) => {
     expect((await tenantCall('PUT', `/tenants/${seed.acme.id}/assignments/${clientId}/users`, { userIds: [seed.bob.id] })).status).toBe(404);
   });
 
+  it('counts tokens issued, refreshed and revoked per tenant and day', async () => {
+    const before = (await call('GET', `/tenants/${seed.acme.id}/audit/counts`)).body.counts as Record<string, number>;
+    const { clientId, secret, config, tokens } = await appWithTokens('counted');
+    const refreshed = await oidc.refreshTokenGrant(config, tokens.refresh_token!);
+    await fetch(`${t.issuer}/token/revocation`, {
+      method: 'POST',
+      headers: { authorization: `Basic ${Buffer.from(`${clientId}:${secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token: refreshed.refresh_token! }),
+    });
+    await expect
+      .poll(async () => (await call('GET', `/tenants/${seed.acme.id}/audit/counts`)).body.counts)
+      .toMatchObject({
+        'token.authorization_code': before['token.authorization_code']! + 1,
+        'token.refresh_token': before['token.refresh_token']! + 1,
+        'token.revoked': before['token.revoked']! + 1,
+      });
+    expect((await call('GET', `/tenants/${seed.acme.id}/audit/counts?day=yesterday`)).body.error_description).toMatch(/^day: /);
+  });
+
   it('imports users over the API: CSV and JSON lines, errors by line, idempotent', async () => {
     const post = async (type: string, body: string) => {
       const res = await fetch(`${t.issuer}${API}/tenants/${seed.acme.id}/users:import`, { method: 'POST', headers: { 'content-type': type, accept: 'application/json' }, body });
