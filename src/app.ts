@@ -10,8 +10,7 @@ import { createAdminAuth } from './admin/auth.js';
 import { createAdminPages } from './admin/pages.js';
 import { createJointOperationRoutes } from './compat/joint-operation.js';
 import { createDirectory, type Directory } from './directory/index.js';
-import { AtriumError } from './errors.js';
-import { createErrorMiddleware, wantsJson } from './http/errors.js';
+import { createErrorMiddleware } from './http/errors.js';
 import { createHealthRoutes } from './http/health.js';
 import { createRenderer, type Render } from './http/pages.js';
 import { createSecurityHeaders } from './http/security-headers.js';
@@ -88,17 +87,9 @@ export async function createAtrium(config: Config, logger: Logger): Promise<Atri
   provider.use(admin.allowedMethods());
   provider.use(createAdminPages(adminDeps, render).routes());
 
-  // The provider renders its own errors as 500 server_error; a store outage is a 503 instead.
-  provider.on('server_error', (ctx, err) => {
-    if (err instanceof AtriumError && err.status === 503) {
-      ctx.status = 503;
-      ctx.set(err.headers);
-      if (wantsJson(ctx)) ctx.body = { error: err.code, error_description: err.message };
-      else render(ctx, 'error', { headingKey: 'error.503', message: err.message, code: err.code }, 503);
-    } else {
-      logger.error({ err, path: ctx.path }, 'provider error');
-    }
-  });
+  // A store outage inside the provider is rendered by it as 503 (see UnavailableError); anything
+  // else it calls a server error is a bug worth a log line.
+  provider.on('server_error', (ctx, err) => logger.error({ err, path: ctx.path }, 'provider error'));
 
   return {
     config,

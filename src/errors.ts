@@ -27,10 +27,21 @@ export const invalidInput = (message: string): AtriumError => new AtriumError('i
 export const notFound = (message: string): AtriumError => new AtriumError('not_found', message, 404);
 export const conflict = (message: string): AtriumError => new AtriumError('conflict', message, 409);
 
-/** The store could not answer in time: the caller should retry later. */
-export const storeUnavailable = (cause?: unknown): AtriumError =>
-  new AtriumError('temporarily_unavailable', 'The service is temporarily unavailable, try again shortly', 503, {
-    expose: true,
-    headers: { 'Retry-After': '2' },
-    cause,
-  });
+/**
+ * The store could not answer in time: the caller should retry later. This error also travels
+ * through oidc-provider's own error handler, which reads `statusCode`, takes `message` as the
+ * OAuth error code and `error_description` as its sentence — so it carries both shapes.
+ */
+export class UnavailableError extends AtriumError {
+  readonly statusCode = 503;
+  readonly error_description = 'The service is temporarily unavailable, try again shortly';
+
+  constructor(cause?: unknown) {
+    super('temporarily_unavailable', 'temporarily_unavailable', 503, { expose: true, headers: { 'Retry-After': '2' }, cause });
+  }
+}
+
+export const storeUnavailable = (cause?: unknown): AtriumError => new UnavailableError(cause);
+
+/** The sentence to show for an error (the OAuth-shaped ones keep it in error_description). */
+export const describe = (err: AtriumError): string => (err as { error_description?: string }).error_description ?? err.message;

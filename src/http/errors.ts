@@ -5,7 +5,7 @@
  */
 import type { Context, Middleware } from 'koa';
 import type { Logger } from 'pino';
-import { AtriumError } from '../errors.js';
+import { AtriumError, describe } from '../errors.js';
 import type { MessageKey } from './i18n.js';
 import type { Render } from './pages.js';
 
@@ -46,6 +46,8 @@ export function createErrorMiddleware(render: Render, logger: Logger): Middlewar
     try {
       await next();
       if (ctx.status === 404 && ctx.body === undefined) throw new AtriumError('not_found', 'There is nothing at this address', 404);
+      // The provider renders its own 503s (a store outage inside it) without a retry hint.
+      if (ctx.status === 503 && !ctx.response.get('Retry-After')) ctx.set('Retry-After', '2');
     } catch (thrown) {
       const err = toAtriumError(thrown);
       if (err.status >= 500) logger.error({ err: thrown, path: ctx.path, method: ctx.method }, 'request failed');
@@ -53,9 +55,9 @@ export function createErrorMiddleware(render: Render, logger: Logger): Middlewar
       if (wantsJson(ctx)) {
         ctx.status = err.status;
         ctx.set('Cache-Control', 'no-store');
-        ctx.body = { error: err.code, error_description: err.message };
+        ctx.body = { error: err.code, error_description: describe(err) };
       } else {
-        render(ctx, 'error', { headingKey: headingKey(err.status), message: err.message, code: err.code }, err.status);
+        render(ctx, 'error', { headingKey: headingKey(err.status), message: describe(err), code: err.code }, err.status);
       }
     }
   };

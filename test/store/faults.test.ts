@@ -1,0 +1,120 @@
+/**
+ * Redis going away and coming back, with a redis-server this test starts on a free port: requests
+ * that need the store answer 503 with Retry-After at once (no hang, no 500, no stack trace), pages
+ * that do not need it keep working, and service resumes without a restart.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import { closeServer, createAtrium, type Atrium } from '../../src/app.js';
+import { loadConfig } from '../../src/config/index.js';
+import { createLogger } from '../../src/logger.js';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+const freePort = (): Promise<number> =>
+  new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+
+async function startRedis(port: number, dir: string): Promise<ChildProcess> {
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
+  for (let i = 0; i < 100; i += 1) {
+    const probe = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    probe.on('error', () => undefined);
+    const up = await probe.connect().then(() => probe.ping().then(() => true), () => false);
+    probe.disconnect();
+    if (up) return child;
+    await sleep(50);
+  }
+  throw new Error('redis-server did not start');
+}
+
+const stopRedis = (child: ChildProcess): Promise<void> =>
+  new Promise((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill('SIGKILL');
+  });
+
+describe('Redis faults', () => {
+  let port: number;
+  let dir: string;
+  let redis: ChildProcess;
+  let atrium: Atrium;
+  let server: Server;
+  let issuer: string;
+  let clientId: string;
+  let basic: string;
+
+  beforeAll(async () => {
+    port = await freePort();
+    dir = mkdtempSync(join(tmpdir(), 'atrium-redis-'));
+    redis = await startRedis(port, dir);
+    server = createHttpServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const config = loadConfig({ ATRIUM_ISSUER: issuer, ATRIUM_REDIS_URL: `redis://127.0.0.1:${port}` });
+    atrium = await createAtrium(config, createLogger('silent'));
+    server.on('request', atrium.callback);
+    const { app, clientSecret } = await atrium.directory.apps.create({ name: 'CRM', redirectUris: ['https://crm.test/cb'] });
+    clientId = app.clientId;
+    basic = `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}`;
+  });
+  afterAll(async () => {
+    await closeServer(server, 500);
+    await atrium.close();
+    if (redis.exitCode === null) await stopRedis(redis);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const timed = async (url: string, init: RequestInit = {}) => {
+    const started = Date.now();
+    const res = await fetch(url, { redirect: 'manual', ...init });
+    return { res, ms: Date.now() - started, text: await res.text() };
+  };
+
+  it('answers 503 with Retry-After within 2 s while Redis is down, keeps store-free pages up, and recovers on its own', async () => {
+    expect((await fetch(`${issuer}/readyz`)).status).toBe(200);
+    await stopRedis(redis);
+
+    const needsStore: { url: string; init: RequestInit }[] = [
+      { url: `${issuer}/me`, init: { headers: { authorization: 'Bearer some-token', accept: 'application/json' } } },
+      {
+        url: `${issuer}/token`,
+        init: { method: 'POST', headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' }, body: 'grant_type=refresh_token&refresh_token=abc' },
+      },
+      { url: `${issuer}/api/v1/oauth2/userinfo`, init: { headers: { authorization: 'Bearer some-token', accept: 'application/json' } } },
+      { url: `${issuer}/auth?client_id=${clientId}&response_type=code&redirect_uri=https://crm.test/cb&scope=openid`, init: { headers: { accept: 'text/html' } } },
+    ];
+    for (const { url, init } of needsStore) {
+      const { res, ms, text } = await timed(url, init);
+      expect(res.status, url).toBe(503);
+      expect(res.headers.get('retry-after'), url).toBe('2');
+      expect(ms, url).toBeLessThan(2000);
+      expect(text).not.toMatch(/node_modules|\n\s+at /);
+    }
+    const token = await timed(needsStore[1]!.url, needsStore[1]!.init);
+    expect(JSON.parse(token.text)).toEqual({ error: 'temporarily_unavailable', error_description: 'The service is temporarily unavailable, try again shortly' });
+
+    expect((await fetch(`${issuer}/healthz`)).status).toBe(200);
+    expect((await fetch(`${issuer}/readyz`)).status).toBe(503);
+    expect((await fetch(`${issuer}/.well-known/openid-configuration`)).status).toBe(200);
+    expect((await fetch(`${issuer}/jwks`)).status).toBe(200);
+    expect((await fetch(`${issuer}/static/atrium.css`)).status).toBe(200);
+
+    redis = await startRedis(port, dir);
+    for (let i = 0; i < 60 && (await fetch(`${issuer}/readyz`)).status !== 200; i += 1) await sleep(100);
+    expect((await fetch(`${issuer}/readyz`)).status).toBe(200);
+    // Working again without a restart: the store answers (the token is simply unknown now).
+    expect((await fetch(`${issuer}/me`, { headers: { authorization: 'Bearer some-token' } })).status).toBe(401);
+    await expect(atrium.directory.tenants.create({ code: 'after', name: 'After the outage' })).resolves.toBeDefined();
+  });
+});
