@@ -12,6 +12,7 @@ import { createJointOperationRoutes } from './compat/joint-operation.js';
 import { createDirectory, type Directory } from './directory/index.js';
 import { createErrorMiddleware } from './http/errors.js';
 import { createHealthRoutes } from './http/health.js';
+import { createMetrics, createMetricsRoute, createRequestObserver } from './http/observability.js';
 import { createRenderer, type Render } from './http/pages.js';
 import { createSecurityHeaders } from './http/security-headers.js';
 import { createStaticFiles } from './http/static.js';
@@ -23,6 +24,7 @@ import { createBackchannel, type Backchannel } from './oidc/backchannel.js';
 import { revokeGrantsOnSignOut } from './oidc/logout.js';
 import { createProvider, type ProviderPages } from './oidc/provider.js';
 import { createStore } from './store/index.js';
+import { meteredStore } from './store/metered.js';
 import type { Store } from './store/store.js';
 
 export interface Atrium {
@@ -51,13 +53,20 @@ const providerPages = (render: Render): ProviderPages => ({
 });
 
 export async function createAtrium(config: Config, logger: Logger): Promise<Atrium> {
-  const store = await createStore(config.store);
+  let hashingDepth = (): number => 0;
+  const metrics = createMetrics({ queueDepth: () => hashingDepth() });
+  const rawStore = await createStore(config.store);
+  const store = meteredStore(rawStore, {
+    observe: (operation, seconds) => metrics.storeLatency.observe({ operation }, seconds),
+    failed: (operation) => metrics.storeErrors.inc({ operation }),
+  });
   const directory = createDirectory(store, {
     password: config.password,
     hashing: config.passwordHashing,
     throttle: config.throttle,
     auditRetentionDays: config.audit.retentionDays,
   });
+  hashingDepth = directory.hashingDepth;
   const render = createRenderer();
   const { provider, launchTickets } = await createProvider({ config, store, directory, pages: providerPages(render) });
   // Client addresses: only the configured number of proxies may speak for the client.
@@ -69,12 +78,15 @@ export async function createAtrium(config: Config, logger: Logger): Promise<Atri
   provider.on('backchannel.success', (_ctx, client, accountId, sid) => backchannel.firstAttemptDone(client as never, accountId, sid));
   provider.on('backchannel.error', (_ctx, err, client, accountId, sid) => backchannel.firstAttemptDone(client as never, accountId, sid, err));
 
+  provider.on('grant.success', (ctx) => metrics.tokens.inc({ grant_type: String(ctx.oidc.params?.grant_type ?? 'unknown') }));
+  provider.use(createRequestObserver(logger, metrics));
   provider.use(createSecurityHeaders());
   provider.use(createErrorMiddleware(render, logger));
   provider.use(createStaticFiles());
   provider.use(createHealthRoutes(store));
+  provider.use(createMetricsRoute(metrics));
   provider.use(revokeGrantsOnSignOut(provider));
-  const interactions = createInteractionRoutes({ provider, directory, render });
+  const interactions = createInteractionRoutes({ provider, directory, render, onSignIn: (result) => metrics.signIns.inc({ result }) });
   provider.use(interactions.routes());
   provider.use(interactions.allowedMethods());
   provider.use(createJointOperationRoutes({ provider, directory, backchannel, loginPage: '/' }));

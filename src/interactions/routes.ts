@@ -26,8 +26,13 @@ const field = (body: unknown, name: string): string => {
   return typeof value === 'string' ? value : '';
 };
 
-export function createInteractionRoutes(options: { provider: Provider; directory: Directory; render: Render }) {
-  const { provider, directory, render } = options;
+export function createInteractionRoutes(options: {
+  provider: Provider;
+  directory: Directory;
+  render: Render;
+  onSignIn?: (result: 'success' | 'invalid' | 'locked') => void;
+}) {
+  const { provider, directory, render, onSignIn } = options;
   const router = new Router({ prefix: INTERACTION_PATH });
   // Login bodies are small: anything over 8 KB is refused with 413 before any work is done.
   const form = bodyParser({ enableTypes: ['form'], formLimit: '8kb', encoding: 'utf-8' });
@@ -106,6 +111,7 @@ export function createInteractionRoutes(options: { provider: Provider; directory
     const tenant = field(body, 'tenant').trim();
     const username = field(body, 'username').trim();
     const result = await directory.authenticate({ tenant, username, password: field(body, 'password'), ip: ctx.ip });
+    onSignIn?.(result.ok ? 'success' : result.reason);
     if (!result.ok) {
       if (result.tenant) {
         await directory.audit.record({

@@ -1,0 +1,82 @@
+/**
+ * Request logs and Prometheus metrics. Every request gets an id (the caller's X-Request-Id when it
+ * is a plain token, else a new one), echoed in the answer and in its one log line. Logs carry the
+ * path, never the query string or bodies, so codes, tokens, secrets and passwords stay out of them.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Context, Middleware } from 'koa';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Logger } from '../logger.js';
+
+export type Metrics = ReturnType<typeof createMetrics>;
+
+export function createMetrics(options: { queueDepth: () => number }) {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const requests = new Counter({ name: 'atrium_http_requests_total', help: 'HTTP requests by route, method and status', labelNames: ['route', 'method', 'status'], registers: [registry] });
+  const latency = new Histogram({
+    name: 'atrium_http_request_duration_seconds',
+    help: 'HTTP request latency by route',
+    labelNames: ['route'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+  const signIns = new Counter({ name: 'atrium_signins_total', help: 'Password sign-ins by result', labelNames: ['result'], registers: [registry] });
+  const tokens = new Counter({ name: 'atrium_tokens_issued_total', help: 'Token endpoint successes by grant type', labelNames: ['grant_type'], registers: [registry] });
+  const storeLatency = new Histogram({
+    name: 'atrium_store_operation_duration_seconds',
+    help: 'Store operation latency by operation',
+    labelNames: ['operation'],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2],
+    registers: [registry],
+  });
+  const storeErrors = new Counter({ name: 'atrium_store_errors_total', help: 'Store operations that failed, by operation', labelNames: ['operation'], registers: [registry] });
+  new Gauge({
+    name: 'atrium_argon2_queue_depth',
+    help: 'Password hashing jobs running and waiting',
+    registers: [registry],
+    collect() {
+      this.set(options.queueDepth());
+    },
+  });
+  return { registry, requests, latency, signIns, tokens, storeLatency, storeErrors };
+}
+
+/** A low-cardinality name for the route a request took. */
+function routeOf(ctx: Context): string {
+  const oidcRoute = (ctx as unknown as { oidc?: { route?: string } }).oidc?.route;
+  if (oidcRoute) return oidcRoute;
+  const matched = (ctx as unknown as { _matchedRoute?: string | RegExp })._matchedRoute;
+  if (matched) return String(matched);
+  return ctx.path.startsWith('/static/') ? 'static' : ctx.status === 404 ? 'not_found' : 'other';
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+export function createRequestObserver(logger: Logger, metrics: Metrics): Middleware {
+  return async function observe(ctx, next) {
+    const started = process.hrtime.bigint();
+    const given = ctx.get('x-request-id');
+    const id = REQUEST_ID.test(given) ? given : randomUUID();
+    ctx.state.requestId = id;
+    ctx.set('X-Request-Id', id);
+    try {
+      await next();
+    } finally {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const route = routeOf(ctx);
+      metrics.requests.inc({ route, method: ctx.method, status: String(ctx.status) });
+      metrics.latency.observe({ route }, seconds);
+      logger.info({ reqId: id, method: ctx.method, path: ctx.path, route, status: ctx.status, ms: Math.round(seconds * 1000) }, 'request');
+    }
+  };
+}
+
+export function createMetricsRoute(metrics: Metrics): Middleware {
+  return async function metricsRoute(ctx, next) {
+    if (ctx.path !== '/metrics' || ctx.method !== 'GET') return next();
+    ctx.set('Cache-Control', 'no-store');
+    ctx.type = metrics.registry.contentType;
+    ctx.body = await metrics.registry.metrics();
+  };
+}

@@ -1,0 +1,28 @@
+/** A Store that times every operation and counts failures, for /metrics. */
+import type { Store } from './store.js';
+
+export interface StoreMeter {
+  observe(operation: string, seconds: number): void;
+  failed(operation: string): void;
+}
+
+export function meteredStore(store: Store, meter: StoreMeter): Store {
+  return new Proxy(store, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver) as unknown;
+      if (typeof value !== 'function' || property === 'close') return value;
+      const operation = String(property);
+      return async (...args: unknown[]) => {
+        const started = process.hrtime.bigint();
+        try {
+          return await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+        } catch (err) {
+          meter.failed(operation);
+          throw err;
+        } finally {
+          meter.observe(operation, Number(process.hrtime.bigint() - started) / 1e9);
+        }
+      };
+    },
+  });
+}
