@@ -21,7 +21,13 @@ const fileSchema = z.object({
   port: z.number().int().min(0).max(65535),
   issuer: z.string().optional(),
   dataDir: z.string(),
-  redis: z.object({ url: z.string().optional(), keyPrefix: z.string() }),
+  redis: z.object({
+    url: z.string().optional(),
+    keyPrefix: z.string(),
+    sentinels: z.array(z.string()).optional(),
+    sentinelName: z.string().min(1).optional(),
+    clusterNodes: z.array(z.string()).optional(),
+  }),
   signingAlg: z.enum(['RS256', 'ES256']),
   password: z.object({
     memoryCost: z.number().int().min(19456),
@@ -39,9 +45,26 @@ const fileSchema = z.object({
   audit: z.object({ retentionDays: z.number().int().min(1) }),
 });
 
-export type StoreConfig =
-  | { driver: 'redis'; url: string; keyPrefix: string }
-  | { driver: 'sqlite'; dataDir: string };
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+export interface RedisStoreConfig {
+  driver: 'redis';
+  /**
+   * A redis:// or rediss:// URL: the server itself when standalone; with Sentinel or Cluster it
+   * carries only the credentials, TLS and (Sentinel) database, and may have no host.
+   */
+  url: string;
+  keyPrefix: string;
+  /** Sentinel: where the sentinels are and the name of the master they watch. */
+  sentinel?: { nodes: HostPort[]; name: string };
+  /** Cluster: some of the cluster's nodes (the rest are discovered). */
+  cluster?: { nodes: HostPort[] };
+}
+
+export type StoreConfig = RedisStoreConfig | { driver: 'sqlite'; dataDir: string };
 
 export interface Config {
   production: boolean;
@@ -119,11 +142,7 @@ export function loadConfig(env: Env): Config {
     throw new ConfigError('ATRIUM_ISSUER must be an http(s) URL without query or fragment');
   }
 
-  const redisUrl = env.ATRIUM_REDIS_URL || file.redis.url;
-  if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) throw new ConfigError('ATRIUM_REDIS_URL must start with redis:// or rediss://');
-  const store: StoreConfig = redisUrl
-    ? { driver: 'redis', url: redisUrl, keyPrefix: env.ATRIUM_REDIS_PREFIX ?? file.redis.keyPrefix }
-    : { driver: 'sqlite', dataDir: env.ATRIUM_DATA_DIR || file.dataDir };
+  const store = storeConfig(env, file);
 
   const signingAlg = env.ATRIUM_SIGNING_ALG ?? file.signingAlg;
   if (signingAlg !== 'RS256' && signingAlg !== 'ES256') throw new ConfigError('ATRIUM_SIGNING_ALG must be RS256 or ES256');
@@ -159,6 +178,42 @@ export function loadConfig(env: Env): Config {
   };
   assertProductionSafe(config);
   return config;
+}
+
+const splitList = (value: string | undefined): string[] | undefined =>
+  value === undefined || value.trim() === '' ? undefined : value.split(',').map((v) => v.trim()).filter(Boolean);
+
+function hostPorts(name: string, list: string[]): HostPort[] {
+  if (list.length === 0) throw new ConfigError(`${name} must list at least one host:port`);
+  return list.map((entry) => {
+    const match = /^(\[[0-9a-fA-F:]+\]|[^:\s]+):(\d{1,5})$/.exec(entry);
+    const port = Number(match?.[2]);
+    if (!match?.[1] || port < 1 || port > 65535) throw new ConfigError(`${name} must be a comma-separated list of host:port, got "${entry}"`);
+    return { host: match[1].replace(/^\[|\]$/g, ''), port };
+  });
+}
+
+/**
+ * The embedded sqlite store, unless Redis is configured: standalone by ATRIUM_REDIS_URL, Sentinel by
+ * ATRIUM_REDIS_SENTINELS (+ ATRIUM_REDIS_SENTINEL_NAME), Cluster by ATRIUM_REDIS_CLUSTER_NODES.
+ */
+function storeConfig(env: Env, file: z.infer<typeof fileSchema>): StoreConfig {
+  const url = env.ATRIUM_REDIS_URL || file.redis.url;
+  if (url && !/^rediss?:\/\//.test(url)) throw new ConfigError('ATRIUM_REDIS_URL must start with redis:// or rediss://');
+  const sentinels = splitList(env.ATRIUM_REDIS_SENTINELS) ?? file.redis.sentinels;
+  const clusterNodes = splitList(env.ATRIUM_REDIS_CLUSTER_NODES) ?? file.redis.clusterNodes;
+  if (sentinels && clusterNodes) throw new ConfigError('set either ATRIUM_REDIS_SENTINELS or ATRIUM_REDIS_CLUSTER_NODES, not both');
+  const keyPrefix = env.ATRIUM_REDIS_PREFIX ?? file.redis.keyPrefix;
+  if (/[{}]/.test(keyPrefix)) throw new ConfigError('ATRIUM_REDIS_PREFIX must not contain { or } (they would change Redis Cluster hash slots)');
+  if (sentinels) {
+    const name = env.ATRIUM_REDIS_SENTINEL_NAME || file.redis.sentinelName || 'mymaster';
+    return { driver: 'redis', url: url || 'redis://', keyPrefix, sentinel: { nodes: hostPorts('ATRIUM_REDIS_SENTINELS', sentinels), name } };
+  }
+  if (clusterNodes) {
+    return { driver: 'redis', url: url || 'redis://', keyPrefix, cluster: { nodes: hostPorts('ATRIUM_REDIS_CLUSTER_NODES', clusterNodes) } };
+  }
+  if (url) return { driver: 'redis', url, keyPrefix };
+  return { driver: 'sqlite', dataDir: env.ATRIUM_DATA_DIR || file.dataDir };
 }
 
 /** Refuses development shortcuts in production unless the operator opted in explicitly. */

@@ -5,8 +5,8 @@ import type { Store } from './store.js';
 
 export type { Store } from './store.js';
 
-/** The redis driver when a Redis URL is configured, else the embedded sqlite driver. */
+/** The redis driver when Redis is configured (server, Sentinel or Cluster), else the embedded sqlite driver. */
 export async function createStore(config: StoreConfig): Promise<Store> {
-  if (config.driver === 'redis') return createRedisStore({ url: config.url, keyPrefix: config.keyPrefix });
+  if (config.driver === 'redis') return createRedisStore(config);
   return createSqliteStore({ dataDir: config.dataDir });
 }

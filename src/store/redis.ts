@@ -1,12 +1,16 @@
 /**
- * The production store driver: the Store contract on Redis through ioredis. Operations that read
- * and write together are Lua scripts, so they are atomic on the server.
+ * The production store driver: the Store contract on Redis through ioredis, standalone, behind
+ * Sentinel or on a Cluster. Operations that read and write together are Lua scripts over one key,
+ * so they are atomic on the server and valid on a Cluster. The only multi-key commands (MGET, DEL
+ * of several keys) are split by hash slot on a Cluster: keys that share a hash tag stay together.
  *
  * Failure policy: no offline queue and one attempt per command, bounded by `commandTimeout`. A
  * command that could not be sent fails at once with a 503 instead of waiting to be replayed after
  * a reconnect, so a request that was answered with an error does not take effect later.
  */
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import calculateSlot from 'cluster-key-slot';
+import type { HostPort } from '../config/index.js';
 import { storeUnavailable } from '../errors.js';
 import type { Store } from './store.js';
 
@@ -50,33 +54,88 @@ type ScriptName = keyof typeof SCRIPTS;
 const ms = (ttl: number | undefined): string => (ttl === undefined ? '' : String(Math.max(1, Math.round(ttl * 1000))));
 
 export interface RedisStoreOptions {
+  /** The server (standalone), or credentials, TLS and database for Sentinel and Cluster. */
   url: string;
   /** Prefix of every key this store touches (tests use their own). */
   keyPrefix?: string;
+  sentinel?: { nodes: HostPort[]; name: string };
+  cluster?: { nodes: HostPort[] };
   /** Upper bound of one command, in ms. */
   commandTimeoutMs?: number;
+}
+
+/** Credentials, TLS and database of a redis:// or rediss:// URL, for Sentinel and Cluster. */
+function urlOptions(url: string): Pick<RedisOptions, 'username' | 'password' | 'tls' | 'db'> {
+  const parsed = new URL(url);
+  const db = Number(parsed.pathname.slice(1) || '0');
+  return {
+    ...(parsed.username ? { username: decodeURIComponent(parsed.username) } : {}),
+    ...(parsed.password ? { password: decodeURIComponent(parsed.password) } : {}),
+    ...(parsed.protocol === 'rediss:' ? { tls: {} } : {}),
+    ...(Number.isInteger(db) && db > 0 ? { db } : {}),
+  };
+}
+
+function connect(options: RedisStoreOptions): Redis | Cluster {
+  const timeout = options.commandTimeoutMs ?? 2000;
+  const perConnection: RedisOptions = {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    commandTimeout: timeout,
+    connectTimeout: timeout,
+  };
+  const retry = (attempt: number): number => Math.min(attempt * 100, 1000);
+  if (options.cluster) {
+    const { username, password, tls } = urlOptions(options.url);
+    return new Cluster(options.cluster.nodes, {
+      keyPrefix: options.keyPrefix ?? '',
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      clusterRetryStrategy: retry,
+      scaleReads: 'master',
+      redisOptions: { ...perConnection, username, password, tls },
+    });
+  }
+  const common: RedisOptions = { ...perConnection, keyPrefix: options.keyPrefix ?? '', enableOfflineQueue: false, retryStrategy: retry };
+  if (options.sentinel) {
+    return new Redis({
+      ...common,
+      ...urlOptions(options.url),
+      sentinels: options.sentinel.nodes,
+      name: options.sentinel.name,
+      sentinelRetryStrategy: retry,
+    });
+  }
+  return new Redis(options.url, common);
+}
+
+/** Keys grouped by Cluster hash slot (of the prefixed key), keeping each key's position. */
+function bySlot(prefix: string, keys: readonly string[]): number[][] {
+  const groups = new Map<number, number[]>();
+  keys.forEach((key, index) => {
+    const slot = calculateSlot(prefix + key);
+    const group = groups.get(slot);
+    if (group) group.push(index);
+    else groups.set(slot, [index]);
+  });
+  return [...groups.values()];
 }
 
 /** Errors Redis itself answered (wrong type, script errors) are bugs, not outages. */
 const isReplyError = (err: unknown): boolean => err instanceof Error && err.name === 'ReplyError';
 
 export async function createRedisStore(options: RedisStoreOptions): Promise<Store> {
-  const redisOptions: RedisOptions = {
-    keyPrefix: options.keyPrefix ?? '',
-    lazyConnect: true,
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    commandTimeout: options.commandTimeoutMs ?? 2000,
-    connectTimeout: options.commandTimeoutMs ?? 2000,
-    retryStrategy: (attempt) => Math.min(attempt * 100, 1000),
-  };
-  const redis = new Redis(options.url, redisOptions);
+  const client = connect(options);
+  const clustered = client instanceof Cluster;
+  const prefix = options.keyPrefix ?? '';
+  // A Cluster answers the same commands as one server (ioredis routes each by its key's slot).
+  const redis = client as Redis;
   // Connection errors are reported per command as 503; the client keeps reconnecting on its own.
-  redis.on('error', () => undefined);
+  client.on('error', () => undefined);
   try {
-    await redis.connect();
+    await client.connect();
   } catch (err) {
-    redis.disconnect();
+    client.disconnect();
     throw storeUnavailable(err);
   }
 
@@ -103,8 +162,15 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Stor
 
     async getMany(keys) {
       if (keys.length === 0) return [];
-      const values = await call(() => redis.mget(...keys));
-      return values.map((v) => v ?? undefined);
+      if (!clustered) return (await call(() => redis.mget(...keys))).map((v) => v ?? undefined);
+      const values: (string | undefined)[] = new Array<string | undefined>(keys.length);
+      await Promise.all(
+        bySlot(prefix, keys).map(async (indexes) => {
+          const found = await call(() => redis.mget(...indexes.map((i) => keys[i] as string)));
+          indexes.forEach((keyIndex, i) => (values[keyIndex] = found[i] ?? undefined));
+        }),
+      );
+      return values;
     },
 
     async set(key, value, options = {}) {
@@ -120,7 +186,9 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Stor
 
     async del(...keys) {
       if (keys.length === 0) return 0;
-      return call(() => redis.del(...keys));
+      if (!clustered) return call(() => redis.del(...keys));
+      const counts = await Promise.all(bySlot(prefix, keys).map((indexes) => call(() => redis.del(...indexes.map((i) => keys[i] as string)))));
+      return counts.reduce((sum, n) => sum + n, 0);
     },
 
     async deleteIfEquals(key, expected) {
@@ -185,7 +253,7 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Stor
     },
 
     async close() {
-      await redis.quit().catch(() => redis.disconnect());
+      await client.quit().catch(() => client.disconnect());
     },
   };
   return store;

@@ -21,6 +21,22 @@ describe('configuration', () => {
     expect(config.store).toEqual({ driver: 'redis', url: 'rediss://cache.internal:6380/2', keyPrefix: 'atrium:' });
   });
 
+  it('uses Redis Sentinel when ATRIUM_REDIS_SENTINELS is set, with credentials from ATRIUM_REDIS_URL', () => {
+    const config = loadConfig({ ATRIUM_REDIS_SENTINELS: 's1.internal:26379, [::1]:26380', ATRIUM_REDIS_SENTINEL_NAME: 'atrium', ATRIUM_REDIS_URL: 'redis://:pw@/1' });
+    expect(config.store).toEqual({
+      driver: 'redis',
+      url: 'redis://:pw@/1',
+      keyPrefix: 'atrium:',
+      sentinel: { name: 'atrium', nodes: [{ host: 's1.internal', port: 26379 }, { host: '::1', port: 26380 }] },
+    });
+    expect(loadConfig({ ATRIUM_REDIS_SENTINELS: 's1:26379' }).store).toMatchObject({ sentinel: { name: 'mymaster' } });
+  });
+
+  it('uses Redis Cluster when ATRIUM_REDIS_CLUSTER_NODES is set', () => {
+    const config = loadConfig({ ATRIUM_REDIS_CLUSTER_NODES: 'r1:7000,r2:7001', ATRIUM_REDIS_PREFIX: 'sso:' });
+    expect(config.store).toEqual({ driver: 'redis', url: 'redis://', keyPrefix: 'sso:', cluster: { nodes: [{ host: 'r1', port: 7000 }, { host: 'r2', port: 7001 }] } });
+  });
+
   it('reads PORT, ATRIUM_ISSUER, ATRIUM_DATA_DIR and ATRIUM_SIGNING_ALG', () => {
     const config = loadConfig({ PORT: '8080', ATRIUM_ISSUER: 'https://sso.acme.test/', ATRIUM_DATA_DIR: '/var/lib/atrium', ATRIUM_SIGNING_ALG: 'ES256' });
     expect(config.port).toBe(8080);
@@ -34,6 +50,10 @@ describe('configuration', () => {
     [{ ATRIUM_ISSUER: 'not a url' }, /ATRIUM_ISSUER/],
     [{ ATRIUM_ISSUER: 'https://sso.test/?x=1' }, /ATRIUM_ISSUER/],
     [{ ATRIUM_REDIS_URL: 'http://cache:6379' }, /ATRIUM_REDIS_URL/],
+    [{ ATRIUM_REDIS_CLUSTER_NODES: 'r1' }, /ATRIUM_REDIS_CLUSTER_NODES must be a comma-separated list of host:port/],
+    [{ ATRIUM_REDIS_SENTINELS: 's1:99999' }, /ATRIUM_REDIS_SENTINELS/],
+    [{ ATRIUM_REDIS_SENTINELS: 's1:26379', ATRIUM_REDIS_CLUSTER_NODES: 'r1:7000' }, /not both/],
+    [{ ATRIUM_REDIS_URL: 'redis://c:6379', ATRIUM_REDIS_PREFIX: '{atrium}:' }, /ATRIUM_REDIS_PREFIX/],
     [{ ATRIUM_SIGNING_ALG: 'HS256' }, /ATRIUM_SIGNING_ALG/],
     [{ ATRIUM_COOKIE_KEYS: 'short' }, /cookie key/],
   ])('refuses %j with a clear message', (env, message) => {

@@ -2,9 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { errors } from 'oidc-provider';
 import { StoreAdapter } from '../../src/oidc/adapter.js';
-import { DRIVERS, openTestStore, type TestStore } from '../helpers/stores.js';
+import { ALL_TOPOLOGIES, openTestStore, type TestStore } from '../helpers/stores.js';
 
-describe.each(DRIVERS)('oidc-provider adapter on the %s store', (driver) => {
+describe.each(ALL_TOPOLOGIES)('oidc-provider adapter on the %s store', (driver) => {
   let t: TestStore;
   const adapter = (model: string) => new StoreAdapter(t.store, model);
   beforeAll(async () => {

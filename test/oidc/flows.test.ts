@@ -8,13 +8,13 @@ import { decodeJwt } from 'jose';
 import { authorize, Browser } from '../helpers/browser.js';
 import { aliceLogin, seedDirectory, type Seed } from '../helpers/fixtures.js';
 import { startAtrium, type TestServer } from '../helpers/atrium.js';
-import { DRIVERS } from '../helpers/stores.js';
+import { ALL_TOPOLOGIES } from '../helpers/stores.js';
 
 const insecure = { execute: [oidc.allowInsecureRequests] };
 /** A valid S256 challenge, for requests whose code is never redeemed. */
 const PKCE = { code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' };
 
-describe.each(DRIVERS)('standard OIDC flows on the %s store', (driver) => {
+describe.each(ALL_TOPOLOGIES)('standard OIDC flows on the %s store', (driver) => {
   let t: TestServer;
   let seed: Seed;
   let crm: oidc.Configuration;

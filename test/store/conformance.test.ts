@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DRIVERS, openTestStore, type TestStore } from '../helpers/stores.js';
+import { ALL_TOPOLOGIES, openTestStore, type TestStore } from '../helpers/stores.js';
 import type { Store } from '../../src/store/store.js';
 
-describe.each(DRIVERS)('store conformance: %s driver', (driver) => {
+describe.each(ALL_TOPOLOGIES)('store conformance: %s driver', (driver) => {
   let t: TestStore;
   let store: Store;
   beforeAll(async () => {
@@ -30,6 +30,14 @@ describe.each(DRIVERS)('store conformance: %s driver', (driver) => {
       await store.set('s:m1', '1');
       await store.set('s:m3', '3');
       expect(await store.getMany(['s:m1', 's:m2', 's:m3'])).toEqual(['1', undefined, '3']);
+    });
+
+    it('reads and deletes many keys at once, whatever node or slot holds them', async () => {
+      const keys = Array.from({ length: 60 }, (_, i) => `many:${i}`);
+      await Promise.all(keys.filter((_, i) => i % 3 !== 0).map((key) => store.set(key, key)));
+      expect(await store.getMany(keys)).toEqual(keys.map((key, i) => (i % 3 === 0 ? undefined : key)));
+      expect(await store.del(...keys)).toBe(40);
+      expect(await store.getMany(keys)).toEqual(keys.map(() => undefined));
     });
 
     it('deletes only while the value still matches', async () => {

@@ -4,50 +4,16 @@
  * that do not need it keep working, and service resumes without a restart.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Redis } from 'ioredis';
 import { closeServer, createAtrium, type Atrium } from '../../src/app.js';
 import { loadConfig } from '../../src/config/index.js';
 import { createLogger } from '../../src/logger.js';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-
-async function startRedis(port: number, dir: string): Promise<ChildProcess> {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
-  for (let i = 0; i < 100; i += 1) {
-    const probe = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    probe.on('error', () => undefined);
-    const up = await probe.connect().then(() => probe.ping().then(() => true), () => false);
-    probe.disconnect();
-    if (up) return child;
-    await sleep(50);
-  }
-  throw new Error('redis-server did not start');
-}
-
-const stopRedis = (child: ChildProcess): Promise<void> =>
-  new Promise((resolve) => {
-    child.once('exit', () => resolve());
-    child.kill('SIGKILL');
-  });
+import { startRedisServer, type RedisServer } from '../helpers/redis-servers.js';
 
 describe('Redis faults', () => {
-  let port: number;
-  let dir: string;
-  let redis: ChildProcess;
+  let redis: RedisServer;
   let atrium: Atrium;
   let server: Server;
   let issuer: string;
@@ -55,13 +21,11 @@ describe('Redis faults', () => {
   let basic: string;
 
   beforeAll(async () => {
-    port = await freePort();
-    dir = mkdtempSync(join(tmpdir(), 'atrium-redis-'));
-    redis = await startRedis(port, dir);
+    redis = await startRedisServer();
     server = createHttpServer();
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const config = loadConfig({ ATRIUM_ISSUER: issuer, ATRIUM_REDIS_URL: `redis://127.0.0.1:${port}` });
+    const config = loadConfig({ ATRIUM_ISSUER: issuer, ATRIUM_REDIS_URL: redis.url });
     atrium = await createAtrium(config, createLogger('silent'));
     server.on('request', atrium.callback);
     const { app, clientSecret } = await atrium.directory.apps.create({ name: 'CRM', redirectUris: ['https://crm.test/cb'] });
@@ -71,8 +35,7 @@ describe('Redis faults', () => {
   afterAll(async () => {
     await closeServer(server, 500);
     await atrium.close();
-    if (redis.exitCode === null) await stopRedis(redis);
-    rmSync(dir, { recursive: true, force: true });
+    await redis.stop();
   });
 
   const timed = async (url: string, init: RequestInit = {}) => {
@@ -83,7 +46,7 @@ describe('Redis faults', () => {
 
   it('answers 503 with Retry-After within 2 s while Redis is down, keeps store-free pages up, and recovers on its own', async () => {
     expect((await fetch(`${issuer}/readyz`)).status).toBe(200);
-    await stopRedis(redis);
+    await redis.kill();
 
     const needsStore: { url: string; init: RequestInit }[] = [
       { url: `${issuer}/me`, init: { headers: { authorization: 'Bearer some-token', accept: 'application/json' } } },
@@ -110,7 +73,7 @@ describe('Redis faults', () => {
     expect((await fetch(`${issuer}/jwks`)).status).toBe(200);
     expect((await fetch(`${issuer}/static/atrium.css`)).status).toBe(200);
 
-    redis = await startRedis(port, dir);
+    await redis.restart();
     for (let i = 0; i < 60 && (await fetch(`${issuer}/readyz`)).status !== 200; i += 1) await sleep(100);
     expect((await fetch(`${issuer}/readyz`)).status).toBe(200);
     // Working again without a restart: the store answers (the token is simply unknown now).

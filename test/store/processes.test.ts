@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { DRIVERS, openTestStore } from '../helpers/stores.js';
+import { ALL_TOPOLOGIES, openTestStore } from '../helpers/stores.js';
 import type { StoreConfig } from '../../src/config/index.js';
 
 const STORE_INDEX = fileURLToPath(new URL('../../dist/store/index.js', import.meta.url));
@@ -28,7 +28,7 @@ const runChild = (config: StoreConfig): Promise<number> =>
     child.on('exit', (code) => (code === 0 ? resolve(Number(out)) : reject(new Error(err))));
   });
 
-describe.each(DRIVERS)('the %s store across processes', (driver) => {
+describe.each(ALL_TOPOLOGIES)('the %s store across processes', (driver) => {
   it('lets exactly one of four processes, ten attempts each, consume a record', async () => {
     const t = await openTestStore(driver);
     try {
