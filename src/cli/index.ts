@@ -1,5 +1,6 @@
 /** The `atrium` executable: runs one command line with the process's arguments and environment. */
 import { text } from 'node:stream/consumers';
+import { parseArgs } from 'node:util';
 import { runCli } from './main.js';
 
 /** A progress bar on a terminal; on a pipe, a line every 10 %. */
@@ -16,10 +17,29 @@ function drawProgress(done: number, total: number): void {
   }
 }
 
-const code = await runCli(process.argv.slice(2), process.env, {
-  stdin: () => text(process.stdin),
-  out: (line) => process.stdout.write(`${line}\n`),
-  err: (line) => process.stderr.write(`${line}\n`),
-  progress: drawProgress,
-});
-process.exitCode = code;
+// `atrium start [--workers N]` runs the server (see server.ts); every other command runs and exits.
+if (process.argv[2] === 'start') {
+  const { startServer } = await import('../server.js');
+  const { parseWorkers, ConfigError } = await import('../config/index.js');
+  let workers: number | undefined;
+  try {
+    const { values } = parseArgs({ args: process.argv.slice(3), options: { workers: { type: 'string' } } });
+    workers = values.workers === undefined ? undefined : parseWorkers(values.workers);
+  } catch (err) {
+    process.stderr.write(`atrium: ${(err as Error).message}\nusage: atrium start [--workers N|auto]\n`);
+    process.exit(2);
+  }
+  await startServer(process.env, workers === undefined ? {} : { workers }).catch(async (err: unknown) => {
+    const { AtriumError } = await import('../errors.js');
+    const known = err instanceof ConfigError || err instanceof AtriumError;
+    process.stderr.write(`atrium: ${known ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+} else {
+  process.exitCode = await runCli(process.argv.slice(2), process.env, {
+    stdin: () => text(process.stdin),
+    out: (line) => process.stdout.write(`${line}\n`),
+    err: (line) => process.stderr.write(`${line}\n`),
+    progress: drawProgress,
+  });
+}

@@ -18,6 +18,7 @@ import type { Store } from '../store/store.js';
 export class UsageError extends Error {}
 
 const USAGE = `usage: atrium <command> [options] [--json]
+  start [--workers N|auto]                        (the server; workers: ATRIUM_WORKERS, default one per core)
   tenant create --code CODE --name NAME
   user create --tenant CODE --username NAME --password-stdin [--name N] [--email E] [--mobile M] [--role user|admin]
   user disable --tenant CODE --username NAME      (ends the user's sessions, with back-channel logout)

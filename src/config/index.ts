@@ -3,6 +3,7 @@
  * environment variables. Validated once; the rest of Atrium reads only the typed result.
  */
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 
@@ -43,6 +44,7 @@ const fileSchema = z.object({
   passwordHashing: z.object({ concurrency: z.number().int().min(1).max(64), maxQueue: z.number().int().min(0) }),
   allowPrivateFetch: z.boolean(),
   audit: z.object({ retentionDays: z.number().int().min(1) }),
+  workers: z.union([z.literal('auto'), z.number().int().min(1).max(64)]).optional(),
 });
 
 export interface HostPort {
@@ -69,6 +71,8 @@ export type StoreConfig = RedisStoreConfig | { driver: 'sqlite'; dataDir: string
 export interface Config {
   production: boolean;
   port: number;
+  /** Processes serving HTTP on the one port (1: no workers, the process serves itself). */
+  workers: number;
   /** The issuer identifier, without a trailing slash. */
   issuer: string;
   store: StoreConfig;
@@ -159,6 +163,7 @@ export function loadConfig(env: Env): Config {
   const config: Config = {
     production: env.NODE_ENV === 'production',
     port,
+    workers: parseWorkers(env.ATRIUM_WORKERS ?? String(file.workers ?? 'auto')),
     issuer,
     store,
     signingAlg,
@@ -178,6 +183,14 @@ export function loadConfig(env: Env): Config {
   };
   assertProductionSafe(config);
   return config;
+}
+
+/** ATRIUM_WORKERS / --workers: a count from 1 to 64, or `auto` for one per core. */
+export function parseWorkers(value: string): number {
+  if (value === 'auto' || value === '') return Math.min(availableParallelism(), 64);
+  const workers = Number(value);
+  if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new ConfigError(`workers must be a whole number from 1 to 64, or auto, got "${value}"`);
+  return workers;
 }
 
 const splitList = (value: string | undefined): string[] | undefined =>

@@ -18,7 +18,18 @@ interface Cookie {
 export class Browser {
   private readonly jar = new Map<string, Cookie>();
 
-  constructor(private readonly origin: string) {}
+  /**
+   * `alsoHome`: other origins that share this cookie jar — as a real browser shares cookies between
+   * ports of one host (two Atrium processes on one machine, say).
+   */
+  constructor(
+    private readonly origin: string,
+    private readonly alsoHome: string[] = [],
+  ) {}
+
+  private isHome(url: URL): boolean {
+    return url.origin === this.origin || this.alsoHome.includes(url.origin);
+  }
 
   cookie(name: string): string | undefined {
     return this.jar.get(name)?.value;
@@ -52,10 +63,10 @@ export class Browser {
     const target = new URL(url, this.origin);
     const headers = new Headers(init.headers);
     headers.set('accept', headers.get('accept') ?? 'text/html');
-    const cookie = target.origin === this.origin ? this.cookieHeader(target) : '';
+    const cookie = this.isHome(target) ? this.cookieHeader(target) : '';
     if (cookie) headers.set('cookie', cookie);
     const response = await fetch(target, { ...init, headers, redirect: 'manual' });
-    if (target.origin === this.origin) this.remember(response.headers);
+    if (this.isHome(target)) this.remember(response.headers);
     const location = response.headers.get('location') ?? undefined;
     return {
       status: response.status,

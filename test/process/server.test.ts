@@ -1,59 +1,72 @@
-/** The real server process (dist/main.js, built by `npm test`): first start, restart, SIGTERM. */
+/**
+ * The real server process (dist/main.js and `atrium start`, built by `npm test`): first start,
+ * restart, workers, SIGTERM.
+ */
 import { describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
-import { fileURLToPath } from 'node:url';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { execFileSync, spawn } from 'node:child_process';
 import { testStoreConfig } from '../helpers/stores.js';
+import { CLI, MAIN, startProcess } from '../helpers/processes.js';
 
-const MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
+/** The pids of a process's children. */
+const childrenOf = (pid: number): number[] =>
+  execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' }).split('\n').map((l) => Number(l.trim())).filter(Boolean);
 
-const freePort = (): Promise<number> =>
-  new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-
-async function start(env: Record<string, string>): Promise<{ child: ChildProcess; output: () => string; base: string }> {
-  const port = await freePort();
-  let output = '';
-  const child = spawn(process.execPath, [MAIN], { env: { ...process.env, ...env, PORT: String(port), ATRIUM_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout!.on('data', (d) => (output += d));
-  child.stderr!.on('data', (d) => (output += d));
-  const base = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 100; i += 1) {
-    if (child.exitCode !== null) throw new Error(`server exited: ${output}`);
-    const ok = await fetch(`${base}/healthz`).then((r) => r.ok, () => false);
-    if (ok) return { child, output: () => output, base };
-    await sleep(100);
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
   }
-  throw new Error(`server did not start: ${output}`);
-}
-
-const stop = (child: ChildProcess): Promise<number | null> =>
-  new Promise((resolve) => {
-    child.once('exit', (code) => resolve(code));
-    child.kill('SIGTERM');
-  });
+};
 
 describe('the server process', () => {
   it('prints a generated platform admin password on the first start only, and stops cleanly on SIGTERM', async () => {
     const { config, cleanup } = testStoreConfig('sqlite');
     const env = { ATRIUM_DATA_DIR: (config as { dataDir: string }).dataDir, ATRIUM_ADMIN_PASSWORD: '' };
     try {
-      const first = await start(env);
+      const first = await startProcess(env);
       expect(first.output()).toMatch(/Platform admin created\. Sign in with organisation "platform", username "admin", password: [A-Za-z0-9_-]{24}/);
       expect((await fetch(`${first.base}/readyz`)).status).toBe(200);
-      expect(await stop(first.child)).toBe(0);
+      expect(await first.stop()).toBe(0);
 
-      const second = await start(env);
+      const second = await startProcess(env);
       expect(second.output()).not.toContain('Platform admin created');
-      expect(await stop(second.child)).toBe(0);
+      expect(await second.stop()).toBe(0);
     } finally {
       await cleanup();
     }
+  });
+
+  it('runs `atrium start --workers 2` as two worker processes on one port, and stops them all on SIGTERM', async () => {
+    const { config, cleanup } = testStoreConfig('sqlite');
+    const env = { ATRIUM_DATA_DIR: (config as { dataDir: string }).dataDir, ATRIUM_ADMIN_PASSWORD: 'a long admin password' };
+    try {
+      const server = await startProcess(env, { args: [CLI, 'start', '--workers', '2'] });
+      const workers = childrenOf(server.child.pid!);
+      expect(workers).toHaveLength(2);
+      // Many short connections land on both workers; every one is answered.
+      const statuses = await Promise.all(Array.from({ length: 20 }, () => fetch(`${server.base}/.well-known/openid-configuration`, { headers: { connection: 'close' } }).then((r) => r.status)));
+      expect(statuses.every((s) => s === 200)).toBe(true);
+      expect(await server.stop()).toBe(0);
+      expect(workers.filter(alive)).toEqual([]);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('refuses a bad --workers value with exit code 2 and the usage', () => {
+    const result = (() => {
+      try {
+        execFileSync(process.execPath, [CLI, 'start', '--workers', 'many'], { encoding: 'utf8', stdio: 'pipe' });
+        return { status: 0, stderr: '' };
+      } catch (err) {
+        return err as { status: number; stderr: string };
+      }
+    })();
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain('workers must be a whole number from 1 to 64, or auto, got "many"');
+    expect(result.stderr).toContain('usage: atrium start [--workers N|auto]');
   });
 
   it('refuses to start in production with an http issuer, in one line', async () => {

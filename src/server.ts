@@ -1,0 +1,124 @@
+/**
+ * Running the server: one process, or a primary with N worker processes on one port (node:cluster).
+ * Workers are stateless — every piece of shared state is in the store — so any worker may answer
+ * any request. The primary bootstraps the platform admin once, restarts a worker that dies after it
+ * started, and on SIGTERM/SIGINT stops the workers gracefully before exiting.
+ */
+import cluster, { type Worker } from 'node:cluster';
+import { createServer } from 'node:http';
+import { fileURLToPath } from 'node:url';
+import { loadConfig, type Config } from './config/index.js';
+import { ensurePlatformAdmin, PLATFORM_ADMIN_USERNAME } from './directory/bootstrap.js';
+import { createDirectory } from './directory/index.js';
+import { PLATFORM_TENANT_CODE } from './directory/tenants.js';
+import { createLogger, type Logger } from './logger.js';
+import { createStore } from './store/index.js';
+
+const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
+/** How long in-flight requests may take to finish after SIGTERM. */
+const DRAIN_MS = 10_000;
+
+export async function startServer(env: Record<string, string | undefined>, options: { workers?: number } = {}): Promise<void> {
+  const config = loadConfig(env);
+  if (options.workers !== undefined) config.workers = options.workers;
+  const logger = createLogger(config.logLevel);
+  if (cluster.isWorker) return runProcess(config, logger);
+  await bootstrap(config);
+  if (config.workers <= 1) return runProcess(config, logger);
+  return runPrimary(config, logger);
+}
+
+/** Creates the platform admin on the very first start, and prints a generated password once. */
+async function bootstrap(config: Config): Promise<void> {
+  const store = await createStore(config.store);
+  try {
+    const admin = await ensurePlatformAdmin(createDirectory(store, { password: config.password }), config.adminPassword);
+    if (admin.created && admin.generatedPassword) {
+      // Printed once, on the first start only; it is not logged anywhere else.
+      process.stdout.write(
+        `\nPlatform admin created. Sign in with organisation "${PLATFORM_TENANT_CODE}", username "${PLATFORM_ADMIN_USERNAME}", password: ${admin.generatedPassword}\n` +
+          'Keep it now: it will not be shown again. Set ATRIUM_ADMIN_PASSWORD on first start to choose it.\n\n',
+      );
+    }
+  } finally {
+    await store.close();
+  }
+}
+
+/** One Atrium process serving HTTP: alone, or as one of the primary's workers. */
+async function runProcess(config: Config, logger: Logger): Promise<void> {
+  // Loaded here, so a primary that only supervises workers never loads the provider.
+  const { closeServer, createAtrium } = await import('./app.js');
+  const atrium = await createAtrium(config, logger);
+  const server = createServer(atrium.callback);
+  server.listen(config.port, () => {
+    if (cluster.isWorker) logger.debug({ pid: process.pid }, 'worker listening');
+    else logger.info({ issuer: config.issuer, port: config.port, store: config.store.driver }, `Atrium listening on ${config.issuer}`);
+  });
+
+  let stopping = false;
+  const stop = async (signal: string): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal, pid: process.pid }, 'shutting down');
+    await closeServer(server, DRAIN_MS);
+    await atrium.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+function runPrimary(config: Config, logger: Logger): Promise<void> {
+  cluster.setupPrimary({ exec: MAIN, args: [] });
+  const started = new Set<Worker>();
+  let stopping = false;
+
+  const fork = (): void => {
+    const worker = cluster.fork();
+    worker.once('listening', () => {
+      started.add(worker);
+      if (started.size === config.workers) {
+        logger.info({ issuer: config.issuer, port: config.port, store: config.store.driver, workers: config.workers }, `Atrium listening on ${config.issuer}`);
+      }
+    });
+  };
+
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) {
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
+      return;
+    }
+    if (!started.has(worker)) {
+      // A worker that never got to listen will not do better on a retry (bad store, port taken):
+      // stop everything and let the supervisor see the failure.
+      logger.error({ code, signal }, 'a worker failed to start; stopping');
+      stopping = true;
+      for (const other of Object.values(cluster.workers ?? {})) other?.process.kill('SIGTERM');
+      process.exitCode = 1;
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(1);
+      return;
+    }
+    started.delete(worker);
+    logger.error({ code, signal, pid: worker.process.pid }, 'a worker died; starting another');
+    fork();
+  });
+
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down workers');
+    const workers = Object.values(cluster.workers ?? {});
+    if (workers.length === 0) process.exit(0);
+    for (const worker of workers) worker?.process.kill('SIGTERM');
+    // Each worker drains for at most DRAIN_MS; past that (and a margin) it is killed.
+    setTimeout(() => {
+      for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGKILL');
+    }, DRAIN_MS + 5_000).unref();
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+
+  for (let i = 0; i < config.workers; i += 1) fork();
+  return Promise.resolve();
+}
