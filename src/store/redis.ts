@@ -4,9 +4,11 @@
  * so they are atomic on the server and valid on a Cluster. The only multi-key commands (MGET, DEL
  * of several keys) are split by hash slot on a Cluster: keys that share a hash tag stay together.
  *
- * Failure policy: no offline queue and one attempt per command, bounded by `commandTimeout`. A
- * command that could not be sent fails at once with a 503 instead of waiting to be replayed after
- * a reconnect, so a request that was answered with an error does not take effect later.
+ * Failure policy: no offline queue, no resending after a reconnect, one attempt per command,
+ * bounded by `commandTimeout`. A command that could not be sent fails at once with a 503 instead of
+ * waiting to be replayed after a reconnect, so a request answered with an error does not take effect
+ * later. (A command that reached a live but stalled Redis and then timed out may still run there:
+ * its outcome is unknown, as with any store over a network.)
  */
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import calculateSlot from 'cluster-key-slot';
@@ -81,6 +83,8 @@ function connect(options: RedisStoreOptions): Redis | Cluster {
   const perConnection: RedisOptions = {
     lazyConnect: true,
     maxRetriesPerRequest: 0,
+    // A command whose caller already got an error is never sent again after a reconnect.
+    autoResendUnfulfilledCommands: false,
     commandTimeout: timeout,
     connectTimeout: timeout,
   };
