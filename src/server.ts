@@ -11,6 +11,7 @@ import { loadConfig, type Config } from './config/index.js';
 import { ensurePlatformAdmin, PLATFORM_ADMIN_USERNAME } from './directory/bootstrap.js';
 import { createDirectory } from './directory/index.js';
 import { PLATFORM_TENANT_CODE } from './directory/tenants.js';
+import { serveClusterMetrics } from './http/observability.js';
 import { createLogger, type Logger } from './logger.js';
 import { createStore } from './store/index.js';
 
@@ -71,6 +72,7 @@ async function runProcess(config: Config, logger: Logger): Promise<void> {
 
 function runPrimary(config: Config, logger: Logger): Promise<void> {
   cluster.setupPrimary({ exec: MAIN, args: [] });
+  serveClusterMetrics();
   const started = new Set<Worker>();
   let stopping = false;
 

@@ -3,9 +3,11 @@
  * is a plain token, else a new one), echoed in the answer and in its one log line. Logs carry the
  * path, never the query string or bodies, so codes, tokens, secrets and passwords stay out of them.
  */
+import cluster from 'node:cluster';
 import { randomUUID } from 'node:crypto';
 import type { Context, Middleware } from 'koa';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { storeUnavailable } from '../errors.js';
 import type { Logger } from '../logger.js';
 
 export type Metrics = ReturnType<typeof createMetrics>;
@@ -39,7 +41,51 @@ export function createMetrics(options: { queueDepth: () => number }) {
       this.set(options.queueDepth());
     },
   });
+  if (cluster.isWorker) {
+    // Under `--workers N`, the primary collects every worker's registry for /metrics.
+    AggregatorRegistry.setRegistries([registry]);
+    new AggregatorRegistry();
+  }
   return { registry, requests, latency, signIns, tokens, storeLatency, storeErrors };
+}
+
+const METRICS_REQUEST = 'atrium:metrics-request';
+const METRICS_REPLY = 'atrium:metrics-reply';
+interface MetricsReply {
+  type: typeof METRICS_REPLY;
+  id: string;
+  text?: string;
+}
+
+/** In the primary of `--workers N`: answers a worker's request for the whole server's metrics. */
+export function serveClusterMetrics(): void {
+  const aggregator = new AggregatorRegistry();
+  cluster.on('message', (worker, message: { type?: string; id?: string }) => {
+    const id = message?.id;
+    if (message?.type !== METRICS_REQUEST || typeof id !== 'string') return;
+    const reply = (text?: string) => worker.send({ type: METRICS_REPLY, id, ...(text === undefined ? {} : { text }) } satisfies MetricsReply);
+    aggregator.clusterMetrics().then(reply, () => reply());
+  });
+}
+
+/** In a worker: every worker's metrics, summed by the primary. */
+function clusterMetrics(): Promise<string> {
+  const id = randomUUID();
+  return new Promise((resolve, reject) => {
+    const done = (message: MetricsReply) => {
+      if (message?.type !== METRICS_REPLY || message.id !== id) return;
+      clearTimeout(timer);
+      process.off('message', done);
+      if (message.text === undefined) reject(storeUnavailable(new Error('a worker did not report its metrics')));
+      else resolve(message.text);
+    };
+    const timer = setTimeout(() => {
+      process.off('message', done);
+      reject(storeUnavailable(new Error('the primary did not answer for metrics')));
+    }, 5000);
+    process.on('message', done);
+    process.send?.({ type: METRICS_REQUEST, id });
+  });
 }
 
 /** A low-cardinality name for the route a request took. */
@@ -77,6 +123,6 @@ export function createMetricsRoute(metrics: Metrics): Middleware {
     if (ctx.path !== '/metrics' || ctx.method !== 'GET') return next();
     ctx.set('Cache-Control', 'no-store');
     ctx.type = metrics.registry.contentType;
-    ctx.body = await metrics.registry.metrics();
+    ctx.body = cluster.isWorker ? await clusterMetrics() : await metrics.registry.metrics();
   };
 }

@@ -48,6 +48,10 @@ describe('the server process', () => {
       // Many short connections land on both workers; every one is answered.
       const statuses = await Promise.all(Array.from({ length: 20 }, () => fetch(`${server.base}/.well-known/openid-configuration`, { headers: { connection: 'close' } }).then((r) => r.status)));
       expect(statuses.every((s) => s === 200)).toBe(true);
+      // /metrics speaks for the whole server, whichever worker answers it.
+      const metrics = await (await fetch(`${server.base}/metrics`)).text();
+      const discovery = /atrium_http_requests_total\{[^}]*route="discovery"[^}]*status="200"[^}]*\} (\d+)/.exec(metrics);
+      expect(Number(discovery?.[1])).toBe(20);
       expect(await server.stop()).toBe(0);
       expect(workers.filter(alive)).toEqual([]);
     } finally {
