@@ -213,6 +213,7 @@ function hostPorts(name: string, list: string[]): HostPort[] {
 function storeConfig(env: Env, file: z.infer<typeof fileSchema>): StoreConfig {
   const url = env.ATRIUM_REDIS_URL || file.redis.url;
   if (url && !/^rediss?:\/\//.test(url)) throw new ConfigError('ATRIUM_REDIS_URL must start with redis:// or rediss://');
+  if (url && !URL.canParse(url)) throw new ConfigError('ATRIUM_REDIS_URL is not a valid URL (with a password, give a host too: redis://:secret@redis/0)');
   const sentinels = splitList(env.ATRIUM_REDIS_SENTINELS) ?? file.redis.sentinels;
   const clusterNodes = splitList(env.ATRIUM_REDIS_CLUSTER_NODES) ?? file.redis.clusterNodes;
   if (sentinels && clusterNodes) throw new ConfigError('set either ATRIUM_REDIS_SENTINELS or ATRIUM_REDIS_CLUSTER_NODES, not both');

@@ -22,10 +22,10 @@ describe('configuration', () => {
   });
 
   it('uses Redis Sentinel when ATRIUM_REDIS_SENTINELS is set, with credentials from ATRIUM_REDIS_URL', () => {
-    const config = loadConfig({ ATRIUM_REDIS_SENTINELS: 's1.internal:26379, [::1]:26380', ATRIUM_REDIS_SENTINEL_NAME: 'atrium', ATRIUM_REDIS_URL: 'redis://:pw@/1' });
+    const config = loadConfig({ ATRIUM_REDIS_SENTINELS: 's1.internal:26379, [::1]:26380', ATRIUM_REDIS_SENTINEL_NAME: 'atrium', ATRIUM_REDIS_URL: 'redis://:pw@sentinel/1' });
     expect(config.store).toEqual({
       driver: 'redis',
-      url: 'redis://:pw@/1',
+      url: 'redis://:pw@sentinel/1',
       keyPrefix: 'atrium:',
       sentinel: { name: 'atrium', nodes: [{ host: 's1.internal', port: 26379 }, { host: '::1', port: 26380 }] },
     });
@@ -52,6 +52,7 @@ describe('configuration', () => {
     [{ ATRIUM_REDIS_URL: 'http://cache:6379' }, /ATRIUM_REDIS_URL/],
     [{ ATRIUM_REDIS_CLUSTER_NODES: 'r1' }, /ATRIUM_REDIS_CLUSTER_NODES must be a comma-separated list of host:port/],
     [{ ATRIUM_REDIS_SENTINELS: 's1:99999' }, /ATRIUM_REDIS_SENTINELS/],
+    [{ ATRIUM_REDIS_SENTINELS: 's1:26379', ATRIUM_REDIS_URL: 'redis://:pw@/0' }, /not a valid URL/],
     [{ ATRIUM_REDIS_SENTINELS: 's1:26379', ATRIUM_REDIS_CLUSTER_NODES: 'r1:7000' }, /not both/],
     [{ ATRIUM_REDIS_URL: 'redis://c:6379', ATRIUM_REDIS_PREFIX: '{atrium}:' }, /ATRIUM_REDIS_PREFIX/],
     [{ ATRIUM_SIGNING_ALG: 'HS256' }, /ATRIUM_SIGNING_ALG/],
