@@ -85,6 +85,8 @@ function connect(options: RedisStoreOptions): Redis | Cluster {
     maxRetriesPerRequest: 0,
     // A command whose caller already got an error is never sent again after a reconnect.
     autoResendUnfulfilledCommands: false,
+    // After a failover the old master answers READONLY: reconnect (Sentinel names the new one).
+    reconnectOnError: (err) => (/^READONLY\b/.test(err.message) ? 1 : false),
     commandTimeout: timeout,
     connectTimeout: timeout,
   };
@@ -108,6 +110,8 @@ function connect(options: RedisStoreOptions): Redis | Cluster {
       sentinels: options.sentinel.nodes,
       name: options.sentinel.name,
       sentinelRetryStrategy: retry,
+      // Follows Sentinel's +switch-master at once instead of waiting for the old master to fail.
+      failoverDetector: true,
     });
   }
   return new Redis(options.url, common);
@@ -125,8 +129,14 @@ function bySlot(prefix: string, keys: readonly string[]): number[][] {
   return [...groups.values()];
 }
 
-/** Errors Redis itself answered (wrong type, script errors) are bugs, not outages. */
-const isReplyError = (err: unknown): boolean => err instanceof Error && err.name === 'ReplyError';
+/**
+ * Replies that mean "not now" rather than "wrong": a replica still answering as it is demoted
+ * (READONLY), a server loading its data, a cluster or master that is down or moving slots.
+ */
+const TRANSIENT_REPLY = /^(READONLY|LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|BUSY)\b/;
+
+/** Other errors Redis itself answered (wrong type, script errors) are bugs, not outages. */
+const isReplyError = (err: unknown): boolean => err instanceof Error && err.name === 'ReplyError' && !TRANSIENT_REPLY.test(err.message);
 
 export async function createRedisStore(options: RedisStoreOptions): Promise<Store> {
   const client = connect(options);

@@ -145,30 +145,45 @@ export interface RedisSentinel {
   sentinels: string;
   name: string;
   master: RedisServer;
+  /** With `withReplica`: a replica of the master, which Sentinel knows and may promote. */
+  replica?: RedisServer;
+  /** The port of the server Sentinel names as master now. */
+  currentMasterPort(): Promise<number>;
   stop(): Promise<void>;
 }
 
-/** A master and one Sentinel watching it under the name `atrium-test`. */
-export async function startRedisSentinel(): Promise<RedisSentinel> {
+/** A master and one Sentinel watching it under the name `atrium-test`; optionally a replica too. */
+export async function startRedisSentinel(options: { withReplica?: boolean } = {}): Promise<RedisSentinel> {
   const master = await startRedisServer();
+  const replica = options.withReplica ? await startRedisServer(['--replicaof', '127.0.0.1', String(master.port)]) : undefined;
   const port = await freePort();
   const name = 'atrium-test';
   const config = join(master.dir, 'sentinel.conf');
-  writeFileSync(config, `port ${port}\nbind 127.0.0.1\nsentinel monitor ${name} 127.0.0.1 ${master.port} 1\nsentinel down-after-milliseconds ${name} 2000\n`);
+  writeFileSync(config, `port ${port}\nbind 127.0.0.1\nsentinel monitor ${name} 127.0.0.1 ${master.port} 1\nsentinel down-after-milliseconds ${name} 2000\nsentinel failover-timeout ${name} 10000\n`);
   const child = spawn('redis-server', [config, '--sentinel'], { stdio: 'ignore', cwd: master.dir });
   const stop = async () => {
     child.kill('SIGKILL');
     await exited(child);
-    await master.stop();
+    await Promise.all([master.stop(), replica?.stop()]);
   };
+  const ask = <T>(...args: string[]): Promise<T> => {
+    const sentinel = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    sentinel.on('error', () => undefined);
+    return sentinel
+      .connect()
+      .then(() => sentinel.call('SENTINEL', ...args) as Promise<T>)
+      .finally(() => sentinel.disconnect());
+  };
+  const currentMasterPort = async () => Number((await ask<string[]>('get-master-addr-by-name', name))[1]);
   try {
-    await waitFor(
-      () => answers(port, async (r) => ((await r.call('SENTINEL', 'get-master-addr-by-name', name)) as string[] | null)?.[1] === String(master.port)),
-      'sentinel to know the master',
-    );
+    await waitFor(async () => (await currentMasterPort()) === master.port, 'sentinel to know the master');
+    if (replica) {
+      await waitFor(() => answers(replica.port, async (r) => /master_link_status:up/.test(await r.info('replication'))), 'the replica to sync');
+      await waitFor(async () => (await ask<unknown[][]>('replicas', name)).length === 1, 'sentinel to know the replica');
+    }
   } catch (err) {
     await stop();
     throw err;
   }
-  return { sentinels: `127.0.0.1:${port}`, name, master, stop };
+  return { sentinels: `127.0.0.1:${port}`, name, master, ...(replica ? { replica } : {}), currentMasterPort, stop };
 }

@@ -1,11 +1,16 @@
 /**
  * The Redis topologies are the real thing: the Cluster the global set-up started spreads one
- * store's keys over its three masters, and the Sentinel store writes to the master Sentinel names.
+ * store's keys over its three masters, the Sentinel store writes to the master Sentinel names, and
+ * follows a failover to the promoted replica without a restart.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { Cluster, Redis } from 'ioredis';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { openTestStore, type TestStore } from '../helpers/stores.js';
+import { startRedisSentinel, type RedisSentinel } from '../helpers/redis-servers.js';
+import { createRedisStore } from '../../src/store/redis.js';
+import type { Store } from '../../src/store/store.js';
 
 const countKeys = async (redis: Redis, prefix: string): Promise<number> => {
   let count = 0;
@@ -59,5 +64,52 @@ describe('Redis Sentinel', () => {
     await t.store.set('sentinel:probe', 'through-sentinel');
     const prefix = t.config.driver === 'redis' ? t.config.keyPrefix : '';
     expect(await master.get(`${prefix}sentinel:probe`)).toBe('through-sentinel');
+  });
+});
+
+describe('Redis Sentinel failover', () => {
+  let sentinel: RedisSentinel;
+  let store: Store;
+  beforeAll(async () => {
+    sentinel = await startRedisSentinel({ withReplica: true });
+    store = await createRedisStore({ url: 'redis://', keyPrefix: 'atrium-failover:', sentinel: { nodes: [{ host: '127.0.0.1', port: Number(sentinel.sentinels.split(':')[1]) }], name: sentinel.name } });
+  });
+  afterAll(async () => {
+    await store?.close();
+    await sentinel?.stop();
+  });
+
+  it('follows the master Sentinel promotes without a restart; a write refused meanwhile is a 503', async () => {
+    await store.set('before', 'kept');
+    const replicaPort = sentinel.replica!.port;
+    const admin = new Redis(Number(sentinel.sentinels.split(':')[1]), '127.0.0.1');
+    const promoted = new Redis(replicaPort, '127.0.0.1');
+    try {
+      await admin.call('SENTINEL', 'FAILOVER', sentinel.name);
+      // Keep writing through the store until a write lands on the promoted replica.
+      const failures: unknown[] = [];
+      let landed = false;
+      const deadline = Date.now() + 20_000;
+      for (let i = 0; !landed && Date.now() < deadline; i += 1) {
+        try {
+          await store.set('after', `write ${i}`);
+          // It counts once the replica is the master (before that, replication copies it there).
+          const role = ((await promoted.call('ROLE')) as string[])[0];
+          landed = role === 'master' && (await promoted.get('atrium-failover:after')) === `write ${i}`;
+        } catch (err) {
+          failures.push(err);
+        }
+        if (!landed) await sleep(20);
+      }
+      expect(landed).toBe(true);
+      expect(await sentinel.currentMasterPort()).toBe(replicaPort);
+      expect(failures.map((err) => (err as { status?: number }).status)).toEqual(failures.map(() => 503));
+      expect(await promoted.get('atrium-failover:before')).toBe('kept');
+      expect(await store.get('before')).toBe('kept');
+    } finally {
+      await promoted.del('atrium-failover:before', 'atrium-failover:after');
+      promoted.disconnect();
+      admin.disconnect();
+    }
   });
 });
