@@ -267,7 +267,9 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Stor
     },
 
     async close() {
-      await client.quit().catch(() => client.disconnect());
+      await client.quit().catch(() => undefined);
+      // Also ends what QUIT leaves open (the Sentinel failover detector's subscriptions).
+      client.disconnect();
     },
   };
   return store;
