@@ -122,9 +122,12 @@ export async function createProvider(options: {
     rotateRefreshToken: true,
     // Token lifetimes are their own (2 h, 30 days); signing out revokes them explicitly instead.
     expiresWithSession: async () => false,
-    extraTokenClaims: async (_ctx, token) => {
+    extraTokenClaims: async (ctx, token) => {
       const accountId = (token as { accountId?: string }).accountId;
       if (!accountId) return undefined;
+      // The token endpoint has just loaded (and checked) this account: no second read.
+      const loaded = (ctx as { oidc?: { account?: Partial<AtriumAccount> } } | undefined)?.oidc?.account;
+      if (loaded?.accountId === accountId && loaded.tenantId) return { tenant_id: loaded.tenantId };
       const user = await directory.users.byId(accountId);
       return user ? { tenant_id: user.tenantId } : undefined;
     },

@@ -83,6 +83,8 @@ function connect(options: RedisStoreOptions): Redis | Cluster {
   const perConnection: RedisOptions = {
     lazyConnect: true,
     maxRetriesPerRequest: 0,
+    // Commands issued in the same tick go out in one write (many requests share each write).
+    enableAutoPipelining: true,
     // A command whose caller already got an error is never sent again after a reconnect.
     autoResendUnfulfilledCommands: false,
     // After a failover the old master answers READONLY: reconnect (Sentinel names the new one).
@@ -98,6 +100,7 @@ function connect(options: RedisStoreOptions): Redis | Cluster {
       lazyConnect: true,
       enableOfflineQueue: false,
       clusterRetryStrategy: retry,
+      enableAutoPipelining: true,
       scaleReads: 'master',
       redisOptions: { ...perConnection, username, password, tls },
     });
