@@ -261,8 +261,8 @@ const usedMemory = async (redis) => Number(/used_memory:(\d+)/.exec(await redis.
 /** A key's shape: ids and days replaced, so that keys of one kind group together. */
 function keyShape(key) {
   const [first, second, ...rest] = key.split(':');
-  // The adapter's keys: oidc:{Model or index}:{id}.
-  if (first === 'oidc') return `oidc:${second}:{id}`;
+  // The adapter's keys: o:{model or index code}:{id}.
+  if (first === 'o') return `o:${second}:{id}`;
   return [first, second, ...rest]
     .filter((part) => part !== undefined)
     .map((part) => (/^\d{4}-\d{2}-\d{2}$/.test(part) ? '{day}' : /^[0-9a-f]{32}$/.test(part) ? '{id}' : part))
@@ -271,9 +271,9 @@ function keyShape(key) {
 
 /** What a key is for, in a session with one app signed into. */
 const KEY_GROUPS = [
-  ['session', /^oidc:(Session|session-uid|account-sessions):/],
-  ['app grant and tokens', /^oidc:(Grant|grant|AccessToken|RefreshToken|client-grants):/],
-  ['consumed authorization code (expires after 60 s)', /^oidc:AuthorizationCode:/],
+  ['session', /^o:(S|su|as):/],
+  ['app grant and tokens', /^o:(G|gi|AT|RT|cg):/],
+  ['consumed authorization code (expires after 60 s)', /^o:AC:/],
   ['audit trail (kept for the retention period)', /^audit/],
 ];
 const keyGroup = (shape) => KEY_GROUPS.find(([, pattern]) => pattern.test(shape))?.[0] ?? 'other';
@@ -320,11 +320,18 @@ async function sessionMemory(t, redis) {
     const answers = await pipeline.exec();
     batch.forEach((key, j) => {
       const shape = keyShape(key.slice(keyPrefix.length));
-      const entry = shapes.get(shape) ?? { shape, keys: 0, bytes: 0 };
+      const entry = shapes.get(shape) ?? { shape, keys: 0, bytes: 0, sample: key };
       entry.keys += 1;
       entry.bytes += Number(answers[j][1] ?? 0);
       shapes.set(shape, entry);
     });
+  }
+  if (process.env.BENCH_MEMORY_SAMPLES) {
+    for (const { shape, sample } of shapes.values()) {
+      const type = await redis.type(sample);
+      const value = type === 'string' ? await redis.get(sample) : type === 'hash' ? await redis.hgetall(sample) : await redis.smembers(sample);
+      log(`  ${shape} (${type}, ${await redis.object('ENCODING', sample)}): ${JSON.stringify(value)}`);
+    }
   }
   const sessions = memory.usernames.length - failures;
   const kinds = [...shapes.values()].sort((a, b) => b.bytes - a.bytes);

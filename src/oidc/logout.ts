@@ -8,7 +8,7 @@ import type { Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { Store } from '../store/store.js';
-import { clientGrantsKey } from './adapter.js';
+import { clientGrantIds, oidcKeys } from './adapter.js';
 
 export async function revokeGrant(provider: Provider, grantId: string): Promise<void> {
   await Promise.all([
@@ -21,9 +21,9 @@ export async function revokeGrant(provider: Provider, grantId: string): Promise<
 
 /** Revokes every grant ever made to an app (the app is being deleted). Returns how many. */
 export async function revokeClientGrants(provider: Provider, store: Store, clientId: string): Promise<number> {
-  const grantIds = await store.smembers(clientGrantsKey(clientId));
+  const grantIds = await clientGrantIds(store, clientId);
   await Promise.all(grantIds.map((grantId) => revokeGrant(provider, grantId)));
-  await store.del(clientGrantsKey(clientId));
+  await store.del(oidcKeys.clientGrants(clientId));
   return grantIds.length;
 }
 

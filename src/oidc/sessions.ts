@@ -7,7 +7,7 @@ import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { Context } from 'koa';
 import type { Store } from '../store/store.js';
-import { accountSessionsKey } from './adapter.js';
+import { accountSessionUids, oidcKeys } from './adapter.js';
 import type { Backchannel, BackchannelClient } from './backchannel.js';
 import { revokeGrant } from './logout.js';
 
@@ -64,7 +64,7 @@ export async function endBrowserSession(provider: Provider, backchannel: Backcha
 
 /** Ends every session of an account, wherever it is signed in. Returns how many ended. */
 export async function endAccountSessions(provider: Provider, backchannel: Backchannel, store: Store, accountId: string): Promise<number> {
-  const uids = await store.smembers(accountSessionsKey(accountId));
+  const uids = await accountSessionUids(store, accountId);
   let ended = 0;
   for (const uid of uids) {
     const session = await provider.Session.findByUid(uid);
@@ -73,7 +73,7 @@ export async function endAccountSessions(provider: Provider, backchannel: Backch
       ended += 1;
     }
   }
-  await store.del(accountSessionsKey(accountId));
+  await store.del(oidcKeys.accountSessions(accountId));
   return ended;
 }
 
@@ -86,7 +86,7 @@ export interface SessionSummary {
 
 /** The live sessions of an account, for admins. */
 export async function listAccountSessions(provider: Provider, store: Store, accountId: string): Promise<SessionSummary[]> {
-  const uids = await store.smembers(accountSessionsKey(accountId));
+  const uids = await accountSessionUids(store, accountId);
   const sessions = await Promise.all(uids.map((uid) => provider.Session.findByUid(uid)));
   return sessions
     .filter((s): s is NonNullable<typeof s> => s?.accountId === accountId)

@@ -18,8 +18,9 @@ import type { Store } from './store.js';
 
 const SCRIPTS = {
   consume: `
-    if redis.call('exists', KEYS[1]) == 0 then return 0 end
-    return redis.call('hsetnx', KEYS[1], ARGV[1], ARGV[2])`,
+    if redis.call('getrange', KEYS[1], 0, #ARGV[1] - 1) ~= string.rep('0', #ARGV[1]) then return 0 end
+    redis.call('setrange', KEYS[1], 0, ARGV[1])
+    return 1`,
   deleteIfEquals: `
     if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
     return 0`,
@@ -30,12 +31,21 @@ const SCRIPTS = {
     return value`,
   hput: `
     local existed = redis.call('exists', KEYS[1]) == 1
-    if ARGV[1] == '1' then
+    if ARGV[1] == 'replace' then
       redis.call('del', KEYS[1])
       existed = false
     end
     if #ARGV > 2 then redis.call('hset', KEYS[1], unpack(ARGV, 3)) end
-    if not existed and ARGV[2] ~= '' then redis.call('pexpire', KEYS[1], ARGV[2]) end
+    if not existed then
+      if ARGV[2] ~= '' then redis.call('pexpire', KEYS[1], ARGV[2]) end
+    elseif ARGV[1] == 'extend' then
+      if ARGV[2] == '' then
+        redis.call('persist', KEYS[1])
+      else
+        local current = redis.call('pttl', KEYS[1])
+        if current >= 0 and current < tonumber(ARGV[2]) then redis.call('pexpire', KEYS[1], ARGV[2]) end
+      end
+    end
     return 1`,
   saddExtend: `
     local existed = redis.call('exists', KEYS[1]) == 1
@@ -226,7 +236,8 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Stor
     },
 
     async hset(key, fields, options = {}) {
-      await script('hput', key, [options.replace ? '1' : '0', ms(options.ttl), ...Object.entries(fields).flat()]);
+      const mode = options.replace ? 'replace' : options.extend ? 'extend' : 'merge';
+      await script('hput', key, [mode, ms(options.ttl), ...Object.entries(fields).flat()]);
     },
 
     async hget(key, field) {
@@ -243,8 +254,8 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Stor
       return call(() => redis.hdel(key, ...fields));
     },
 
-    async consume(key, field, value) {
-      return (await script('consume', key, [field, value])) === 1;
+    async consume(key, stamp) {
+      return (await script('consume', key, [stamp])) === 1;
     },
 
     async sadd(key, members, options = {}) {

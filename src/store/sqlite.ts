@@ -104,6 +104,11 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
 
   const write = <T>(fn: (now: number) => T): T => db.transaction(() => fn(Date.now())).immediate();
 
+  /** Inside a write transaction: moves an expiry later (or removes it), never earlier. */
+  const extendExpiry = (key: string, row: Entry, wanted: number | null): void => {
+    if (row.expires_at !== null && (wanted === null || wanted > row.expires_at)) q.setExpiry.run(wanted, key);
+  };
+
   /** A collection (hash or set) disappears with its last member, as in Redis. */
   const dropIfEmpty = (key: string): void => {
     if (q.countMembers.get(key)?.n === 0) q.delEntry.run(key);
@@ -197,6 +202,8 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
         if (options.replace || !row) {
           drop(key);
           q.putEntry.run(key, 'hash', null, expiryOf(options.ttl, now));
+        } else if (options.extend) {
+          extendExpiry(key, row, expiryOf(options.ttl, now));
         }
         for (const [field, value] of Object.entries(fields)) q.putMember.run(key, field, value);
         dropIfEmpty(key);
@@ -226,11 +233,11 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       });
     },
 
-    async consume(key, field, value) {
+    async consume(key, stamp) {
       return write((now) => {
-        if (!live(key, now, 'hash')) return false;
-        if (q.member.get(key, field)) return false;
-        q.putMember.run(key, field, value);
+        const value = live(key, now, 'string')?.value;
+        if (value?.slice(0, stamp.length) !== '0'.repeat(stamp.length)) return false;
+        q.setValue.run(stamp + value.slice(stamp.length), key);
         return true;
       });
     },
@@ -239,9 +246,8 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       if (members.length === 0) return;
       write((now) => {
         const row = live(key, now, 'set');
-        const wanted = expiryOf(options.ttl, now);
-        if (!row) q.putEntry.run(key, 'set', null, wanted);
-        else if (row.expires_at !== null && (wanted === null || wanted > row.expires_at)) q.setExpiry.run(wanted, key);
+        if (!row) q.putEntry.run(key, 'set', null, expiryOf(options.ttl, now));
+        else extendExpiry(key, row, expiryOf(options.ttl, now));
         for (const member of members) q.addMember.run(key, member);
       });
     },

@@ -39,19 +39,21 @@ export interface Store {
 
   /**
    * Writes hash fields. With `replace`, the hash becomes exactly `fields` with the given TTL (or
-   * none); otherwise fields are merged, an existing TTL is kept and a new hash gets `ttl`.
+   * none); with `extend`, fields are merged and the TTL never shortens the hash's life (as `sadd`);
+   * otherwise fields are merged, an existing TTL is kept and a new hash gets `ttl`.
    */
-  hset(key: string, fields: Record<string, string>, options?: { ttl?: number; replace?: boolean }): Promise<void>;
+  hset(key: string, fields: Record<string, string>, options?: { ttl?: number; replace?: boolean; extend?: boolean }): Promise<void>;
   hget(key: string, field: string): Promise<string | undefined>;
   /** All fields, or undefined when the key does not exist. */
   hgetall(key: string): Promise<Record<string, string> | undefined>;
   hdel(key: string, ...fields: string[]): Promise<number>;
   /**
-   * The atomic consume: sets `field` on the existing hash at `key` only when that field is not set
-   * yet. True for exactly one caller; false when the key is missing, expired or already consumed.
+   * The atomic consume of a string record that starts with a header of zeros as long as `stamp`:
+   * overwrites that header with `stamp` while it is still all zeros, keeping the value's rest and
+   * TTL. True for exactly one caller; false when the key is missing, expired or already consumed.
    * Never creates a key.
    */
-  consume(key: string, field: string, value: string): Promise<boolean>;
+  consume(key: string, stamp: string): Promise<boolean>;
 
   /**
    * Adds members to a set. `ttl` never shortens the set's life: a new set gets it, an existing set

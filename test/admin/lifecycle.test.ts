@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as oidc from 'openid-client';
 import { ensurePlatformAdmin } from '../../src/directory/bootstrap.js';
+import { clientGrantIds } from '../../src/oidc/adapter.js';
 import { authorize, Browser, hiddenFields } from '../helpers/browser.js';
 import { aliceLogin, PASSWORD, seedDirectory, type Seed } from '../helpers/fixtures.js';
 import { startAtrium, type TestServer } from '../helpers/atrium.js';
@@ -103,7 +104,7 @@ describe.each(DRIVERS)('app and user lifecycle on the %s store', (driver) => {
     const { clientId, tokens, config } = await appWithTokens('doomed');
     expect((await call('DELETE', `/apps/${clientId}`)).status).toBe(204);
     await expect(oidc.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toBeDefined();
-    const stored = await t.atrium.store.smembers(`oidc:client-grants:${clientId}`);
+    const stored = await clientGrantIds(t.atrium.store, clientId);
     expect(stored).toEqual([]);
     expect((await call('GET', `/tenants/${seed.acme.id}/assignments`)).body.items!.map((a) => a.clientId)).not.toContain(clientId);
   });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { errors } from 'oidc-provider';
-import { StoreAdapter } from '../../src/oidc/adapter.js';
+import { StoreAdapter, decodeRecord, encodeRecord, oidcKeys } from '../../src/oidc/adapter.js';
 import { ALL_TOPOLOGIES, openTestStore, type TestStore } from '../helpers/stores.js';
 
 describe.each(ALL_TOPOLOGIES)('oidc-provider adapter on the %s store', (driver) => {
@@ -16,14 +16,14 @@ describe.each(ALL_TOPOLOGIES)('oidc-provider adapter on the %s store', (driver) 
     const codes = adapter('AuthorizationCode');
     await codes.upsert('c1', { jti: 'c1', grantId: 'g1', kind: 'AuthorizationCode' }, 60);
     expect(await codes.find('c1')).toEqual({ jti: 'c1', grantId: 'g1', kind: 'AuthorizationCode' });
-    expect(await t.store.ttl('oidc:AuthorizationCode:c1')).toBeLessThanOrEqual(60);
+    expect(await t.store.ttl(oidcKeys.record('AuthorizationCode', 'c1'))).toBeLessThanOrEqual(60);
     expect(await codes.find('missing')).toBeUndefined();
   });
 
   it('keeps a record without TTL when expiresIn is undefined', async () => {
     const grants = adapter('Grant');
     await grants.upsert('g-forever', { jti: 'g-forever' }, undefined);
-    expect(await t.store.ttl('oidc:Grant:g-forever')).toBe(-1);
+    expect(await t.store.ttl(oidcKeys.record('Grant', 'g-forever'))).toBe(-1);
   });
 
   it('forgets an expired record at once', async () => {
@@ -43,12 +43,14 @@ describe.each(ALL_TOPOLOGIES)('oidc-provider adapter on the %s store', (driver) 
     }
     const found = await codes.find('once');
     expect(found?.jti).toBe('once');
-    expect(typeof found?.consumed).toBe('number');
+    expect(found?.consumed).toBeGreaterThan(Date.now() / 1000 - 5);
+    expect(found?.consumed).toBeLessThanOrEqual(Date.now() / 1000);
+    expect(found?.grantId).toBe('g2');
   });
 
   it('does not create a record when consuming a missing one', async () => {
     await expect(adapter('RefreshToken').consume('ghost')).rejects.toBeInstanceOf(errors.InvalidGrant);
-    expect(await t.store.ttl('oidc:RefreshToken:ghost')).toBe(-2);
+    expect(await t.store.ttl(oidcKeys.record('RefreshToken', 'ghost'))).toBe(-2);
   });
 
   it('revokes every token of a grant, model by model, and nothing else', async () => {
@@ -74,10 +76,10 @@ describe.each(ALL_TOPOLOGIES)('oidc-provider adapter on the %s store', (driver) 
     const rt = adapter('RefreshToken');
     await rt.upsert('long', { jti: 'long', grantId: 'L' }, 3000);
     await at.upsert('shortlived', { jti: 'shortlived', grantId: 'L' }, 60);
-    expect(await t.store.ttl('oidc:grant:L')).toBeGreaterThan(2990);
-    // A rotated refresh token added twice is indexed once (the index is a set).
+    expect(await t.store.ttl(oidcKeys.grant('L'))).toBeGreaterThan(2990);
+    // A rotated refresh token added twice is indexed once.
     await rt.upsert('long', { jti: 'long', grantId: 'L' }, 3000);
-    expect((await t.store.smembers('oidc:grant:L')).sort()).toEqual(['AccessToken:shortlived', 'RefreshToken:long']);
+    expect(Object.keys((await t.store.hgetall(oidcKeys.grant('L'))) ?? {}).sort()).toEqual(['AT:shortlived', 'RT:long']);
   });
 
   it('finds a session by uid, following its newest id', async () => {
@@ -90,6 +92,53 @@ describe.each(ALL_TOPOLOGIES)('oidc-provider adapter on the %s store', (driver) 
     expect((await sessions.findByUid('U1'))?.jti).toBe('s-new');
     await sessions.destroy('s-new');
     expect(await sessions.findByUid('U1')).toBeUndefined();
-    expect(await t.store.get('oidc:session-uid:U1')).toBeUndefined();
+    expect(await t.store.get(oidcKeys.sessionUid('U1'))).toBeUndefined();
+  });
+});
+
+describe('the compact record encoding', () => {
+  const payload = {
+    iat: 1795927847,
+    exp: 1798519847,
+    accountId: 'acc',
+    amr: ['pwd'],
+    authTime: 1795927847,
+    authorizations: { app: { sid: 's', grantId: 'g' } },
+    clientId: 'app',
+    codeChallenge: 'cc',
+    codeChallengeMethod: 'S256',
+    expiresWithSession: false,
+    grantId: 'g',
+    loginTs: 1,
+    redirectUri: 'https://app.test/cb',
+    resource: 'https://api.test',
+    rotations: 2,
+    scope: 'openid',
+    sessionUid: 'u',
+    extra: { tenant_id: 't', accountId: 'nested names stay' },
+    jti: 'id1',
+    kind: 'RefreshToken',
+  };
+
+  it('gives back exactly what was stored, with jti and kind restored', () => {
+    const stored = encodeRecord('RefreshToken', 'id1', payload);
+    expect(stored.startsWith('0000000000{')).toBe(true);
+    expect(stored).not.toContain('id1');
+    expect(stored).not.toContain('accountId":"acc');
+    expect(decodeRecord('RefreshToken', 'id1', stored)).toEqual(payload);
+  });
+
+  it('keeps jti and kind that differ from the id and model', () => {
+    const odd = { jti: 'other', kind: 'Other', grantId: 'g' };
+    expect(decodeRecord('AccessToken', 'id2', encodeRecord('AccessToken', 'id2', odd))).toEqual(odd);
+  });
+
+  it('refuses a payload field that would read back as another', () => {
+    expect(() => encodeRecord('AccessToken', 'x', { jti: 'x', G: 'clash' } as never)).toThrow(/clashes/);
+  });
+
+  it('reads the consumed header as the epoch second', () => {
+    const stored = encodeRecord('AuthorizationCode', 'c', { jti: 'c', kind: 'AuthorizationCode' });
+    expect(decodeRecord('AuthorizationCode', 'c', '1795927847' + stored.slice(10)).consumed).toBe(1795927847);
   });
 });

@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as oidc from 'openid-client';
 import { decodeJwt } from 'jose';
+import { oidcKeys } from '../../src/oidc/adapter.js';
 import { authorize, Browser } from '../helpers/browser.js';
 import { aliceLogin, seedDirectory, type Seed } from '../helpers/fixtures.js';
 import { startAtrium, type TestServer } from '../helpers/atrium.js';
@@ -96,7 +97,7 @@ describe.each(ALL_TOPOLOGIES)('standard OIDC flows on the %s store', (driver) =>
   it('keeps a code at most 60 s, an access token 2 h and a refresh token 30 days', async () => {
     const { callback, verifier, state } = await signIn(crm, 'https://crm.test/callback');
     const code = new URL(callback).searchParams.get('code')!;
-    const codeTtl = await t.atrium.store.ttl(`oidc:AuthorizationCode:${code}`);
+    const codeTtl = await t.atrium.store.ttl(oidcKeys.record('AuthorizationCode', code));
     expect(codeTtl).toBeGreaterThan(0);
     expect(codeTtl).toBeLessThanOrEqual(60);
     const tokens = await oidc.authorizationCodeGrant(crm, new URL(callback), { pkceCodeVerifier: verifier, expectedState: state });

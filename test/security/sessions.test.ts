@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
 import { disableUser } from '../../src/admin/users.js';
+import { oidcKeys } from '../../src/oidc/adapter.js';
 import { sessionTtl } from '../../src/oidc/sessions.js';
 import { authorize, Browser, hiddenFields } from '../helpers/browser.js';
 import { aliceLogin, PASSWORD, seedDirectory, type Seed } from '../helpers/fixtures.js';
@@ -162,12 +163,12 @@ describe('sessions and single logout', () => {
     const page = await browser.follow(`${t.issuer}/`);
     await browser.follow((await browser.post(`${t.issuer}${new URL(page.url).pathname}/login`, { ...hiddenFields(page.body), ...aliceLogin })).location!);
     const sessionId = browser.cookie('_session')!;
-    const stored = await t.atrium.store.ttl(`oidc:Session:${sessionId}`);
+    const stored = await t.atrium.store.ttl(oidcKeys.record('Session', sessionId));
     expect(stored).toBeGreaterThan(1790);
     expect(stored).toBeLessThanOrEqual(1800);
-    await t.atrium.store.expire(`oidc:Session:${sessionId}`, 100); // as if idle for a while
+    await t.atrium.store.expire(oidcKeys.record('Session', sessionId), 100); // as if idle for a while
     await browser.get(`${t.issuer}/`); // activity
-    expect(await t.atrium.store.ttl(`oidc:Session:${browser.cookie('_session')!}`)).toBeGreaterThan(1790);
+    expect(await t.atrium.store.ttl(oidcKeys.record('Session', browser.cookie('_session')!))).toBeGreaterThan(1790);
   });
 
   it('never lets a disabled user’s refresh token work again', async () => {

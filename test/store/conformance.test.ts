@@ -116,6 +116,17 @@ describe.each(ALL_TOPOLOGIES)('store conformance: %s driver', (driver) => {
       expect(await store.ttl('h:r')).toBeGreaterThan(40);
     });
 
+    it('extends but never shortens the TTL of a hash with extend', async () => {
+      await store.hset('h:t', { a: '' }, { ttl: 100, extend: true });
+      await store.hset('h:t', { b: '' }, { ttl: 10, extend: true });
+      expect(await store.ttl('h:t')).toBeGreaterThan(90);
+      await store.hset('h:t', { c: '' }, { ttl: 1000, extend: true });
+      expect(await store.ttl('h:t')).toBeGreaterThan(990);
+      await store.hset('h:t', { d: '' }, { extend: true });
+      expect(await store.ttl('h:t')).toBe(-1);
+      expect(Object.keys((await store.hgetall('h:t')) ?? {}).sort()).toEqual(['a', 'b', 'c', 'd']);
+    });
+
     it('removes fields, and the key with its last field', async () => {
       await store.hset('h:d', { a: '1', b: '2' });
       expect(await store.hdel('h:d', 'a', 'zz')).toBe(1);
@@ -126,25 +137,35 @@ describe.each(ALL_TOPOLOGIES)('store conformance: %s driver', (driver) => {
   });
 
   describe('consume', () => {
-    it('lets exactly one of many parallel callers consume', async () => {
-      await store.hset('k:code', { payload: '{}' }, { ttl: 60 });
-      const results = await Promise.all(Array.from({ length: 50 }, (_, i) => store.consume('k:code', 'consumed', String(i))));
+    it('lets exactly one of many parallel callers consume, keeping the rest of the value', async () => {
+      await store.set('k:code', '000{"a":1}', { ttl: 60 });
+      const results = await Promise.all(Array.from({ length: 50 }, (_, i) => store.consume('k:code', String(100 + i))));
       expect(results.filter(Boolean)).toHaveLength(1);
-      expect((await store.hgetall('k:code'))?.consumed).toBeDefined();
+      const winner = 100 + results.indexOf(true);
+      expect(await store.get('k:code')).toBe(`${winner}{"a":1}`);
     });
 
     it('never creates a record for a missing or expired key', async () => {
-      expect(await store.consume('k:missing', 'consumed', '1')).toBe(false);
+      expect(await store.consume('k:missing', '1')).toBe(false);
       expect(await store.ttl('k:missing')).toBe(-2);
-      await store.hset('k:old', { payload: '{}' }, { ttl: 0.1 });
+      await store.set('k:old', '0{}', { ttl: 0.1 });
       await sleep(200);
-      expect(await store.consume('k:old', 'consumed', '1')).toBe(false);
-      expect(await store.hgetall('k:old')).toBeUndefined();
+      expect(await store.consume('k:old', '1')).toBe(false);
+      expect(await store.get('k:old')).toBeUndefined();
+    });
+
+    it('refuses a value whose header is not all zeros, or too short', async () => {
+      await store.set('k:used', '10{}');
+      expect(await store.consume('k:used', '22')).toBe(false);
+      expect(await store.get('k:used')).toBe('10{}');
+      await store.set('k:short', '0');
+      expect(await store.consume('k:short', '11')).toBe(false);
+      expect(await store.get('k:short')).toBe('0');
     });
 
     it('keeps the TTL of the consumed record', async () => {
-      await store.hset('k:ttl', { payload: '{}' }, { ttl: 30 });
-      await store.consume('k:ttl', 'consumed', '1');
+      await store.set('k:ttl', '0{}', { ttl: 30 });
+      expect(await store.consume('k:ttl', '1')).toBe(true);
       const ttl = await store.ttl('k:ttl');
       expect(ttl).toBeGreaterThan(25);
       expect(ttl).toBeLessThanOrEqual(30);
