@@ -1,7 +1,9 @@
 /**
  * The audit trail: events by tenant and day, kept for the retention period. Each day of a tenant is
- * one hash (`audit:{tenantId}:{YYYY-MM-DD}`), field = time-ordered event id, value = the event.
- * Events never hold secrets or passwords: callers pass identifiers and outcomes only.
+ * one hash (`audit:{tenantId}:{YYYY-MM-DD}`), field = the time of day and a random suffix (the event
+ * id without its day), value = the event as JSON without what the key and field already say (id,
+ * time and tenant), to keep a busy tenant's trail small. Events never hold secrets or passwords:
+ * callers pass identifiers and outcomes only.
  */
 import { randomBytes } from 'node:crypto';
 import type { Store } from '../store/store.js';
@@ -16,6 +18,10 @@ export interface AuditEvent {
   ip?: string;
   detail?: Record<string, string | number | boolean | null>;
 }
+
+/** An event id is its ISO timestamp, '-' and 8 hex digits: `2026-11-29T04:56:43.672Z-11cd85d7`. */
+const DAY = 'YYYY-MM-DD'.length;
+const TIMESTAMP = 'YYYY-MM-DDTHH:MM:SS.mmmZ'.length;
 
 const dayKey = (tenantId: string, day: string): string => `audit:${tenantId}:${day}`;
 const countKey = (tenantId: string, day: string, type: string): string => `audit-count:${tenantId}:${day}:${type}`;
@@ -32,7 +38,8 @@ export function createAudit(store: Store, options: { retentionDays: number }) {
     async record(event: Omit<AuditEvent, 'id' | 'at'>): Promise<AuditEvent> {
       const at = new Date().toISOString();
       const full: AuditEvent = { id: `${at}-${randomBytes(4).toString('hex')}`, at, ...event };
-      await store.hset(dayKey(event.tenantId, at.slice(0, 10)), { [full.id]: JSON.stringify(full) }, { ttl });
+      const { tenantId, ...rest } = event;
+      await store.hset(dayKey(tenantId, at.slice(0, 10)), { [full.id.slice(DAY)]: JSON.stringify(rest) }, { ttl });
       return full;
     },
 
@@ -65,7 +72,11 @@ export function createAudit(store: Store, options: { retentionDays: number }) {
       const fields = (await store.hgetall(dayKey(tenantId, day))) ?? {};
       return Object.keys(fields)
         .sort()
-        .map((id) => JSON.parse(fields[id]!) as AuditEvent);
+        .map((field) => {
+          // Events written before the compact layout carry their whole id as the field and all of it in the value.
+          const id = field.startsWith('T') ? `${day}${field}` : field;
+          return { id, at: id.slice(0, TIMESTAMP), tenantId, ...(JSON.parse(fields[field]!) as object) } as AuditEvent;
+        });
     },
   };
 }

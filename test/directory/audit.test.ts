@@ -1,0 +1,36 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAudit } from '../../src/directory/audit.js';
+import { DRIVERS, openTestStore, type TestStore } from '../helpers/stores.js';
+
+describe.each(DRIVERS)('the audit trail on the %s store', (driver) => {
+  let t: TestStore;
+  beforeAll(async () => {
+    t = await openTestStore(driver);
+  });
+  afterAll(() => t.dispose());
+
+  it('gives back each event whole, while storing only what its key and field do not say', async () => {
+    const audit = createAudit(t.store, { retentionDays: 1 });
+    const event = await audit.record({ type: 'signin.success', tenantId: 'ten1', userId: 'u1', clientId: 'c1', ip: '192.0.2.1' });
+    expect(event.id).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z-[0-9a-f]{8}$/);
+    expect(event.id.startsWith(event.at)).toBe(true);
+
+    const day = event.at.slice(0, 10);
+    expect(await audit.ofDay('ten1', day)).toEqual([event]);
+    const stored = (await t.store.hgetall(`audit:ten1:${day}`)) ?? {};
+    expect(Object.keys(stored)).toEqual([event.id.slice(10)]);
+    expect(JSON.parse(Object.values(stored)[0]!)).toEqual({ type: 'signin.success', userId: 'u1', clientId: 'c1', ip: '192.0.2.1' });
+    expect(await t.store.ttl(`audit:ten1:${day}`)).toBeGreaterThan(86_000);
+  });
+
+  it('still reads events stored whole, under their full id', async () => {
+    const audit = createAudit(t.store, { retentionDays: 1 });
+    const old = { id: '2026-01-02T03:04:05.678Z-0123abcd', at: '2026-01-02T03:04:05.678Z', type: 'user.create', tenantId: 'ten2', detail: { username: 'bob' } };
+    await t.store.hset('audit:ten2:2026-01-02', { [old.id]: JSON.stringify(old) });
+    const fresh = { id: '2026-01-02T05:00:00.000Z-ffffffff', at: '2026-01-02T05:00:00.000Z', type: 'user.delete', tenantId: 'ten2' };
+    await t.store.hset('audit:ten2:2026-01-02', { 'T05:00:00.000Z-ffffffff': JSON.stringify({ type: 'user.delete' }) });
+    expect(await audit.ofDay('ten2', '2026-01-02')).toEqual([old, fresh]);
+    const found = await audit.query('ten2', { from: new Date('2026-01-02T04:00:00Z'), to: new Date('2026-01-02T06:00:00Z') });
+    expect(found).toEqual([fresh]);
+  });
+});
