@@ -38,7 +38,12 @@ export function userClaims(user: User, tenant: Tenant): Record<string, string | 
 
 export async function loadAccount(directory: Directory, sub: string): Promise<AtriumAccount | undefined> {
   const user = await directory.users.byId(sub);
-  if (!user || user.status !== 'active') return undefined;
+  return user && accountOf(directory, user);
+}
+
+/** The account of a user already read: undefined when the user or its tenant is not active. */
+async function accountOf(directory: Directory, user: User): Promise<AtriumAccount | undefined> {
+  if (user.status !== 'active') return undefined;
   const tenant = await directory.tenants.byId(user.tenantId);
   if (!tenant || tenant.status !== 'active') return undefined;
   return {
@@ -58,10 +63,15 @@ export async function loadAccount(directory: Directory, sub: string): Promise<At
 export const createFindAccount =
   (directory: Directory, isAllowed: (user: User, clientId: string) => Promise<boolean>): FindAccount =>
   async (ctx, sub) => {
-    const account = await loadAccount(directory, sub);
     const clientId = ctx?.oidc?.client?.clientId;
     const route = ctx?.oidc?.route;
-    if (account && clientId && (route === 'token' || route === 'userinfo') && !(await isAllowed(account.user, clientId))) return undefined;
-    return account;
+    const user = await directory.users.byId(sub);
+    if (!user) return undefined;
+    // The tenant and the assignment are read at once: both only need the user.
+    const [account, allowed] = await Promise.all([
+      accountOf(directory, user),
+      clientId && (route === 'token' || route === 'userinfo') ? isAllowed(user, clientId) : true,
+    ]);
+    return allowed ? account : undefined;
   };
 

@@ -14,7 +14,7 @@
  */
 import type Provider from 'oidc-provider';
 import { secretMatches } from '../directory/ids.js';
-import { PREVIOUS_SECRET, PREVIOUS_SECRET_UNTIL } from './clients.js';
+import { clientMetadata, PREVIOUS_SECRET, PREVIOUS_SECRET_UNTIL } from './clients.js';
 
 export function compareHashedClientSecrets(provider: Provider): void {
   interface ClientWithSecret {
@@ -26,7 +26,7 @@ export function compareHashedClientSecrets(provider: Provider): void {
   prototype.compareClientSecret = function compareClientSecret(this: ClientWithSecret, actual: string) {
     if (typeof actual !== 'string' || typeof this.clientSecret !== 'string') return false;
     const current = secretMatches(actual, this.clientSecret);
-    const metadata = this.metadata();
+    const metadata = clientMetadata(this);
     const previous = metadata[PREVIOUS_SECRET];
     const until = metadata[PREVIOUS_SECRET_UNTIL];
     const stillValid = typeof previous === 'string' && typeof until === 'number' && until > Date.now() / 1000;

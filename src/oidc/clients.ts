@@ -48,3 +48,17 @@ export function toClientMetadata(app: App): AdapterPayload {
       : {}),
   };
 }
+
+/**
+ * A client's metadata, computed once per client instance: the provider keeps one instance per
+ * version of an app's settings, and `metadata()` maps every key, which showed in token endpoint
+ * profiles (the token TTL settings and client authentication read it several times per token).
+ */
+export const clientMetadata = (() => {
+  const cache = new WeakMap<object, Record<string, unknown>>();
+  return (client: { metadata(): Record<string, unknown> }): Record<string, unknown> => {
+    let metadata = cache.get(client);
+    if (!metadata) cache.set(client, (metadata = client.metadata()));
+    return metadata;
+  };
+})();

@@ -9,7 +9,7 @@ import type { Store } from '../store/store.js';
 import { createAdapterFactory } from './adapter.js';
 import { CLAIMS, createFindAccount, type AtriumAccount } from './accounts.js';
 import { compareHashedClientSecrets } from './client-auth.js';
-import { ACCESS_TOKEN_TTL, PKCE_OPTIONAL, PREVIOUS_SECRET, PREVIOUS_SECRET_UNTIL, REFRESH_TOKEN_TTL, toClientMetadata } from './clients.js';
+import { ACCESS_TOKEN_TTL, clientMetadata, PKCE_OPTIONAL, PREVIOUS_SECRET, PREVIOUS_SECRET_UNTIL, REFRESH_TOKEN_TTL, toClientMetadata } from './clients.js';
 import { createLaunchTickets, LAUNCH_PARAM, type LaunchTickets } from './launch-ticket.js';
 import { sessionTtl } from './sessions.js';
 import { loadCookieKeys, loadSigningKeys, toProviderJwks } from './keys.js';
@@ -39,7 +39,7 @@ export interface ProviderPages {
 const SIGNING_ALGS = ['RS256', 'ES256'];
 
 const perApp = (client: { metadata(): Record<string, unknown> }, name: string): number | undefined => {
-  const value = client.metadata()[name];
+  const value = clientMetadata(client)[name];
   return typeof value === 'number' ? value : undefined;
 };
 
@@ -94,7 +94,7 @@ export async function createProvider(options: {
     pkce: {
       required: (ctx, client) =>
         client.clientAuthMethod === 'none' ||
-        (client.metadata()[PKCE_OPTIONAL] !== true && !launchTickets.verify(ctx.oidc.params?.[LAUNCH_PARAM], client.clientId)),
+        (clientMetadata(client)[PKCE_OPTIONAL] !== true && !launchTickets.verify(ctx.oidc.params?.[LAUNCH_PARAM], client.clientId)),
     },
     extraParams: [LAUNCH_PARAM],
     // Browsers may call the token, userinfo, introspection and revocation endpoints only from the
