@@ -10,6 +10,7 @@ import { createAdminAuth } from './admin/auth.js';
 import { createAdminPages } from './admin/pages.js';
 import { createJointOperationRoutes } from './compat/joint-operation.js';
 import { createDirectory, type Directory } from './directory/index.js';
+import { withRecordCache } from './directory/records.js';
 import { createErrorMiddleware } from './http/errors.js';
 import { createHealthRoutes } from './http/health.js';
 import { createMetrics, createMetricsRoute, createRequestObserver } from './http/observability.js';
@@ -79,6 +80,8 @@ export async function createAtrium(config: Config, logger: Logger): Promise<Atri
   provider.on('backchannel.error', (_ctx, err, client, accountId, sid) => backchannel.firstAttemptDone(client as never, accountId, sid, err));
 
   provider.on('grant.success', (ctx) => metrics.tokens.inc({ grant_type: String(ctx.oidc.params?.grant_type ?? 'unknown') }));
+  // Directory records read during a request come from a cache checked against the directory version.
+  provider.use((_ctx, next) => withRecordCache(next));
   provider.use(createRequestObserver(logger, metrics));
   provider.use(createSecurityHeaders());
   provider.use(createErrorMiddleware(render, logger));

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { invalidInput, notFound } from '../errors.js';
 import type { Store } from '../store/store.js';
 import { newId, newSecret, sha256Hex } from './ids.js';
-import { now, readRecord, readRecords, writeRecord } from './records.js';
+import { now, readRecord, readRecords, removeRecord, writeRecord } from './records.js';
 import { displayName, parseInput, redirectUri } from './validation.js';
 
 export interface App {
@@ -155,7 +155,7 @@ export function createApps(store: Store) {
 
     async remove(clientId: string): Promise<App> {
       const app = await this.require(clientId);
-      await store.del(key(clientId));
+      await removeRecord(store, key(clientId));
       await store.srem(ALL, clientId);
       return app;
     },

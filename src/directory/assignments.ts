@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import type { Store } from '../store/store.js';
-import { now, readRecord, readRecords, writeRecord } from './records.js';
+import { now, readRecord, readRecords, removeRecord, writeRecord } from './records.js';
 import { isoDate, parseInput } from './validation.js';
 
 export interface Assignment {
@@ -58,7 +58,7 @@ export function createAssignments(store: Store) {
 
     /** Ends a tenant's subscription to an app; false when there was none. */
     async unassign(tenantId: string, clientId: string): Promise<boolean> {
-      const removed = (await store.del(key(tenantId, clientId))) > 0;
+      const removed = await removeRecord(store, key(tenantId, clientId));
       await store.srem(tenantKey(tenantId), clientId);
       return removed;
     },

@@ -1,9 +1,58 @@
-/** JSON records in the store: one key per record, plus the index sets the directory keeps. */
+/**
+ * JSON records in the store: one key per record, plus the index sets the directory keeps.
+ *
+ * Within an HTTP request (see `withRecordCache`), single-record reads are served from a per-process
+ * cache that is checked against the directory version: one small key that every record write or
+ * removal replaces with a new random value. A request reads the version once, on its first record
+ * read, and uses cached records only from that same version; a write anywhere (any process, the
+ * CLI) is therefore seen by every request that starts after the write returned. A token request
+ * reads one version key instead of the app, user, tenant and assignment records.
+ *
+ * The version is replaced after the record is written: should that second write fail (the store
+ * went away in between), cached copies still expire after `MAX_AGE_MS`.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomBytes } from 'node:crypto';
 import type { Store } from '../store/store.js';
 
+const VERSION_KEY = 'directory:version';
+const MAX_ENTRIES = 10_000;
+const MAX_AGE_MS = 5_000;
+
+interface Entry {
+  version: string;
+  raw: string | undefined;
+  at: number;
+}
+
+const scope = new AsyncLocalStorage<{ version?: Promise<string> }>();
+const caches = new WeakMap<Store, Map<string, Entry>>();
+
+/** Runs `fn` (an HTTP request) with cached record reads. */
+export const withRecordCache = <T>(fn: () => T): T => scope.run({}, fn);
+
+const parse = <T>(raw: string | undefined): T | undefined => (raw === undefined ? undefined : (JSON.parse(raw) as T));
+
+function cacheOf(store: Store): Map<string, Entry> {
+  let cache = caches.get(store);
+  if (!cache) caches.set(store, (cache = new Map()));
+  return cache;
+}
+
 export async function readRecord<T>(store: Store, key: string): Promise<T | undefined> {
+  const request = scope.getStore();
+  if (!request) return parse<T>(await store.get(key));
+  const version = await (request.version ??= store.get(VERSION_KEY).then((v) => v ?? ''));
+  const cache = cacheOf(store);
+  const hit = cache.get(key);
+  const now = Date.now();
+  if (hit && hit.version === version && now - hit.at < MAX_AGE_MS) return parse<T>(hit.raw);
   const raw = await store.get(key);
-  return raw === undefined ? undefined : (JSON.parse(raw) as T);
+  // Map order is insertion order: re-inserting keeps the oldest entries first, to be dropped.
+  cache.delete(key);
+  cache.set(key, { version, raw, at: now });
+  if (cache.size > MAX_ENTRIES) cache.delete(cache.keys().next().value!);
+  return parse<T>(raw);
 }
 
 export async function readRecords<T>(store: Store, keys: string[]): Promise<T[]> {
@@ -11,7 +60,22 @@ export async function readRecords<T>(store: Store, keys: string[]): Promise<T[]>
   return raws.flatMap((raw) => (raw === undefined ? [] : [JSON.parse(raw) as T]));
 }
 
-export const writeRecord = (store: Store, key: string, record: unknown): Promise<boolean> =>
-  store.set(key, JSON.stringify(record));
+/** After a record changed: every process's cached copies are out of date. */
+async function changed(store: Store, key: string): Promise<void> {
+  caches.get(store)?.delete(key);
+  await store.set(VERSION_KEY, randomBytes(12).toString('base64url'));
+}
+
+export async function writeRecord(store: Store, key: string, record: unknown): Promise<void> {
+  await store.set(key, JSON.stringify(record));
+  await changed(store, key);
+}
+
+/** Deletes a record; false when there was none. */
+export async function removeRecord(store: Store, key: string): Promise<boolean> {
+  const removed = (await store.del(key)) > 0;
+  await changed(store, key);
+  return removed;
+}
 
 export const now = (): string => new Date().toISOString();

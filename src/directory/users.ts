@@ -4,7 +4,7 @@ import { conflict, notFound } from '../errors.js';
 import type { Store } from '../store/store.js';
 import { newId } from './ids.js';
 import type { PasswordHasher } from './passwords.js';
-import { now, readRecord, readRecords, writeRecord } from './records.js';
+import { now, readRecord, readRecords, removeRecord, writeRecord } from './records.js';
 import { displayName, parseInput, password, username } from './validation.js';
 
 export interface User {
@@ -104,7 +104,7 @@ export function createUsers(store: Store, hasher: PasswordHasher) {
     async remove(id: string): Promise<User> {
       const user = await byId(id);
       if (!user) throw notFound('user not found');
-      await store.del(key(id));
+      await removeRecord(store, key(id));
       await store.deleteIfEquals(nameKey(user.tenantId, user.username), id);
       await store.srem(tenantKey(user.tenantId), id);
       return user;

@@ -17,6 +17,7 @@ import type { Store } from '../../src/store/store.js';
 describe('two Atrium processes on one Redis', () => {
   const { config, cleanup } = testStoreConfig('redis');
   let store: Store;
+  let directory: ReturnType<typeof createDirectory>;
   let seed: Seed;
   let a: AtriumProcess;
   let b: AtriumProcess;
@@ -24,7 +25,8 @@ describe('two Atrium processes on one Redis', () => {
   beforeAll(async () => {
     if (config.driver !== 'redis') throw new Error('needs the redis driver');
     store = await createStore(config);
-    seed = await seedDirectory(createDirectory(store, { password: { memoryCost: 19456, timeCost: 2, parallelism: 1 } }));
+    directory = createDirectory(store, { password: { memoryCost: 19456, timeCost: 2, parallelism: 1 } });
+    seed = await seedDirectory(directory);
     // One issuer for both, as behind a load balancer; each process listens on its own port.
     const portA = await freePort();
     const env = { ATRIUM_REDIS_URL: config.url, ATRIUM_REDIS_PREFIX: config.keyPrefix, ATRIUM_ISSUER: `http://127.0.0.1:${portA}`, ATRIUM_ADMIN_PASSWORD: 'a long admin password' };
@@ -89,5 +91,30 @@ describe('two Atrium processes on one Redis', () => {
     const replay = await token(a.base, { grant_type: 'authorization_code', code: code!, redirect_uri: redirectUri, code_verifier: verifier });
     expect(replay.status).toBe(400);
     expect(((await replay.json()) as { error: string }).error).toBe('invalid_grant');
+  });
+
+  it('applies a directory change made elsewhere at once, though each process caches records', async () => {
+    const browser = new Browser(a.base);
+    const verifier = randomBytes(32).toString('base64url');
+    const auth = new URL(`${a.base}/auth`);
+    auth.search = new URLSearchParams({ client_id: seed.crm.app.clientId, redirect_uri: 'https://crm.test/callback', response_type: 'code', scope: 'openid offline_access', state: 's2', code_challenge: createHash('sha256').update(verifier).digest('base64url'), code_challenge_method: 'S256' }).toString();
+    const callback = await authorize(browser, auth.href, aliceLogin);
+    const code = new URL(callback.location!).searchParams.get('code')!;
+    const tokens = (await (await token(a.base, { grant_type: 'authorization_code', code, redirect_uri: 'https://crm.test/callback', code_verifier: verifier })).json()) as { access_token: string; refresh_token: string };
+    // A has read (and cached) the app, Alice, her tenant and the assignment.
+    expect((await userinfo(a.base, tokens.access_token)).status).toBe(200);
+    expect((await userinfo(a.base, tokens.access_token)).status).toBe(200);
+
+    // Another process (this test's own directory) disables Alice: A refuses her next request.
+    await directory.users.update(seed.alice.id, { status: 'disabled' });
+    expect((await userinfo(a.base, tokens.access_token)).status).toBe(401);
+    expect((await token(a.base, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token })).status).toBe(400);
+
+    // Enabled again, and the app withdrawn from her tenant: refused again, at B too.
+    await directory.users.update(seed.alice.id, { status: 'active' });
+    expect((await userinfo(a.base, tokens.access_token)).status).toBe(200);
+    await directory.assignments.unassign(seed.acme.id, seed.crm.app.clientId);
+    expect((await userinfo(a.base, tokens.access_token)).status).toBe(401);
+    expect((await userinfo(b.base, tokens.access_token)).status).toBe(401);
   });
 });

@@ -1,0 +1,86 @@
+/**
+ * The directory's record cache: within a request, records come from memory while the directory
+ * version is unchanged; any write, by any process, is seen by every request that starts after it.
+ * The "other process" here is a second store opened on the same data.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createStore } from '../../src/store/index.js';
+import type { Store } from '../../src/store/store.js';
+import { readRecord, removeRecord, withRecordCache, writeRecord } from '../../src/directory/records.js';
+import { DRIVERS, openTestStore, type TestStore } from '../helpers/stores.js';
+
+/** The store, counting reads per key. */
+function counting(store: Store): { store: Store; reads: (key: string) => number } {
+  const counts = new Map<string, number>();
+  const wrapped = new Proxy(store, {
+    get(target, property, receiver) {
+      if (property !== 'get') return Reflect.get(target, property, receiver) as unknown;
+      return (key: string) => {
+        counts.set(key, (counts.get(key) ?? 0) + 1);
+        return target.get(key);
+      };
+    },
+  });
+  return { store: wrapped, reads: (key) => counts.get(key) ?? 0 };
+}
+
+describe.each(DRIVERS)('directory records on the %s store', (driver) => {
+  let t: TestStore;
+  let other: Store;
+  beforeAll(async () => {
+    t = await openTestStore(driver);
+    other = await createStore(t.config);
+  });
+  afterAll(async () => {
+    await other.close();
+    await t.dispose();
+  });
+
+  it('reads a record from memory while the directory version is unchanged', async () => {
+    const { store, reads } = counting(t.store);
+    await writeRecord(store, 'rec:a', { n: 1 });
+    expect(await withRecordCache(() => readRecord(store, 'rec:a'))).toEqual({ n: 1 });
+    expect(await withRecordCache(() => readRecord(store, 'rec:a'))).toEqual({ n: 1 });
+    expect(await withRecordCache(async () => [await readRecord(store, 'rec:a'), await readRecord(store, 'rec:missing')])).toEqual([{ n: 1 }, undefined]);
+    expect(reads('rec:a')).toBe(1);
+    // One version read per request, however many records it reads.
+    expect(reads('directory:version')).toBe(3);
+  });
+
+  it('hands out a fresh copy each time, so a caller changing it changes nothing else', async () => {
+    await writeRecord(t.store, 'rec:copy', { n: 1 });
+    const first = await withRecordCache(() => readRecord<{ n: number }>(t.store, 'rec:copy'));
+    first!.n = 99;
+    expect(await withRecordCache(() => readRecord(t.store, 'rec:copy'))).toEqual({ n: 1 });
+  });
+
+  it('sees a write of another process in the next request', async () => {
+    await writeRecord(t.store, 'rec:b', { status: 'active' });
+    expect(await withRecordCache(() => readRecord(t.store, 'rec:b'))).toEqual({ status: 'active' });
+    await writeRecord(other, 'rec:b', { status: 'disabled' });
+    expect(await withRecordCache(() => readRecord(t.store, 'rec:b'))).toEqual({ status: 'disabled' });
+    await removeRecord(other, 'rec:b');
+    expect(await withRecordCache(() => readRecord(t.store, 'rec:b'))).toBeUndefined();
+  });
+
+  it('sees a record another process creates after a request found none', async () => {
+    expect(await withRecordCache(() => readRecord(t.store, 'rec:new'))).toBeUndefined();
+    await writeRecord(other, 'rec:new', { n: 2 });
+    expect(await withRecordCache(() => readRecord(t.store, 'rec:new'))).toEqual({ n: 2 });
+  });
+
+  it('reads straight from the store outside a request', async () => {
+    const { store, reads } = counting(t.store);
+    await writeRecord(t.store, 'rec:c', { n: 3 });
+    expect(await readRecord(store, 'rec:c')).toEqual({ n: 3 });
+    expect(await readRecord(store, 'rec:c')).toEqual({ n: 3 });
+    expect(reads('rec:c')).toBe(2);
+    expect(reads('directory:version')).toBe(0);
+  });
+
+  it('tells whether removeRecord removed anything', async () => {
+    await writeRecord(t.store, 'rec:d', {});
+    expect(await removeRecord(t.store, 'rec:d')).toBe(true);
+    expect(await removeRecord(t.store, 'rec:d')).toBe(false);
+  });
+});
