@@ -194,6 +194,17 @@ describe.each(ALL_TOPOLOGIES)('standard OIDC flows on the %s store', (driver) =>
     await expect(oidc.refreshTokenGrant(crm, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
   });
 
+  it('revoking an access token ends its grant: the refresh token and other access tokens stop working', async () => {
+    const { tokens } = await tokensFor(crm, 'https://crm.test/callback');
+    const refreshed = await oidc.refreshTokenGrant(crm, tokens.refresh_token!);
+    expect((await oidc.tokenIntrospection(crm, tokens.access_token)).active).toBe(true);
+    await oidc.tokenRevocation(crm, refreshed.access_token);
+    expect((await oidc.tokenIntrospection(crm, refreshed.access_token)).active).toBe(false);
+    expect((await oidc.tokenIntrospection(crm, tokens.access_token)).active).toBe(false);
+    await expect(oidc.fetchUserInfo(crm, tokens.access_token, oidc.skipSubjectCheck)).rejects.toBeDefined();
+    await expect(oidc.refreshTokenGrant(crm, refreshed.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+  });
+
   it('requires PKCE from public apps and issues them no refresh token', async () => {
     const browser = new Browser(t.issuer);
     const withoutPkce = oidc.buildAuthorizationUrl(spa, { redirect_uri: 'http://localhost:8080/cb', scope: 'openid' });
