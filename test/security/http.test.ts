@@ -128,8 +128,12 @@ describe('HTTP-level attacks', () => {
         expect(csp).toContain("base-uri 'none'");
         expect(csp).toMatch(/script-src 'self' 'nonce-[A-Za-z0-9+/=]+'/);
       }
+      // A fresh 16-byte nonce per answer, never one seen before.
+      const nonces = pages.map((page) => /'nonce-([^']+)'/.exec(page.headers.get('content-security-policy')!)![1]!);
+      expect(new Set(nonces).size).toBe(pages.length);
+      expect(nonces.every((n) => Buffer.from(n, 'base64').length === 16)).toBe(true);
       const workbench = pages[0]!;
-      const nonce = /'nonce-([^']+)'/.exec(workbench.headers.get('content-security-policy')!)![1];
+      const nonce = nonces[0];
       expect(workbench.body).toContain(`nonce="${nonce}"`);
       expect(workbench.headers.get('cache-control')).toContain('no-store');
     });
