@@ -384,7 +384,9 @@ async function main() {
     log('\ninterrupted: cleaning up');
   });
 
-  const redisPrefix = `atrium-bench:${randomBytes(6).toString('hex')}:`;
+  // As long as the default prefix (`atrium:`), so that key sizes, and memory per session, are those of
+// a default deployment.
+const redisPrefix = `ab${randomBytes(2).toString('hex')}:`;
   let redis;
   if (settings.targets.includes('redis')) {
     redis = new Redis(settings.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
