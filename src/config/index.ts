@@ -2,6 +2,7 @@
  * Configuration: config/default.json, then the JSON file named by ATRIUM_CONFIG, then ATRIUM_*
  * environment variables. Validated once; the rest of Atrium reads only the typed result.
  */
+import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -41,7 +42,7 @@ const fileSchema = z.object({
   session: z.object({ idleSeconds: z.number().int().min(60), absoluteSeconds: z.number().int().min(60) }),
   trustProxyHops: z.number().int().min(0).max(10),
   throttle: z.object({ accountFailuresPerHour: z.number().int().min(1), ipFailuresPerHour: z.number().int().min(1) }),
-  passwordHashing: z.object({ concurrency: z.number().int().min(1).max(64), maxQueue: z.number().int().min(0) }),
+  passwordHashing: z.object({ concurrency: z.union([z.literal('auto'), z.number().int().min(1).max(64)]), maxQueue: z.number().int().min(0) }),
   allowPrivateFetch: z.boolean(),
   audit: z.object({ retentionDays: z.number().int().min(1) }),
   workers: z.union([z.literal('auto'), z.number().int().min(1).max(64)]).optional(),
@@ -160,10 +161,11 @@ export function loadConfig(env: Env): Config {
   const hops = env.ATRIUM_TRUST_PROXY_HOPS === undefined ? file.trustProxyHops : Number(env.ATRIUM_TRUST_PROXY_HOPS);
   if (!Number.isInteger(hops) || hops < 0 || hops > 10) throw new ConfigError('ATRIUM_TRUST_PROXY_HOPS must be a whole number from 0 to 10');
 
+  const workers = parseWorkers(env.ATRIUM_WORKERS ?? String(file.workers ?? 'auto'));
   const config: Config = {
     production: env.NODE_ENV === 'production',
     port,
-    workers: parseWorkers(env.ATRIUM_WORKERS ?? String(file.workers ?? 'auto')),
+    workers,
     issuer,
     store,
     signingAlg,
@@ -175,7 +177,7 @@ export function loadConfig(env: Env): Config {
     session: file.session,
     trustProxyHops: hops,
     throttle: file.throttle,
-    passwordHashing: file.passwordHashing,
+    passwordHashing: { ...file.passwordHashing, concurrency: hashingConcurrency(file.passwordHashing.concurrency, workers) },
     allowPrivateFetch: env.ATRIUM_ALLOW_PRIVATE_FETCH === undefined ? file.allowPrivateFetch : flag(env.ATRIUM_ALLOW_PRIVATE_FETCH),
     audit: file.audit,
     allowHttpIssuer: flag(env.ATRIUM_ALLOW_HTTP_ISSUER),
@@ -183,6 +185,16 @@ export function loadConfig(env: Env): Config {
   };
   assertProductionSafe(config);
   return config;
+}
+
+/**
+ * argon2id jobs in flight per process. `auto`: one more than the cores, so that a core never waits
+ * for the event loop to start the next job; shared out among the workers of `--workers N`.
+ */
+function hashingConcurrency(value: number | 'auto', workers: number): number {
+  if (value !== 'auto') return value;
+  const perProcess = availableParallelism() + 1;
+  return cluster.isWorker ? Math.max(1, Math.ceil(perProcess / workers)) : perProcess;
 }
 
 /** ATRIUM_WORKERS / --workers: a count from 1 to 64, or `auto` for one per core. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig } from '../../src/config/index.js';
 
@@ -70,6 +70,17 @@ describe('configuration', () => {
     const cheap = join(dir, 'cheap.json');
     writeFileSync(cheap, JSON.stringify({ password: { memoryCost: 4096 } }));
     expect(() => loadConfig({ ATRIUM_CONFIG: cheap })).toThrow(/password.memoryCost/);
+  });
+
+  it('hashes one more password at once than there are cores unless the config file says otherwise', () => {
+    expect(loadConfig({}).passwordHashing).toEqual({ concurrency: availableParallelism() + 1, maxQueue: 200 });
+    const dir = mkdtempSync(join(tmpdir(), 'atrium-config-'));
+    const fixed = join(dir, 'fixed.json');
+    writeFileSync(fixed, JSON.stringify({ passwordHashing: { concurrency: 5, maxQueue: 10 } }));
+    expect(loadConfig({ ATRIUM_CONFIG: fixed }).passwordHashing).toEqual({ concurrency: 5, maxQueue: 10 });
+    const wrong = join(dir, 'wrong.json');
+    writeFileSync(wrong, JSON.stringify({ passwordHashing: { concurrency: 'many', maxQueue: 10 } }));
+    expect(() => loadConfig({ ATRIUM_CONFIG: wrong })).toThrow(/passwordHashing.concurrency/);
   });
 
   describe('in production', () => {
