@@ -49,7 +49,7 @@ const COMMANDS: Record<
   'user import': {
     options: { tenant: { type: 'string' }, format: { type: 'string' } },
     positionals: 1,
-    async run({ directory, values, positionals, io }) {
+    async run({ directory, config, values, positionals, io }) {
       const tenant = await directory.tenants.require(required(values, 'tenant'));
       const file = positionals[0];
       if (!file) throw new UsageError('user import needs the file to import (CSV or JSON lines)');
@@ -62,7 +62,7 @@ const COMMANDS: Record<
         throw new UsageError(`cannot read ${file}`);
       }
       const { rows, errors } = readUsersFile(text, format);
-      const problems = errors.length > 0 ? errors : (await importUsers(directory.users, tenant.id, rows, { parallelism: 2, onProgress: io.progress })).errors;
+      const problems = errors.length > 0 ? errors : (await importUsers(directory.users, tenant.id, rows, { parallelism: config.passwordHashing.concurrency, onProgress: io.progress })).errors;
       if (problems.length > 0) {
         throw new AtriumError('invalid_input', `${problems.length} invalid row(s), nothing imported: ${problems.slice(0, 20).map((e) => `line ${e.line}: ${e.message}`).join('; ')}`, 400);
       }
