@@ -55,6 +55,19 @@ export async function readRecord<T>(store: Store, key: string): Promise<T | unde
   return parse<T>(raw);
 }
 
+/**
+ * `store.get(key)` for a request's first store read: when the request has not read the directory
+ * version yet, it comes along in the same round trip (the OIDC adapter reads a token or session
+ * first, the directory records after it).
+ */
+export async function getWithDirectoryVersion(store: Store, key: string): Promise<string | undefined> {
+  const request = scope.getStore();
+  if (!request || request.version) return store.get(key);
+  const both = store.getMany([key, VERSION_KEY]);
+  request.version = both.then(([, version]) => version ?? '');
+  return (await both)[0];
+}
+
 export async function readRecords<T>(store: Store, keys: string[]): Promise<T[]> {
   const raws = await store.getMany(keys);
   return raws.flatMap((raw) => (raw === undefined ? [] : [JSON.parse(raw) as T]));

@@ -23,6 +23,7 @@
  * all of them succeeded, so a record whose index write failed is never known to anyone.
  */
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
+import { getWithDirectoryVersion } from '../directory/records.js';
 import type { Store } from '../store/store.js';
 
 /**
@@ -131,7 +132,7 @@ export class StoreAdapter implements Adapter {
   }
 
   async find(id: string): Promise<AdapterPayload | undefined> {
-    const value = await this.store.get(this.key(id));
+    const value = await getWithDirectoryVersion(this.store, this.key(id));
     return value === undefined ? undefined : decodeRecord(this.model, id, value);
   }
 
