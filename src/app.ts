@@ -116,6 +116,7 @@ export async function createAtrium(config: Config, logger: Logger): Promise<Atri
     adminRoutes: servedRoutes(admin),
     async close() {
       await backchannel.settle();
+      await directory.audit.flush();
       await store.close();
     },
   };

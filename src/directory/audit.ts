@@ -32,8 +32,30 @@ export type CountedEvent = (typeof COUNTED)[number];
 
 export type Audit = ReturnType<typeof createAudit>;
 
+/** How long token counts gather in memory before they are added to the store. */
+const COUNT_FLUSH_MS = 1000;
+
 export function createAudit(store: Store, options: { retentionDays: number }) {
   const ttl = options.retentionDays * 86_400;
+  // Token counts are added up in memory and written once a second (and at close), one INCRBY per
+  // tenant, day and type, instead of one store write per token. Counts that fail to be written are
+  // kept for the next attempt; a process killed outright loses at most its last second of counts.
+  const pending = new Map<string, number>();
+  let timer: NodeJS.Timeout | undefined;
+  const flush = async (): Promise<void> => {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    const batch = [...pending];
+    pending.clear();
+    await Promise.all(
+      batch.map(([key, by]) =>
+        store.incr(key, { by, ttl }).catch(() => {
+          pending.set(key, (pending.get(key) ?? 0) + by);
+        }),
+      ),
+    );
+    if (pending.size > 0) timer ??= setTimeout(() => void flush(), COUNT_FLUSH_MS).unref();
+  };
   return {
     async record(event: Omit<AuditEvent, 'id' | 'at'>): Promise<AuditEvent> {
       const at = new Date().toISOString();
@@ -43,12 +65,19 @@ export function createAudit(store: Store, options: { retentionDays: number }) {
       return full;
     },
 
-    async count(tenantId: string, type: CountedEvent): Promise<void> {
-      await store.incr(countKey(tenantId, new Date().toISOString().slice(0, 10), type), { ttl });
+    /** Counts one token event (written within a second; see `flush`). */
+    count(tenantId: string, type: CountedEvent): void {
+      const key = countKey(tenantId, new Date().toISOString().slice(0, 10), type);
+      pending.set(key, (pending.get(key) ?? 0) + 1);
+      timer ??= setTimeout(() => void flush(), COUNT_FLUSH_MS).unref();
     },
 
-    /** A tenant's counts of one UTC day. */
+    /** Writes the counts gathered so far. */
+    flush,
+
+    /** A tenant's counts of one UTC day (this process's latest included). */
     async counts(tenantId: string, day: string): Promise<Record<CountedEvent, number>> {
+      await flush();
       const values = await store.getMany(COUNTED.map((type) => countKey(tenantId, day, type)));
       return Object.fromEntries(COUNTED.map((type, i) => [type, Number(values[i] ?? 0)])) as Record<CountedEvent, number>;
     },

@@ -33,4 +33,35 @@ describe.each(DRIVERS)('the audit trail on the %s store', (driver) => {
     const found = await audit.query('ten2', { from: new Date('2026-01-02T04:00:00Z'), to: new Date('2026-01-02T06:00:00Z') });
     expect(found).toEqual([fresh]);
   });
+
+  it('adds token counts up in memory and writes them in one go, and a process reads its own at once', async () => {
+    let increments = 0;
+    const counted = new Proxy(t.store, {
+      get(target, property, receiver) {
+        if (property === 'incr') increments += 1;
+        return Reflect.get(target, property, receiver) as unknown;
+      },
+    });
+    const audit = createAudit(counted, { retentionDays: 1 });
+    const today = new Date().toISOString().slice(0, 10);
+    for (let i = 0; i < 5; i++) audit.count('ten3', 'token.refresh_token');
+    audit.count('ten3', 'token.revoked');
+    expect(increments).toBe(0);
+    expect(await audit.counts('ten3', today)).toMatchObject({ 'token.refresh_token': 5, 'token.revoked': 1, 'token.authorization_code': 0 });
+    expect(increments).toBe(2);
+
+    // Another process's counts add up with these once it has written them.
+    const other = createAudit(t.store, { retentionDays: 1 });
+    other.count('ten3', 'token.refresh_token');
+    await other.flush();
+    expect((await audit.counts('ten3', today))['token.refresh_token']).toBe(6);
+  });
+
+  it('writes gathered counts within about a second without being asked', async () => {
+    const audit = createAudit(t.store, { retentionDays: 1 });
+    audit.count('ten4', 'token.client_credentials');
+    const key = `audit-count:ten4:${new Date().toISOString().slice(0, 10)}:token.client_credentials`;
+    expect(await t.store.get(key)).toBeUndefined();
+    await expect.poll(() => t.store.get(key), { timeout: 3000, interval: 100 }).toBe('1');
+  });
 });
