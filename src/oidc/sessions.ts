@@ -27,9 +27,17 @@ export function sessionTtl(limits: SessionLimits) {
   };
 }
 
+/**
+ * Activity on Atrium's own pages extends the idle timeout, with a granularity of a minute: a session
+ * saved less than a minute ago is not saved again (a workbench view then writes nothing).
+ */
+export const TOUCH_GRANULARITY_SECONDS = 60;
+
 /** Activity on Atrium's own pages counts against the idle timeout, as the provider's do. */
 export async function touchSession(provider: Provider, ctx: Context, session: ProviderSession, limits: SessionLimits): Promise<void> {
   const ttl = sessionTtl(limits)(undefined, session);
+  const exp = (session as unknown as { exp?: number }).exp;
+  if (exp !== undefined && exp - Math.floor(Date.now() / 1000) > ttl - TOUCH_GRANULARITY_SECONDS) return;
   await session.save(ttl);
   ctx.cookies.set(provider.cookieName('session'), (session as unknown as { jti: string }).jti, {
     httpOnly: true,
