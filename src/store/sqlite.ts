@@ -31,6 +31,9 @@ const SCHEMA = `
   ) WITHOUT ROWID;
 `;
 
+/** Keys purged per transaction. */
+const PURGE_CHUNK = 500;
+
 const expiryOf = (ttl: number | undefined, now: number): number | null =>
   ttl === undefined ? null : now + Math.max(1, Math.round(ttl * 1000));
 
@@ -41,7 +44,10 @@ export interface SqliteStoreOptions {
   purgeIntervalMs?: number;
 }
 
-export function createSqliteStore(options: SqliteStoreOptions): Store {
+/** The sqlite store, with its purge of expired rows callable (tests; the timer calls it otherwise). */
+export type SqliteStore = Store & { purge(): Promise<void> };
+
+export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
   const file = options.dataDir === ':memory:' ? ':memory:' : join(options.dataDir, 'atrium.sqlite');
   if (file !== ':memory:') mkdirSync(options.dataDir, { recursive: true });
   const db = new Database(file);
@@ -72,10 +78,9 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     ),
     addMember: db.prepare<[string, string]>('INSERT OR IGNORE INTO members (key, member) VALUES (?, ?)'),
     delMember: db.prepare<[string, string]>('DELETE FROM members WHERE key = ? AND member = ?'),
-    purgeMembers: db.prepare<[number]>(
-      'DELETE FROM members WHERE key IN (SELECT key FROM entries WHERE expires_at IS NOT NULL AND expires_at <= ?)',
+    expiredKeys: db.prepare<[number, number], { key: string }>(
+      'SELECT key FROM entries WHERE expires_at IS NOT NULL AND expires_at <= ? LIMIT ?',
     ),
-    purgeEntries: db.prepare<[number]>('DELETE FROM entries WHERE expires_at IS NOT NULL AND expires_at <= ?'),
   };
 
   const drop = (key: string): void => {
@@ -114,18 +119,35 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     if (q.countMembers.get(key)?.n === 0) q.delEntry.run(key);
   };
 
-  const purge = (): void => {
-    const now = Date.now();
-    write(() => {
-      q.purgeMembers.run(now);
-      q.purgeEntries.run(now);
-    });
+  /**
+   * Expired rows go in chunks of PURGE_CHUNK keys, one short transaction each, with the event loop
+   * free in between: a purge of many rows never stalls the requests being served.
+   */
+  let purging = false;
+  const purge = async (): Promise<void> => {
+    if (purging || !db.open) return;
+    purging = true;
+    try {
+      const now = Date.now();
+      for (;;) {
+        const purged = write(() => {
+          const keys = q.expiredKeys.all(now, PURGE_CHUNK);
+          for (const { key } of keys) drop(key);
+          return keys.length;
+        });
+        if (purged < PURGE_CHUNK || !db.open) break;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    } finally {
+      purging = false;
+    }
   };
-  const timer = setInterval(purge, options.purgeIntervalMs ?? 60_000);
+  const timer = setInterval(() => void purge().catch(() => undefined), options.purgeIntervalMs ?? 60_000);
   timer.unref();
 
-  const store: Store = {
+  const store: SqliteStore = {
     driver: 'sqlite',
+    purge,
 
     async get(key) {
       return read(key, 'string')?.value ?? undefined;

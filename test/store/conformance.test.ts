@@ -1,5 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createSqliteStore } from '../../src/store/sqlite.js';
 import { ALL_TOPOLOGIES, openTestStore, type TestStore } from '../helpers/stores.js';
 import type { Store } from '../../src/store/store.js';
 
@@ -220,6 +224,36 @@ describe('sqlite driver: background purge', () => {
       expect(row.n).toBe(0);
     } finally {
       await t.dispose();
+    }
+  });
+
+  it('purges many expired rows in chunks, letting other work run in between', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'atrium-purge-'));
+    const store = createSqliteStore({ dataDir, purgeIntervalMs: 3_600_000 });
+    try {
+      for (let i = 0; i < 5000; i++) await store.set(`x:${i}`, 'v', { ttl: 0.01 });
+      await store.set('x:kept', 'v', { ttl: 3600 });
+      await sleep(50);
+      let ticks = 0;
+      let purging = true;
+      const spin = () => {
+        ticks += 1;
+        if (purging) setImmediate(spin);
+      };
+      setImmediate(spin);
+      await store.purge();
+      purging = false;
+      // 5000 rows are 10 chunks of 500: the event loop turned between them.
+      expect(ticks).toBeGreaterThanOrEqual(9);
+      const { default: Database } = await import('better-sqlite3');
+      const db = new Database(join(dataDir, 'atrium.sqlite'), { readonly: true });
+      const left = db.prepare('SELECT COUNT(*) AS n FROM entries').get() as { n: number };
+      db.close();
+      expect(left.n).toBe(1);
+      expect(await store.get('x:kept')).toBe('v');
+    } finally {
+      await store.close();
+      rmSync(dataDir, { recursive: true, force: true });
     }
   });
 });
