@@ -65,6 +65,9 @@ export async function getWithDirectoryVersion(store: Store, key: string): Promis
   if (!request || request.version) return store.get(key);
   const both = store.getMany([key, VERSION_KEY]);
   request.version = both.then(([, version]) => version ?? '');
+  // When the read fails the request ends with that error and may never await its version: that
+  // rejection must not go unhandled (it would end the process).
+  request.version.catch(() => undefined);
   return (await both)[0];
 }
 

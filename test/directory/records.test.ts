@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createStore } from '../../src/store/index.js';
 import type { Store } from '../../src/store/store.js';
-import { readRecord, removeRecord, withRecordCache, writeRecord } from '../../src/directory/records.js';
+import { getWithDirectoryVersion, readRecord, removeRecord, withRecordCache, writeRecord } from '../../src/directory/records.js';
 import { DRIVERS, openTestStore, type TestStore } from '../helpers/stores.js';
 
 /** The store, counting reads per key. */
@@ -82,5 +82,27 @@ describe.each(DRIVERS)('directory records on the %s store', (driver) => {
     await writeRecord(t.store, 'rec:d', {});
     expect(await removeRecord(t.store, 'rec:d')).toBe(true);
     expect(await removeRecord(t.store, 'rec:d')).toBe(false);
+  });
+
+  it('brings the directory version along with a request’s first read', async () => {
+    const { store, reads } = counting(t.store);
+    await writeRecord(t.store, 'rec:e', { n: 5 });
+    await t.store.set('tok:1', 'token');
+    const [token, record] = await withRecordCache(async () => [await getWithDirectoryVersion(store, 'tok:1'), await readRecord(store, 'rec:e')]);
+    expect(token).toBe('token');
+    expect(record).toEqual({ n: 5 });
+    expect(reads('directory:version')).toBe(0); // it came with the MGET
+  });
+
+  it('fails a request whose first read fails, leaving no unhandled rejection behind', async () => {
+    const failing = new Proxy(t.store, {
+      get(target, property, receiver) {
+        if (property === 'getMany') return () => Promise.reject(new Error('store down'));
+        return Reflect.get(target, property, receiver) as unknown;
+      },
+    });
+    await expect(withRecordCache(() => getWithDirectoryVersion(failing, 'tok:2'))).rejects.toThrow('store down');
+    // An unhandled rejection would be reported by vitest as an error of this run.
+    await new Promise((resolve) => setTimeout(resolve, 20));
   });
 });
