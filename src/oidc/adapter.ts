@@ -6,7 +6,7 @@
  *
  * Record of a model:    `o:{code}:{id}`  string: a 10-digit consumed header (zeros until consumed,
  *                       then the epoch second), followed by the payload as compact JSON.
- * Grant index:          `o:gi:{grantId}`  hash { `{code}:{id}`: '' } of the grant's refresh tokens;
+ * Grant index:          `o:gi:{grantId}`  hash { `{code}:{id}`: '' } of the grant's codes and tokens;
  *                       its TTL is extended to outlive each member.
  * Session uid index:    `o:su:{uid}`  → the session's current id.
  * Account sessions:     `o:as:{accountId}`  hash { uid: '' }.
@@ -26,13 +26,14 @@ import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import { getWithDirectoryVersion } from '../directory/records.js';
 import type { Store } from '../store/store.js';
 
-/**
- * Models listed in their grant's index, so that revoking the grant deletes them at once. Access
- * tokens (2 h) and codes (60 s) are not: revoking always destroys the grant (`revokeGrantPolicy`),
- * the provider refuses any token or code whose grant is gone, and their records expire soon after.
- * Refresh tokens live 30 days, so they are deleted with their grant rather than left to expire.
- */
-const INDEXED_MODELS = new Set(['RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest', 'PreAuthorizedCode']);
+const GRANT_MODELS = new Set([
+  'AccessToken',
+  'AuthorizationCode',
+  'RefreshToken',
+  'DeviceCode',
+  'BackchannelAuthenticationRequest',
+  'PreAuthorizedCode',
+]);
 
 const MODEL_CODES: Record<string, string> = {
   AccessToken: 'AT',
@@ -118,7 +119,7 @@ export class StoreAdapter implements Adapter {
   async upsert(id: string, payload: AdapterPayload, expiresIn: number | undefined): Promise<void> {
     const ttl = expiresIn && expiresIn > 0 ? expiresIn : undefined;
     const writes: Promise<unknown>[] = [this.store.set(this.key(id), encodeRecord(this.model, id, payload), { ttl })];
-    if (payload.grantId && INDEXED_MODELS.has(this.model)) {
+    if (payload.grantId && GRANT_MODELS.has(this.model)) {
       writes.push(this.store.hset(oidcKeys.grant(payload.grantId), { [`${modelCode(this.model)}:${id}`]: '' }, { ttl, extend: true }));
     }
     if (this.model === 'Grant' && payload.clientId) {

@@ -120,10 +120,6 @@ export async function createProvider(options: {
     // use; the provider revokes the whole grant when a rotated-away token comes back.
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
     rotateRefreshToken: true,
-    // Revoking any token (revocation endpoint, a replayed code or refresh token, sign-out) ends the
-    // whole grant. The provider refuses every token and code whose grant is gone, so access tokens
-    // and codes need no per-grant index in the store (see adapter.ts).
-    revokeGrantPolicy: () => true,
     // Token lifetimes are their own (2 h, 30 days); signing out revokes them explicitly instead.
     expiresWithSession: async () => false,
     extraTokenClaims: async (ctx, token) => {

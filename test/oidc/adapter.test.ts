@@ -53,32 +53,33 @@ describe.each(ALL_TOPOLOGIES)('oidc-provider adapter on the %s store', (driver) 
     expect(await t.store.ttl(oidcKeys.record('RefreshToken', 'ghost'))).toBe(-2);
   });
 
-  it('revokes the refresh tokens of a grant, and nothing else', async () => {
+  it('revokes every token of a grant, model by model, and nothing else', async () => {
+    const at = adapter('AccessToken');
     const rt = adapter('RefreshToken');
+    await at.upsert('at1', { jti: 'at1', grantId: 'G' }, 60);
+    await at.upsert('at2', { jti: 'at2', grantId: 'G' }, 60);
     await rt.upsert('rt1', { jti: 'rt1', grantId: 'G' }, 600);
-    await rt.upsert('rt2', { jti: 'rt2', grantId: 'G' }, 600);
-    await rt.upsert('other', { jti: 'other', grantId: 'H' }, 600);
+    await at.upsert('other', { jti: 'other', grantId: 'H' }, 60);
+
+    await at.revokeByGrantId('G');
+    expect(await at.find('at1')).toBeUndefined();
+    expect(await at.find('at2')).toBeUndefined();
+    expect(await rt.find('rt1')).toBeDefined(); // only this model's records
+    expect(await at.find('other')).toBeDefined();
+
     await rt.revokeByGrantId('G');
     expect(await rt.find('rt1')).toBeUndefined();
-    expect(await rt.find('rt2')).toBeUndefined();
-    expect(await rt.find('other')).toBeDefined();
-    expect(Object.keys((await t.store.hgetall(oidcKeys.grant('G'))) ?? {})).toEqual([]);
-  });
-
-  it('indexes neither access tokens nor codes: they die with their grant and expire soon after', async () => {
-    await adapter('AccessToken').upsert('at1', { jti: 'at1', grantId: 'N' }, 60);
-    await adapter('AuthorizationCode').upsert('ac1', { jti: 'ac1', grantId: 'N' }, 60);
-    expect(await t.store.hgetall(oidcKeys.grant('N'))).toBeUndefined();
   });
 
   it('keeps the grant index alive as long as its longest-lived member', async () => {
+    const at = adapter('AccessToken');
     const rt = adapter('RefreshToken');
     await rt.upsert('long', { jti: 'long', grantId: 'L' }, 3000);
-    await rt.upsert('shortlived', { jti: 'shortlived', grantId: 'L' }, 60);
+    await at.upsert('shortlived', { jti: 'shortlived', grantId: 'L' }, 60);
     expect(await t.store.ttl(oidcKeys.grant('L'))).toBeGreaterThan(2990);
     // A rotated refresh token added twice is indexed once.
     await rt.upsert('long', { jti: 'long', grantId: 'L' }, 3000);
-    expect(Object.keys((await t.store.hgetall(oidcKeys.grant('L'))) ?? {}).sort()).toEqual(['RT:long', 'RT:shortlived']);
+    expect(Object.keys((await t.store.hgetall(oidcKeys.grant('L'))) ?? {}).sort()).toEqual(['AT:shortlived', 'RT:long']);
   });
 
   it('finds a session by uid, following its newest id', async () => {

@@ -194,7 +194,7 @@ describe.each(ALL_TOPOLOGIES)('standard OIDC flows on the %s store', (driver) =>
     await expect(oidc.refreshTokenGrant(crm, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
   });
 
-  it('revoking an access token ends its grant: the refresh token and other access tokens stop working', async () => {
+  it('revoking an access token revokes the other tokens of its grant: refresh tokens and earlier access tokens', async () => {
     const { tokens } = await tokensFor(crm, 'https://crm.test/callback');
     const refreshed = await oidc.refreshTokenGrant(crm, tokens.refresh_token!);
     expect((await oidc.tokenIntrospection(crm, tokens.access_token)).active).toBe(true);
