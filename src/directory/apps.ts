@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { invalidInput, notFound } from '../errors.js';
 import type { Store } from '../store/store.js';
 import { newId, newSecret, sha256Hex } from './ids.js';
-import { now, readRecord, readRecords, removeRecord, writeRecord } from './records.js';
+import { now, readRecord, readRecordFresh, readRecords, removeRecord, writeRecord } from './records.js';
 import { displayName, parseInput, redirectUri } from './validation.js';
 
 export interface App {
@@ -98,6 +98,13 @@ export function createApps(store: Store) {
       return app;
     },
 
+    /** As `require`, straight from the store: the start of an update. */
+    async requireFresh(clientId: string): Promise<App> {
+      const app = /^[0-9a-f]{32}$/.test(clientId) ? await readRecordFresh<App>(store, key(clientId)) : undefined;
+      if (!app) throw notFound(`app ${clientId} not found`);
+      return app;
+    },
+
     /** Registers an app; `clientSecret` is returned only here, only for confidential apps. */
     async create(input: unknown): Promise<{ app: App; clientSecret?: string }> {
       const data = parseInput(createSchema, input);
@@ -121,7 +128,7 @@ export function createApps(store: Store) {
 
     async update(clientId: string, input: unknown): Promise<App> {
       const changes = parseInput(updateSchema, input);
-      const app = await this.require(clientId);
+      const app = await this.requireFresh(clientId);
       const updated: App = {
         ...app,
         ...changes,
@@ -139,7 +146,7 @@ export function createApps(store: Store) {
      * app can be redeployed with the new one without an outage.
      */
     async rotateSecret(clientId: string, graceSeconds: number): Promise<{ app: App; clientSecret: string }> {
-      const app = await this.require(clientId);
+      const app = await this.requireFresh(clientId);
       if (app.type !== 'confidential') throw invalidInput('type: a public app has no secret');
       const clientSecret = newSecret();
       const updated: App = {

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import type { Store } from '../store/store.js';
-import { now, readRecord, readRecords, removeRecord, writeRecord } from './records.js';
+import { now, readRecord, readRecordFresh, readRecords, removeRecord, writeRecord } from './records.js';
 import { isoDate, parseInput } from './validation.js';
 
 export interface Assignment {
@@ -41,7 +41,7 @@ export function createAssignments(store: Store) {
     /** Creates or replaces the assignment of an app to a tenant. */
     async assign(input: unknown): Promise<Assignment> {
       const data = parseInput(assignSchema, input);
-      const existing = await get(data.tenantId, data.clientId);
+      const existing = await readRecordFresh<Assignment>(store, key(data.tenantId, data.clientId));
       const at = now();
       const assignment: Assignment = {
         tenantId: data.tenantId,

@@ -56,6 +56,14 @@ export async function readRecord<T>(store: Store, key: string): Promise<T | unde
 }
 
 /**
+ * A record straight from the store, never from the cache: for read-modify-write (updates), which
+ * must start from the latest version, not from one cached earlier in the request.
+ */
+export async function readRecordFresh<T>(store: Store, key: string): Promise<T | undefined> {
+  return parse<T>(await store.get(key));
+}
+
+/**
  * `store.get(key)` for a request's first store read: when the request has not read the directory
  * version yet, it comes along in the same round trip (the OIDC adapter reads a token or session
  * first, the directory records after it).

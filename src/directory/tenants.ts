@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { conflict, notFound } from '../errors.js';
 import type { Store } from '../store/store.js';
 import { newId } from './ids.js';
-import { now, readRecord, readRecords, writeRecord } from './records.js';
+import { now, readRecord, readRecordFresh, readRecords, writeRecord } from './records.js';
 import { displayName, parseInput, tenantCode } from './validation.js';
 
 export interface Tenant {
@@ -63,7 +63,7 @@ export function createTenants(store: Store) {
 
     async update(id: string, input: unknown): Promise<Tenant> {
       const changes = parseInput(z.object({ name: displayName, status: z.enum(['active', 'disabled']) }).partial().strict(), input);
-      const tenant = await byId(id);
+      const tenant = /^[0-9a-f]{32}$/.test(id) ? await readRecordFresh<Tenant>(store, key(id)) : undefined;
       if (!tenant) throw notFound('tenant not found');
       const updated = { ...tenant, ...changes, updatedAt: now() };
       await writeRecord(store, key(id), updated);

@@ -4,7 +4,7 @@ import { conflict, notFound } from '../errors.js';
 import type { Store } from '../store/store.js';
 import { newId } from './ids.js';
 import type { PasswordHasher } from './passwords.js';
-import { now, readRecord, readRecords, removeRecord, writeRecord } from './records.js';
+import { now, readRecord, readRecordFresh, readRecords, removeRecord, writeRecord } from './records.js';
 import { displayName, parseInput, password, username } from './validation.js';
 
 export interface User {
@@ -88,7 +88,7 @@ export function createUsers(store: Store, hasher: PasswordHasher) {
     },
 
     async update(id: string, changes: Partial<Pick<User, 'name' | 'email' | 'mobile' | 'role' | 'status' | 'passwordHash'>>): Promise<User> {
-      const user = await byId(id);
+      const user = /^[0-9a-f]{32}$/.test(id) ? await readRecordFresh<User>(store, key(id)) : undefined;
       if (!user) throw notFound('user not found');
       const updated = { ...user, ...changes, updatedAt: now() };
       await writeRecord(store, key(id), updated);

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createStore } from '../../src/store/index.js';
 import type { Store } from '../../src/store/store.js';
 import { getWithDirectoryVersion, readRecord, removeRecord, withRecordCache, writeRecord } from '../../src/directory/records.js';
+import { createDirectory } from '../../src/directory/index.js';
 import { DRIVERS, openTestStore, type TestStore } from '../helpers/stores.js';
 
 /** The store, counting reads per key. */
@@ -104,5 +105,30 @@ describe.each(DRIVERS)('directory records on the %s store', (driver) => {
     await expect(withRecordCache(() => getWithDirectoryVersion(failing, 'tok:2'))).rejects.toThrow('store down');
     // An unhandled rejection would be reported by vitest as an error of this run.
     await new Promise((resolve) => setTimeout(resolve, 20));
+  });
+
+  it('starts an update from the stored record, not from one cached earlier in the request', async () => {
+    const cost = { password: { memoryCost: 19456, timeCost: 2, parallelism: 1 } };
+    const here = createDirectory(t.store, cost);
+    const elsewhere = createDirectory(other, cost);
+    const tenant = await here.tenants.create({ code: 'lost-update', name: 'L' });
+    const user = await here.users.create(tenant.id, { username: 'lu', password: 'a long enough password' });
+    const { app } = await here.apps.create({ name: 'LU', redirectUris: ['https://lu.test/cb'] });
+    await withRecordCache(async () => {
+      // This request has read (and cached) them; meanwhile another process changes them.
+      await here.users.byId(user.id);
+      await here.tenants.byId(tenant.id);
+      await here.apps.byId(app.clientId);
+      await elsewhere.users.update(user.id, { status: 'disabled' });
+      await elsewhere.tenants.update(tenant.id, { status: 'disabled' });
+      await elsewhere.apps.update(app.clientId, { description: 'changed elsewhere' });
+      // This request's own changes keep the other process's.
+      await here.users.update(user.id, { name: 'Renamed' });
+      await here.tenants.update(tenant.id, { name: 'Renamed' });
+      await here.apps.update(app.clientId, { name: 'Renamed' });
+    });
+    expect(await here.users.byId(user.id)).toMatchObject({ name: 'Renamed', status: 'disabled' });
+    expect(await here.tenants.byId(tenant.id)).toMatchObject({ name: 'Renamed', status: 'disabled' });
+    expect(await here.apps.byId(app.clientId)).toMatchObject({ name: 'Renamed', description: 'changed elsewhere' });
   });
 });
