@@ -1,5 +1,4 @@
 /** Process entry (`npm start`, and each worker of `atrium start --workers N`): see server.ts. */
-import './config/threadpool.js';
 import { ConfigError } from './config/index.js';
 import { AtriumError } from './errors.js';
 import { startServer } from './server.js';

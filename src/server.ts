@@ -7,7 +7,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { createServer } from 'node:http';
 import { fileURLToPath } from 'node:url';
-import { loadConfig, type Config } from './config/index.js';
+import { loadConfig, workerThreadPoolSize, type Config } from './config/index.js';
 import { ensurePlatformAdmin, PLATFORM_ADMIN_USERNAME } from './directory/bootstrap.js';
 import { createDirectory } from './directory/index.js';
 import { PLATFORM_TENANT_CODE } from './directory/tenants.js';
@@ -76,8 +76,11 @@ function runPrimary(config: Config, logger: Logger): Promise<void> {
   const started = new Set<Worker>();
   let stopping = false;
 
+  // Workers learn their number (for their share of the password hashing) and get a thread pool
+  // that fits it: libuv reads UV_THREADPOOL_SIZE only when a process starts.
+  const workerEnv = { ATRIUM_WORKERS: String(config.workers), UV_THREADPOOL_SIZE: String(workerThreadPoolSize(config.workers)) };
   const fork = (): void => {
-    const worker = cluster.fork();
+    const worker = cluster.fork(workerEnv);
     worker.once('listening', () => {
       started.add(worker);
       if (started.size === config.workers) {

@@ -1,5 +1,4 @@
 /** The `atrium` executable: runs one command line with the process's arguments and environment. */
-import '../config/threadpool.js';
 import { text } from 'node:stream/consumers';
 import { parseArgs } from 'node:util';
 import { runCli } from './main.js';

@@ -189,13 +189,22 @@ export function loadConfig(env: Env): Config {
 
 /**
  * argon2id jobs in flight per process. `auto`: one more than the cores, so that a core never waits
- * for the event loop to start the next job; shared out among the workers of `--workers N`.
+ * for the event loop to start the next job; shared out among the workers of `--workers N`. It stays
+ * below the size of libuv's thread pool (UV_THREADPOOL_SIZE, 4 unless set before the process
+ * starts; the primary sets it for its workers), keeping a thread free for DNS and files.
  */
 function hashingConcurrency(value: number | 'auto', workers: number): number {
   if (value !== 'auto') return value;
-  const perProcess = availableParallelism() + 1;
-  return cluster.isWorker ? Math.max(1, Math.ceil(perProcess / workers)) : perProcess;
+  const perProcess = cluster.isWorker ? Math.ceil((availableParallelism() + 1) / workers) : availableParallelism() + 1;
+  return Math.max(1, Math.min(perProcess, threadPoolSize() - 1));
 }
+
+/** libuv's thread pool size, which the process read when it started. */
+const threadPoolSize = (): number => Number(process.env.UV_THREADPOOL_SIZE) || 4;
+
+/** The thread pool a worker of `--workers N` is started with: the operator's, or room for its hashing share and two more. */
+export const workerThreadPoolSize = (workers: number): number =>
+  Number(process.env.UV_THREADPOOL_SIZE) || Math.max(4, Math.ceil((availableParallelism() + 1) / workers) + 2);
 
 /** ATRIUM_WORKERS / --workers: a count from 1 to 64, or `auto` for one per core. */
 export function parseWorkers(value: string): number {
