@@ -38,23 +38,22 @@ const COUNT_FLUSH_MS = 1000;
 export function createAudit(store: Store, options: { retentionDays: number }) {
   const ttl = options.retentionDays * 86_400;
   // Token counts are added up in memory and written once a second (and at close), one INCRBY per
-  // tenant, day and type, instead of one store write per token. Counts that fail to be written are
-  // kept for the next attempt; a process killed outright loses at most its last second of counts.
+  // tenant, day and type, instead of one store write per token. As before, counting never fails a
+  // request: a batch the store refuses is dropped (never written twice), and a process killed
+  // outright loses at most its last second of counts. Flushes run one after another, so awaiting
+  // `flush` also awaits the one the timer started.
   const pending = new Map<string, number>();
   let timer: NodeJS.Timeout | undefined;
-  const flush = async (): Promise<void> => {
+  let flushed: Promise<void> = Promise.resolve();
+  const flush = (): Promise<void> => {
     if (timer) clearTimeout(timer);
     timer = undefined;
     const batch = [...pending];
     pending.clear();
-    await Promise.all(
-      batch.map(([key, by]) =>
-        store.incr(key, { by, ttl }).catch(() => {
-          pending.set(key, (pending.get(key) ?? 0) + by);
-        }),
-      ),
-    );
-    if (pending.size > 0) timer ??= setTimeout(() => void flush(), COUNT_FLUSH_MS).unref();
+    flushed = flushed.then(async () => {
+      await Promise.all(batch.map(([key, by]) => store.incr(key, { by, ttl }).catch(() => undefined)));
+    });
+    return flushed;
   };
   return {
     async record(event: Omit<AuditEvent, 'id' | 'at'>): Promise<AuditEvent> {
