@@ -272,7 +272,7 @@ function keyShape(key) {
 /** What a key is for, in a session with one app signed into. */
 const KEY_GROUPS = [
   ['session', /^o:(S|su|as):/],
-  ['app grant and tokens', /^o:(G|gi|AT|RT|cg):/],
+  ['app grant and tokens', /^o:(g|G|gi|AT|RT|cg):/],
   ['consumed authorization code (expires after 60 s)', /^o:AC:/],
   ['audit trail (kept for the retention period)', /^audit/],
 ];

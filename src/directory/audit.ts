@@ -1,9 +1,11 @@
 /**
  * The audit trail: events by tenant and day, kept for the retention period. Each day of a tenant is
  * one hash (`audit:{tenantId}:{YYYY-MM-DD}`), field = the time of day and a random suffix (the event
- * id without its day), value = the event as JSON without what the key and field already say (id,
- * time and tenant), to keep a busy tenant's trail small. Events never hold secrets or passwords:
- * callers pass identifiers and outcomes only.
+ * id without its day), value = the rest of the event as a JSON array `[type, userId, clientId, ip,
+ * detail]` (null where absent, trailing nulls left out): what the key and field already say (id,
+ * time and tenant) and the field names are not stored, to keep a busy tenant's trail small. Events
+ * written as JSON objects by earlier versions read back as well. Events never hold secrets or
+ * passwords: callers pass identifiers and outcomes only.
  */
 import { randomBytes } from 'node:crypto';
 import type { Store } from '../store/store.js';
@@ -31,6 +33,25 @@ export const COUNTED = ['token.authorization_code', 'token.refresh_token', 'toke
 export type CountedEvent = (typeof COUNTED)[number];
 
 export type Audit = ReturnType<typeof createAudit>;
+
+type Stored = Omit<AuditEvent, 'id' | 'at' | 'tenantId'>;
+const POSITIONS = ['type', 'userId', 'clientId', 'ip', 'detail'] as const;
+
+function encodeEvent(event: Stored): string {
+  const values: unknown[] = POSITIONS.map((name) => event[name] ?? null);
+  while (values.length > 1 && values[values.length - 1] === null) values.pop();
+  return JSON.stringify(values);
+}
+
+function decodeEvent(value: string): Stored {
+  const parsed = JSON.parse(value) as unknown;
+  if (!Array.isArray(parsed)) return parsed as Stored; // an event stored as an object
+  const event: Record<string, unknown> = {};
+  POSITIONS.forEach((name, i) => {
+    if (parsed[i] !== null && parsed[i] !== undefined) event[name] = parsed[i];
+  });
+  return event as unknown as Stored;
+}
 
 /** How long token counts gather in memory before they are added to the store. */
 const COUNT_FLUSH_MS = 1000;
@@ -60,7 +81,7 @@ export function createAudit(store: Store, options: { retentionDays: number }) {
       const at = new Date().toISOString();
       const full: AuditEvent = { id: `${at}-${randomBytes(4).toString('hex')}`, at, ...event };
       const { tenantId, ...rest } = event;
-      await store.hset(dayKey(tenantId, at.slice(0, 10)), { [full.id.slice(DAY)]: JSON.stringify(rest) }, { ttl });
+      await store.hset(dayKey(tenantId, at.slice(0, 10)), { [full.id.slice(DAY)]: encodeEvent(rest) }, { ttl });
       return full;
     },
 
@@ -103,7 +124,7 @@ export function createAudit(store: Store, options: { retentionDays: number }) {
         .map((field) => {
           // Events written before the compact layout carry their whole id as the field and all of it in the value.
           const id = field.startsWith('T') ? `${day}${field}` : field;
-          return { id, at: id.slice(0, TIMESTAMP), tenantId, ...(JSON.parse(fields[field]!) as object) } as AuditEvent;
+          return { id, at: id.slice(0, TIMESTAMP), tenantId, ...decodeEvent(fields[field]!) } as AuditEvent;
         });
     },
   };

@@ -25,7 +25,7 @@ interface Entry {
   at: number;
 }
 
-const scope = new AsyncLocalStorage<{ version?: Promise<string> }>();
+const scope = new AsyncLocalStorage<{ version?: Promise<string>; memo?: Map<string, unknown> }>();
 const caches = new WeakMap<Store, Map<string, Entry>>();
 
 /** Runs `fn` (an HTTP request) with cached record reads. */
@@ -77,6 +77,28 @@ export async function getWithDirectoryVersion(store: Store, key: string): Promis
   // rejection must not go unhandled (it would end the process).
   request.version.catch(() => undefined);
   return (await both)[0];
+}
+
+/**
+ * `read()` as a request's first store read: when the request has not read the directory version
+ * yet, the version read starts in the same tick, so both go out in one write (auto-pipelining).
+ */
+export async function readWithDirectoryVersion<T>(store: Store, read: () => Promise<T>): Promise<T> {
+  const request = scope.getStore();
+  if (!request || request.version) return read();
+  request.version = store.get(VERSION_KEY).then((version) => version ?? '');
+  request.version.catch(() => undefined);
+  return read();
+}
+
+/**
+ * A map that lives as long as the current HTTP request (undefined outside one), for values read
+ * once per request: the OIDC adapter keeps there the grant it read along with a token.
+ */
+export function requestMemo(): Map<string, unknown> | undefined {
+  const request = scope.getStore();
+  if (!request) return undefined;
+  return (request.memo ??= new Map());
 }
 
 export async function readRecords<T>(store: Store, keys: string[]): Promise<T[]> {

@@ -4,36 +4,42 @@
  *
  * Layout (kept small: Redis memory per signed-in session is a sizing number, see bench/README.md):
  *
- * Record of a model:    `o:{code}:{id}`  string: a 10-digit consumed header (zeros until consumed,
- *                       then the epoch second), followed by the payload as compact JSON.
- * Grant index:          `o:gi:{grantId}`  hash { `{code}:{id}`: '' } of the grant's codes and tokens;
- *                       its TTL is extended to outlive each member.
+ * Grant and its tokens: `o:g:{grantId}`  one hash per grant: field `G` holds the grant, fields
+ *                       `AT:{n}` and `RT:{n}` its access and refresh tokens, whose ids are
+ *                       `{grantId}.{n}` (see `grantTokenIds`). A token's account and app are its
+ *                       grant's, so they are not stored twice: they come back from `G` on `find`, read
+ *                       in the same command. Codes have their own keys (below) and an index entry
+ *                       `AC:{id}` here. The hash lives as long as its longest-lived member; members
+ *                       that expired are dropped whenever a member is written.
+ * Other records:        `o:{code}:{id}`  string (sessions, codes, interactions, client credentials).
  * Session uid index:    `o:su:{uid}`  → the session's current id.
  * Account sessions:     `o:as:{accountId}`  hash { uid: '' }.
  * Client grants:        `o:cg:{clientId}`  hash { grantId: '' }.
  *
- * Indexes are hashes rather than sets because Redis keeps small hashes as compact listpacks (sets of
- * strings are full hash tables before Redis 7.2). Compact JSON drops `jti` and `kind` (they are the
- * record's id and model) and shortens the longest field names; `find` restores both exactly.
+ * A record is a 20-digit header (10 digits of consumed stamp, zeros until consumed; 10 digits of
+ * expiry in epoch seconds, zeros for none) followed by the payload as compact JSON, which drops what
+ * the key or header already says (`jti`, `kind`, `exp`, and a token's grant) and shortens the longest
+ * field names; `find` restores all of it exactly. Indexes are hashes rather than sets because Redis
+ * keeps small hashes as compact listpacks (sets of strings are full hash tables before Redis 7.2).
  *
- * `consume` is the store's atomic header claim: of many parallel redemptions of one code or refresh
- * token exactly one succeeds; the others get invalid_grant.
+ * Tokens are written into their grant's hash only while it holds the grant: a token can never
+ * outlive the revocation of its grant. `consume` is the store's atomic header claim: of many
+ * parallel redemptions of one code or refresh token exactly one succeeds; the others get
+ * invalid_grant. Deleting a grant deletes its hash, so its tokens and codes go with it.
  *
- * Writes of a record and its index entries go out together: the id is handed to a client only after
- * all of them succeeded, so a record whose index write failed is never known to anyone.
+ * Writes of a record and its index entries complete before the id is handed to a client, so a
+ * record whose index write failed is never known to anyone.
  */
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
-import { getWithDirectoryVersion } from '../directory/records.js';
+import type Provider from 'oidc-provider';
+import { getWithDirectoryVersion, readWithDirectoryVersion, requestMemo } from '../directory/records.js';
 import type { Store } from '../store/store.js';
 
-const GRANT_MODELS = new Set([
-  'AccessToken',
-  'AuthorizationCode',
-  'RefreshToken',
-  'DeviceCode',
-  'BackchannelAuthenticationRequest',
-  'PreAuthorizedCode',
-]);
+/** Models whose records live in their grant's hash (their ids carry the grant id). */
+const IN_GRANT = new Set(['AccessToken', 'RefreshToken']);
+
+/** Models with a grant whose records have their own keys and an index entry in the grant's hash. */
+const INDEXED = new Set(['AuthorizationCode', 'DeviceCode', 'BackchannelAuthenticationRequest', 'PreAuthorizedCode']);
 
 const MODEL_CODES: Record<string, string> = {
   AccessToken: 'AT',
@@ -65,17 +71,80 @@ const SHORT: Record<string, string> = {
 };
 const LONG: Record<string, string> = Object.fromEntries(Object.entries(SHORT).map(([long, short]) => [short, long]));
 
-const UNCONSUMED = '0000000000';
-const HEADER = UNCONSUMED.length;
+/** The same for the values of a session's `authorizations` (one per app signed into). */
+const SHORT_AUTHORIZATION: Record<string, string> = { grantId: 'g', persistsLogout: 'p', sid: 's' };
+const LONG_AUTHORIZATION: Record<string, string> = Object.fromEntries(Object.entries(SHORT_AUTHORIZATION).map(([long, short]) => [short, long]));
+
+function renameKeys(value: unknown, names: Record<string, string>, check?: Record<string, string>): unknown {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return value;
+  const renamed: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(value)) {
+    if (check && key in check) throw new Error(`authorization field ${key} clashes with a short field name`);
+    renamed[names[key] ?? key] = v;
+  }
+  return renamed;
+}
+
+/** `authorizations` of a session, with each app's entry renamed (to short names, or back). */
+function mapAuthorizations(value: unknown, names: Record<string, string>, check?: Record<string, string>): unknown {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return value;
+  return Object.fromEntries(Object.entries(value).map(([app, entry]) => [app, renameKeys(entry, names, check)]));
+}
+
+const STAMP = 10;
+const HEADER = 2 * STAMP;
+const UNCONSUMED = '0'.repeat(STAMP);
+const GRANT_FIELD = 'G';
+/** Payload fields a token in its grant's hash does not store (restored from the key and the grant). */
+const FROM_GRANT = ['grantId', 'accountId', 'clientId'] as const;
+
+const stamp = (seconds: number | undefined): string =>
+  seconds === undefined ? UNCONSUMED : String(Math.floor(seconds)).padStart(STAMP, '0');
+const epochNow = (): number => Math.floor(Date.now() / 1000);
 
 /** Store keys of the adapter's records and indexes (tests and the bench read them too). */
 export const oidcKeys = {
   record: (model: string, id: string): string => `o:${modelCode(model)}:${id}`,
-  grant: (grantId: string): string => `o:gi:${grantId}`,
+  grant: (grantId: string): string => `o:g:${grantId}`,
   sessionUid: (uid: string): string => `o:su:${uid}`,
   accountSessions: (accountId: string): string => `o:as:${accountId}`,
   clientGrants: (clientId: string): string => `o:cg:${clientId}`,
 };
+
+/** Where a record is kept: its own key, or a field of its grant's hash. */
+export function recordLocation(model: string, id: string): { key: string; field?: string } {
+  const token = IN_GRANT.has(model) ? splitTokenId(id) : undefined;
+  if (token) return { key: oidcKeys.grant(token.grantId), field: `${modelCode(model)}:${token.n}` };
+  if (model === 'Grant') return { key: oidcKeys.grant(id), field: GRANT_FIELD };
+  return { key: oidcKeys.record(model, id) };
+}
+
+/** `{grantId}.{n}` → its parts (grant ids and the random part never contain a dot). */
+function splitTokenId(id: string): { grantId: string; n: string } | undefined {
+  const dot = id.indexOf('.');
+  if (dot <= 0 || dot === id.length - 1 || id.indexOf('.', dot + 1) !== -1) return undefined;
+  return { grantId: id.slice(0, dot), n: id.slice(dot + 1) };
+}
+
+/**
+ * Ids of access tokens, refresh tokens and codes become `{grantId}.{n}`, where `n` is the id the
+ * provider made (as random as configured: 256 bits by default), so the adapter finds a token's
+ * grant from its id alone.
+ */
+export function grantTokenIds(provider: Provider): void {
+  type Token = { grantId?: string; format?: string };
+  type WithTokenId = { generateTokenId(this: Token): string };
+  for (const model of [provider.AccessToken, provider.RefreshToken, provider.AuthorizationCode]) {
+    const prototype = model.prototype as unknown as WithTokenId;
+    const original = prototype.generateTokenId;
+    if (typeof original !== 'function') throw new Error('oidc-provider no longer has generateTokenId');
+    prototype.generateTokenId = function generateTokenId(this: Token): string {
+      const id = original.call(this);
+      if (typeof this.grantId !== 'string' || this.grantId.includes('.') || this.format === 'jwt' || id.includes('.')) return id;
+      return `${this.grantId}.${id}`;
+    };
+  }
+}
 
 /** Every live session (by uid) of an account, for "sign out everywhere" and disabled users. */
 export async function accountSessionUids(store: Store, accountId: string): Promise<string[]> {
@@ -87,44 +156,97 @@ export async function clientGrantIds(store: Store, clientId: string): Promise<st
   return Object.keys((await store.hgetall(oidcKeys.clientGrants(clientId))) ?? {});
 }
 
-export function encodeRecord(model: string, id: string, payload: AdapterPayload): string {
+export function encodeRecord(model: string, id: string, payload: AdapterPayload, omit: readonly string[] = []): string {
   const compact: Record<string, unknown> = {};
+  let expires: number | undefined;
   for (const [field, value] of Object.entries(payload)) {
-    if ((field === 'jti' && value === id) || (field === 'kind' && value === model)) continue;
+    if ((field === 'jti' && value === id) || (field === 'kind' && value === model) || omit.includes(field)) continue;
+    if (field === 'exp' && Number.isSafeInteger(value) && (value as number) > 0 && (value as number) < 1e10) {
+      expires = value as number;
+      continue;
+    }
     if (field in LONG) throw new Error(`payload field ${field} clashes with a short field name`);
-    compact[SHORT[field] ?? field] = value;
+    compact[SHORT[field] ?? field] = field === 'authorizations' ? mapAuthorizations(value, SHORT_AUTHORIZATION, LONG_AUTHORIZATION) : value;
   }
-  return UNCONSUMED + JSON.stringify(compact);
+  return UNCONSUMED + stamp(expires) + JSON.stringify(compact);
 }
 
-export function decodeRecord(model: string, id: string, value: string): AdapterPayload {
+export function decodeRecord(model: string, id: string, value: string, restore?: Record<string, unknown>): AdapterPayload {
   const compact = JSON.parse(value.slice(HEADER)) as Record<string, unknown>;
-  const payload: Record<string, unknown> = { jti: id, kind: model };
-  for (const [field, v] of Object.entries(compact)) payload[LONG[field] ?? field] = v;
-  const consumed = value.slice(0, HEADER);
+  const payload: Record<string, unknown> = { jti: id, kind: model, ...restore };
+  for (const [field, v] of Object.entries(compact)) {
+    const long = LONG[field] ?? field;
+    payload[long] = long === 'authorizations' ? mapAuthorizations(v, LONG_AUTHORIZATION) : v;
+  }
+  const consumed = value.slice(0, STAMP);
   if (consumed !== UNCONSUMED) payload.consumed = Number(consumed);
+  const expires = value.slice(STAMP, HEADER);
+  if (expires !== UNCONSUMED) payload.exp = Number(expires);
   return payload as AdapterPayload;
 }
 
+/** Whether a record's header says it expired. */
+function expired(record: string): boolean {
+  const expires = Number(record.slice(STAMP, HEADER));
+  return expires > 0 && expires * 1000 <= Date.now();
+}
+
+/** The grant's record as read along with a token in this request, if it was (undefined: not read). */
+const memoKey = (grantId: string): string => `oidc-grant:${grantId}`;
+function rememberGrant(grantId: string, raw: string | undefined): void {
+  requestMemo()?.set(memoKey(grantId), raw ?? null);
+}
+function recalledGrant(grantId: string): string | null | undefined {
+  return requestMemo()?.get(memoKey(grantId)) as string | null | undefined;
+}
+
 export class StoreAdapter implements Adapter {
+  private readonly code: string;
+
   constructor(
     private readonly store: Store,
     private readonly model: string,
-  ) {}
+  ) {
+    this.code = modelCode(model);
+  }
 
   private key(id: string): string {
     return oidcKeys.record(this.model, id);
   }
 
+  /** The grant hash field of a token in its grant, when `id` is one. */
+  private inGrant(id: string): { key: string; field: string; grantId: string } | undefined {
+    if (!IN_GRANT.has(this.model)) return undefined;
+    const parts = splitTokenId(id);
+    return parts && { key: oidcKeys.grant(parts.grantId), field: `${this.code}:${parts.n}`, grantId: parts.grantId };
+  }
+
   async upsert(id: string, payload: AdapterPayload, expiresIn: number | undefined): Promise<void> {
     const ttl = expiresIn && expiresIn > 0 ? expiresIn : undefined;
+    const now = epochNow();
+    if (this.model === 'Grant') {
+      const record = encodeRecord(this.model, id, payload);
+      const writes: Promise<unknown>[] = [this.store.hsetRecords(oidcKeys.grant(id), { [GRANT_FIELD]: record }, { ttl, now })];
+      if (payload.clientId) writes.push(this.store.hset(oidcKeys.clientGrants(payload.clientId), { [id]: '' }, { ttl, extend: true }));
+      await Promise.all(writes);
+      rememberGrant(id, record);
+      return;
+    }
+    const inGrant = this.inGrant(id);
+    if (inGrant && payload.grantId === inGrant.grantId) {
+      const record = encodeRecord(this.model, id, payload, FROM_GRANT);
+      const written = await this.store.hsetRecords(inGrant.key, { [inGrant.field]: record }, { ttl, requires: GRANT_FIELD, now });
+      if (!written) throw new errors.InvalidGrant('grant request is invalid');
+      return;
+    }
+    if (payload.grantId && (INDEXED.has(this.model) || IN_GRANT.has(this.model))) {
+      // The index entry first, and only into a live grant: a code is never written for a grant
+      // that was revoked meanwhile. Its header carries the code's expiry, so it is dropped after.
+      const entry = UNCONSUMED + stamp(ttl === undefined ? undefined : now + Math.ceil(ttl));
+      const indexed = await this.store.hsetRecords(oidcKeys.grant(payload.grantId), { [`${this.code}:${id}`]: entry }, { ttl, requires: GRANT_FIELD, now });
+      if (!indexed) throw new errors.InvalidGrant('grant request is invalid');
+    }
     const writes: Promise<unknown>[] = [this.store.set(this.key(id), encodeRecord(this.model, id, payload), { ttl })];
-    if (payload.grantId && GRANT_MODELS.has(this.model)) {
-      writes.push(this.store.hset(oidcKeys.grant(payload.grantId), { [`${modelCode(this.model)}:${id}`]: '' }, { ttl, extend: true }));
-    }
-    if (this.model === 'Grant' && payload.clientId) {
-      writes.push(this.store.hset(oidcKeys.clientGrants(payload.clientId), { [id]: '' }, { ttl, extend: true }));
-    }
     if (this.model === 'Session' && payload.uid) {
       writes.push(this.store.set(oidcKeys.sessionUid(payload.uid), id, { ttl }));
       if (payload.accountId) writes.push(this.store.hset(oidcKeys.accountSessions(payload.accountId), { [payload.uid]: '' }, { ttl, extend: true }));
@@ -133,6 +255,25 @@ export class StoreAdapter implements Adapter {
   }
 
   async find(id: string): Promise<AdapterPayload | undefined> {
+    if (this.model === 'Grant') {
+      let raw = recalledGrant(id);
+      if (raw === undefined) {
+        raw = (await readWithDirectoryVersion(this.store, () => this.store.hget(oidcKeys.grant(id), GRANT_FIELD))) ?? null;
+        rememberGrant(id, raw ?? undefined);
+      }
+      return raw === null ? undefined : decodeRecord(this.model, id, raw);
+    }
+    const inGrant = this.inGrant(id);
+    if (inGrant) {
+      const [grant, token] = await readWithDirectoryVersion(this.store, () =>
+        this.store.hgetMany(inGrant.key, [GRANT_FIELD, inGrant.field]),
+      );
+      rememberGrant(inGrant.grantId, grant);
+      // A member of a hash outlives its expiry until the hash is next written: not found, as a key.
+      if (grant === undefined || token === undefined || expired(token)) return undefined;
+      const { accountId, clientId } = decodeRecord('Grant', inGrant.grantId, grant);
+      return decodeRecord(this.model, id, token, { grantId: inGrant.grantId, accountId, clientId });
+    }
     const value = await getWithDirectoryVersion(this.store, this.key(id));
     return value === undefined ? undefined : decodeRecord(this.model, id, value);
   }
@@ -147,11 +288,31 @@ export class StoreAdapter implements Adapter {
   }
 
   async consume(id: string): Promise<void> {
-    const consumed = await this.store.consume(this.key(id), String(Math.floor(Date.now() / 1000)).padStart(HEADER, '0'));
-    if (!consumed) throw new errors.InvalidGrant('grant request is invalid');
+    const now = stamp(epochNow());
+    const inGrant = this.inGrant(id);
+    if (inGrant) {
+      if (!(await this.store.hconsume(inGrant.key, inGrant.field, now))) throw new errors.InvalidGrant('grant request is invalid');
+      return;
+    }
+    if (!(await this.store.consume(this.key(id), now))) throw new errors.InvalidGrant('grant request is invalid');
+    // A consumed code can no longer be redeemed: its grant no longer needs to find it.
+    const grantId = INDEXED.has(this.model) ? splitTokenId(id)?.grantId : undefined;
+    if (grantId) await this.store.hdel(oidcKeys.grant(grantId), `${this.code}:${id}`);
   }
 
   async destroy(id: string): Promise<void> {
+    if (this.model === 'Grant') {
+      // The grant goes with everything it handed out: its tokens (in its hash) and its codes.
+      const members = Object.entries((await this.store.hgetall(oidcKeys.grant(id))) ?? {});
+      await this.store.del(oidcKeys.grant(id), ...members.flatMap(([member, value]) => ownKeyOf(member, value) ?? []));
+      rememberGrant(id, undefined);
+      return;
+    }
+    const inGrant = this.inGrant(id);
+    if (inGrant) {
+      await this.store.hdel(inGrant.key, inGrant.field);
+      return;
+    }
     if (this.model === 'Session') {
       const session = await this.find(id);
       // The uid index may already point at a newer id of the same session: leave that one alone.
@@ -163,13 +324,22 @@ export class StoreAdapter implements Adapter {
   }
 
   async revokeByGrantId(grantId: string): Promise<void> {
-    const prefix = `${modelCode(this.model)}:`;
+    const prefix = `${this.code}:`;
     const index = oidcKeys.grant(grantId);
-    const mine = Object.keys((await this.store.hgetall(index)) ?? {}).filter((m) => m.startsWith(prefix));
+    const mine = Object.entries((await this.store.hgetall(index)) ?? {}).filter(([member]) => member.startsWith(prefix));
     if (mine.length === 0) return;
-    await this.store.del(...mine.map((m) => this.key(m.slice(prefix.length))));
-    await this.store.hdel(index, ...mine);
+    const ownKeys = mine.flatMap(([member, value]) => ownKeyOf(member, value) ?? []);
+    if (ownKeys.length > 0) await this.store.del(...ownKeys);
+    await this.store.hdel(index, ...mine.map(([member]) => member));
   }
+}
+
+/**
+ * The key of a record that a grant's hash only indexes (a code: member `AC:{id}`, a bare header as
+ * value), or undefined for a record held in the hash itself.
+ */
+function ownKeyOf(member: string, value: string): string | undefined {
+  return value.length === HEADER ? `o:${member}` : undefined;
 }
 
 class ClientAdapter implements Adapter {

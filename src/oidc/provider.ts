@@ -6,7 +6,7 @@ import Provider, { type Configuration, type KoaContextWithOIDC, type Grant } fro
 import type { Config } from '../config/index.js';
 import type { AccessDecision, Directory } from '../directory/index.js';
 import type { Store } from '../store/store.js';
-import { createAdapterFactory } from './adapter.js';
+import { createAdapterFactory, grantTokenIds } from './adapter.js';
 import { CLAIMS, createFindAccount, type AtriumAccount } from './accounts.js';
 import { compareHashedClientSecrets } from './client-auth.js';
 import { ACCESS_TOKEN_TTL, clientMetadata, PKCE_OPTIONAL, PREVIOUS_SECRET, PREVIOUS_SECRET_UNTIL, REFRESH_TOKEN_TTL, toClientMetadata } from './clients.js';
@@ -163,6 +163,7 @@ export async function createProvider(options: {
 
   const provider = new Provider(config.issuer, configuration);
   compareHashedClientSecrets(provider);
+  grantTokenIds(provider);
 
   // Every authorization response with a code also names the user's tenant (the joint-operation
   // callback contract: callback?code=…&tenant=…). The listener runs before the response is sent.

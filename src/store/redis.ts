@@ -47,6 +47,30 @@ const SCRIPTS = {
       end
     end
     return 1`,
+  hconsume: `
+    local value = redis.call('hget', KEYS[1], ARGV[1])
+    if not value or string.sub(value, 1, #ARGV[2]) ~= string.rep('0', #ARGV[2]) then return 0 end
+    redis.call('hset', KEYS[1], ARGV[1], ARGV[2] .. string.sub(value, #ARGV[2] + 1))
+    return 1`,
+  hsetRecords: `
+    if ARGV[1] ~= '' and redis.call('hexists', KEYS[1], ARGV[1]) == 0 then return 0 end
+    local now = tonumber(ARGV[3])
+    local all = redis.call('hgetall', KEYS[1])
+    for i = 1, #all, 2 do
+      local expires = tonumber(string.sub(all[i + 1], 11, 20))
+      if expires and expires > 0 and expires <= now then redis.call('hdel', KEYS[1], all[i]) end
+    end
+    local existed = redis.call('exists', KEYS[1]) == 1
+    redis.call('hset', KEYS[1], unpack(ARGV, 4))
+    if ARGV[2] == '' then
+      redis.call('persist', KEYS[1])
+    elseif not existed then
+      redis.call('pexpire', KEYS[1], ARGV[2])
+    else
+      local current = redis.call('pttl', KEYS[1])
+      if current >= 0 and current < tonumber(ARGV[2]) then redis.call('pexpire', KEYS[1], ARGV[2]) end
+    end
+    return 1`,
   saddExtend: `
     local existed = redis.call('exists', KEYS[1]) == 1
     redis.call('sadd', KEYS[1], unpack(ARGV, 2))
@@ -256,6 +280,21 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Stor
 
     async consume(key, stamp) {
       return (await script('consume', key, [stamp])) === 1;
+    },
+
+    async hgetMany(key, fields) {
+      if (fields.length === 0) return [];
+      return (await call(() => redis.hmget(key, ...fields))).map((v) => v ?? undefined);
+    },
+
+    async hconsume(key, field, stamp) {
+      return (await script('hconsume', key, [field, stamp])) === 1;
+    },
+
+    async hsetRecords(key, fields, options) {
+      const pairs = Object.entries(fields).flat();
+      if (pairs.length === 0) return true;
+      return (await script('hsetRecords', key, [options.requires ?? '', ms(options.ttl), Math.floor(options.now), ...pairs])) === 1;
     },
 
     async sadd(key, members, options = {}) {

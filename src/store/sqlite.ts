@@ -264,6 +264,44 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
       });
     },
 
+    async hgetMany(key, fields) {
+      return db.transaction(() => {
+        const live = read(key, 'hash') !== undefined;
+        return fields.map((field) => (live ? q.member.get(key, field)?.value : undefined));
+      })();
+    },
+
+    async hconsume(key, field, stamp) {
+      return write((now) => {
+        if (!live(key, now, 'hash')) return false;
+        const value = q.member.get(key, field)?.value;
+        if (value?.slice(0, stamp.length) !== '0'.repeat(stamp.length)) return false;
+        q.putMember.run(key, field, stamp + value.slice(stamp.length));
+        return true;
+      });
+    },
+
+    async hsetRecords(key, fields, options) {
+      const entries = Object.entries(fields);
+      if (entries.length === 0) return true;
+      return write((now) => {
+        let row = live(key, now, 'hash');
+        if (options.requires !== undefined && (!row || !q.member.get(key, options.requires))) return false;
+        if (row) {
+          for (const { member, value } of q.members.all(key)) {
+            const expires = Number(value.slice(10, 20));
+            if (/^\d{10}$/.test(value.slice(10, 20)) && expires > 0 && expires <= options.now) q.delMember.run(key, member);
+          }
+          dropIfEmpty(key);
+          row = live(key, now, 'hash');
+        }
+        if (!row) q.putEntry.run(key, 'hash', null, expiryOf(options.ttl, now));
+        else extendExpiry(key, row, expiryOf(options.ttl, now));
+        for (const [field, value] of entries) q.putMember.run(key, field, value);
+        return true;
+      });
+    },
+
     async sadd(key, members, options = {}) {
       if (members.length === 0) return;
       write((now) => {

@@ -55,6 +55,23 @@ export interface Store {
    */
   consume(key: string, stamp: string): Promise<boolean>;
 
+  /** Several fields of one hash, in order (undefined where missing, all undefined without the key). */
+  hgetMany(key: string, fields: readonly string[]): Promise<(string | undefined)[]>;
+  /** `consume` for a record held in a hash field: the same header claim, on `field` of `key`. */
+  hconsume(key: string, field: string, stamp: string): Promise<boolean>;
+  /**
+   * Writes record fields into a hash of records (values that start with a record header: 10 digits
+   * of consumed stamp, then 10 digits of expiry in epoch seconds, zeros for none). Only while the
+   * hash holds the field `requires` (when given): otherwise nothing is written and the answer is
+   * false. Fields whose expiry is at or before `now` are dropped in the same step, and the hash's
+   * TTL is extended to `ttl` (never shortened; `ttl: undefined` makes it permanent), as `extend`.
+   */
+  hsetRecords(
+    key: string,
+    fields: Record<string, string>,
+    options: { ttl?: number; requires?: string; now: number },
+  ): Promise<boolean>;
+
   /**
    * Adds members to a set. `ttl` never shortens the set's life: a new set gets it, an existing set
    * with a shorter remaining TTL is extended, and `ttl: undefined` makes the set permanent.

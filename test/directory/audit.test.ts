@@ -19,8 +19,19 @@ describe.each(DRIVERS)('the audit trail on the %s store', (driver) => {
     expect(await audit.ofDay('ten1', day)).toEqual([event]);
     const stored = (await t.store.hgetall(`audit:ten1:${day}`)) ?? {};
     expect(Object.keys(stored)).toEqual([event.id.slice(10)]);
-    expect(JSON.parse(Object.values(stored)[0]!)).toEqual({ type: 'signin.success', userId: 'u1', clientId: 'c1', ip: '192.0.2.1' });
+    expect(JSON.parse(Object.values(stored)[0]!)).toEqual(['signin.success', 'u1', 'c1', '192.0.2.1']);
     expect(await t.store.ttl(`audit:ten1:${day}`)).toBeGreaterThan(86_000);
+  });
+
+  it('keeps what an event leaves out absent, and its detail whole', async () => {
+    const audit = createAudit(t.store, { retentionDays: 1 });
+    const change = await audit.record({ type: 'app.update', tenantId: 'ten3', ip: '192.0.2.2', detail: { before: 'a', after: null, n: 2 } });
+    const bare = await audit.record({ type: 'logout', tenantId: 'ten3' });
+    const events = await audit.ofDay('ten3', change.at.slice(0, 10));
+    expect(events).toEqual([change, bare].sort((a, b) => a.id.localeCompare(b.id)));
+    expect(events.find((e) => e.id === bare.id)).not.toHaveProperty('userId');
+    const stored = (await t.store.hgetall(`audit:ten3:${change.at.slice(0, 10)}`)) ?? {};
+    expect(stored[bare.id.slice(10)]).toBe('["logout"]');
   });
 
   it('still reads events stored whole, under their full id', async () => {

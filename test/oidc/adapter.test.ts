@@ -4,82 +4,159 @@ import { errors } from 'oidc-provider';
 import { StoreAdapter, decodeRecord, encodeRecord, oidcKeys } from '../../src/oidc/adapter.js';
 import { ALL_TOPOLOGIES, openTestStore, type TestStore } from '../helpers/stores.js';
 
+const epoch = (): number => Math.floor(Date.now() / 1000);
+
 describe.each(ALL_TOPOLOGIES)('oidc-provider adapter on the %s store', (driver) => {
   let t: TestStore;
   const adapter = (model: string) => new StoreAdapter(t.store, model);
+  /** A grant as the provider saves it, with its account and app. */
+  const grant = (id: string, ttl: number | 'forever' = 600) =>
+    ttl === 'forever'
+      ? adapter('Grant').upsert(id, { jti: id, kind: 'Grant', accountId: 'acc', clientId: 'app' }, undefined)
+      : adapter('Grant').upsert(id, { jti: id, kind: 'Grant', accountId: 'acc', clientId: 'app', exp: epoch() + ttl }, ttl);
+  const token = (grantId: string, n: string, ttl: number) => ({ jti: `${grantId}.${n}`, grantId, accountId: 'acc', clientId: 'app', exp: epoch() + ttl });
   beforeAll(async () => {
     t = await openTestStore(driver);
   });
   afterAll(() => t.dispose());
 
-  it('stores a payload for its TTL and finds it', async () => {
+  it('stores a code for its TTL, indexed in its grant, and finds it', async () => {
+    await grant('g1');
     const codes = adapter('AuthorizationCode');
-    await codes.upsert('c1', { jti: 'c1', grantId: 'g1', kind: 'AuthorizationCode' }, 60);
-    expect(await codes.find('c1')).toEqual({ jti: 'c1', grantId: 'g1', kind: 'AuthorizationCode' });
-    expect(await t.store.ttl(oidcKeys.record('AuthorizationCode', 'c1'))).toBeLessThanOrEqual(60);
-    expect(await codes.find('missing')).toBeUndefined();
+    await codes.upsert('g1.c1', { jti: 'g1.c1', grantId: 'g1', kind: 'AuthorizationCode' }, 60);
+    expect(await codes.find('g1.c1')).toEqual({ jti: 'g1.c1', grantId: 'g1', kind: 'AuthorizationCode' });
+    expect(await t.store.ttl(oidcKeys.record('AuthorizationCode', 'g1.c1'))).toBeLessThanOrEqual(60);
+    expect(Object.keys((await t.store.hgetall(oidcKeys.grant('g1'))) ?? {}).sort()).toEqual(['AC:g1.c1', 'G']);
+    expect(await codes.find('g1.missing')).toBeUndefined();
   });
 
-  it('keeps a record without TTL when expiresIn is undefined', async () => {
-    const grants = adapter('Grant');
-    await grants.upsert('g-forever', { jti: 'g-forever' }, undefined);
-    expect(await t.store.ttl(oidcKeys.record('Grant', 'g-forever'))).toBe(-1);
+  it('keeps a grant without TTL when expiresIn is undefined', async () => {
+    await grant('g-forever', 'forever');
+    expect(await t.store.ttl(oidcKeys.grant('g-forever'))).toBe(-1);
+    expect((await adapter('Grant').find('g-forever'))?.accountId).toBe('acc');
   });
 
-  it('forgets an expired record at once', async () => {
-    const tokens = adapter('AccessToken');
-    await tokens.upsert('short', { jti: 'short', grantId: 'gs' }, 0.2);
-    await sleep(300);
-    expect(await tokens.find('short')).toBeUndefined();
+  it('keeps a token in its grant: account and app come from the grant, not stored twice', async () => {
+    await grant('gt');
+    const at = adapter('AccessToken');
+    await at.upsert('gt.a1', { ...token('gt', 'a1', 60), scope: 'openid', kind: 'AccessToken' }, 60);
+    expect(await at.find('gt.a1')).toEqual({ ...token('gt', 'a1', 60), scope: 'openid', kind: 'AccessToken' });
+    const stored = await t.store.hget(oidcKeys.grant('gt'), 'AT:a1');
+    expect(stored).toBeDefined();
+    expect(stored).not.toContain('acc');
+    expect(stored).not.toContain('app');
+    expect(await t.store.get(oidcKeys.record('AccessToken', 'gt.a1'))).toBeUndefined();
   });
 
-  it('marks a record consumed without deleting it, for exactly one caller', async () => {
+  it('refuses to write a token or a code into a grant that does not exist (revoked meanwhile)', async () => {
+    await expect(adapter('RefreshToken').upsert('gone.r1', token('gone', 'r1', 60), 60)).rejects.toBeInstanceOf(errors.InvalidGrant);
+    await expect(adapter('AuthorizationCode').upsert('gone.c1', { jti: 'gone.c1', grantId: 'gone' }, 60)).rejects.toBeInstanceOf(errors.InvalidGrant);
+    expect(await t.store.ttl(oidcKeys.grant('gone'))).toBe(-2);
+    expect(await t.store.ttl(oidcKeys.record('AuthorizationCode', 'gone.c1'))).toBe(-2);
+  });
+
+  it('forgets an expired token at once, and drops it from its grant at the next write', async () => {
+    await grant('gs');
+    const at = adapter('AccessToken');
+    await at.upsert('gs.short', token('gs', 'short', 1), 1);
+    expect(await at.find('gs.short')).toBeDefined();
+    await sleep(1100);
+    expect(await at.find('gs.short')).toBeUndefined();
+    await at.upsert('gs.next', token('gs', 'next', 60), 60);
+    expect(Object.keys((await t.store.hgetall(oidcKeys.grant('gs'))) ?? {}).sort()).toEqual(['AT:next', 'G']);
+  });
+
+  it('marks a code consumed without deleting it, for exactly one caller, and unindexes it', async () => {
+    await grant('g2');
     const codes = adapter('AuthorizationCode');
-    await codes.upsert('once', { jti: 'once', grantId: 'g2' }, 60);
-    const results = await Promise.allSettled(Array.from({ length: 20 }, () => codes.consume('once')));
+    await codes.upsert('g2.once', { jti: 'g2.once', grantId: 'g2' }, 60);
+    const results = await Promise.allSettled(Array.from({ length: 20 }, () => codes.consume('g2.once')));
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
     for (const r of results.filter((r): r is PromiseRejectedResult => r.status === 'rejected')) {
       expect(r.reason).toBeInstanceOf(errors.InvalidGrant);
     }
-    const found = await codes.find('once');
-    expect(found?.jti).toBe('once');
+    const found = await codes.find('g2.once');
+    expect(found?.jti).toBe('g2.once');
     expect(found?.consumed).toBeGreaterThan(Date.now() / 1000 - 5);
     expect(found?.consumed).toBeLessThanOrEqual(Date.now() / 1000);
     expect(found?.grantId).toBe('g2');
+    expect(Object.keys((await t.store.hgetall(oidcKeys.grant('g2'))) ?? {})).toEqual(['G']);
+  });
+
+  it('marks a refresh token consumed in its grant for exactly one caller', async () => {
+    await grant('g3');
+    const rt = adapter('RefreshToken');
+    await rt.upsert('g3.r', token('g3', 'r', 600), 600);
+    const results = await Promise.allSettled(Array.from({ length: 20 }, () => rt.consume('g3.r')));
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    expect((await rt.find('g3.r'))?.consumed).toBeGreaterThan(Date.now() / 1000 - 5);
   });
 
   it('does not create a record when consuming a missing one', async () => {
-    await expect(adapter('RefreshToken').consume('ghost')).rejects.toBeInstanceOf(errors.InvalidGrant);
-    expect(await t.store.ttl(oidcKeys.record('RefreshToken', 'ghost'))).toBe(-2);
+    await expect(adapter('RefreshToken').consume('ghost.r')).rejects.toBeInstanceOf(errors.InvalidGrant);
+    expect(await t.store.ttl(oidcKeys.grant('ghost'))).toBe(-2);
+    await expect(adapter('AuthorizationCode').consume('ghost.c')).rejects.toBeInstanceOf(errors.InvalidGrant);
+    expect(await t.store.ttl(oidcKeys.record('AuthorizationCode', 'ghost.c'))).toBe(-2);
   });
 
   it('revokes every token of a grant, model by model, and nothing else', async () => {
+    await grant('G');
+    await grant('H');
     const at = adapter('AccessToken');
     const rt = adapter('RefreshToken');
-    await at.upsert('at1', { jti: 'at1', grantId: 'G' }, 60);
-    await at.upsert('at2', { jti: 'at2', grantId: 'G' }, 60);
-    await rt.upsert('rt1', { jti: 'rt1', grantId: 'G' }, 600);
-    await at.upsert('other', { jti: 'other', grantId: 'H' }, 60);
+    const ac = adapter('AuthorizationCode');
+    await at.upsert('G.at1', token('G', 'at1', 60), 60);
+    await at.upsert('G.at2', token('G', 'at2', 60), 60);
+    await rt.upsert('G.rt1', token('G', 'rt1', 600), 600);
+    await ac.upsert('G.c', { jti: 'G.c', grantId: 'G' }, 60);
+    await at.upsert('H.other', token('H', 'other', 60), 60);
 
     await at.revokeByGrantId('G');
-    expect(await at.find('at1')).toBeUndefined();
-    expect(await at.find('at2')).toBeUndefined();
-    expect(await rt.find('rt1')).toBeDefined(); // only this model's records
-    expect(await at.find('other')).toBeDefined();
+    expect(await at.find('G.at1')).toBeUndefined();
+    expect(await at.find('G.at2')).toBeUndefined();
+    expect(await rt.find('G.rt1')).toBeDefined(); // only this model's records
+    expect(await ac.find('G.c')).toBeDefined();
+    expect(await at.find('H.other')).toBeDefined();
 
     await rt.revokeByGrantId('G');
-    expect(await rt.find('rt1')).toBeUndefined();
+    expect(await rt.find('G.rt1')).toBeUndefined();
+    await ac.revokeByGrantId('G');
+    expect(await ac.find('G.c')).toBeUndefined();
+    expect(Object.keys((await t.store.hgetall(oidcKeys.grant('G'))) ?? {})).toEqual(['G']);
   });
 
-  it('keeps the grant index alive as long as its longest-lived member', async () => {
+  it('deletes a grant with its tokens and codes', async () => {
+    await grant('D');
+    await adapter('AccessToken').upsert('D.a', token('D', 'a', 60), 60);
+    await adapter('RefreshToken').upsert('D.r', token('D', 'r', 600), 600);
+    await adapter('AuthorizationCode').upsert('D.c', { jti: 'D.c', grantId: 'D' }, 60);
+    await adapter('Grant').destroy('D');
+    expect(await adapter('Grant').find('D')).toBeUndefined();
+    expect(await adapter('AccessToken').find('D.a')).toBeUndefined();
+    expect(await adapter('RefreshToken').find('D.r')).toBeUndefined();
+    expect(await adapter('AuthorizationCode').find('D.c')).toBeUndefined();
+    expect(await t.store.ttl(oidcKeys.grant('D'))).toBe(-2);
+  });
+
+  it('keeps the grant alive as long as its longest-lived member', async () => {
+    await grant('L', 100);
     const at = adapter('AccessToken');
     const rt = adapter('RefreshToken');
-    await rt.upsert('long', { jti: 'long', grantId: 'L' }, 3000);
-    await at.upsert('shortlived', { jti: 'shortlived', grantId: 'L' }, 60);
+    await rt.upsert('L.long', token('L', 'long', 3000), 3000);
+    await at.upsert('L.shortlived', token('L', 'shortlived', 60), 60);
     expect(await t.store.ttl(oidcKeys.grant('L'))).toBeGreaterThan(2990);
-    // A rotated refresh token added twice is indexed once.
-    await rt.upsert('long', { jti: 'long', grantId: 'L' }, 3000);
-    expect(Object.keys((await t.store.hgetall(oidcKeys.grant('L'))) ?? {}).sort()).toEqual(['AT:shortlived', 'RT:long']);
+    // A refresh token saved twice is kept once.
+    await rt.upsert('L.long', token('L', 'long', 3000), 3000);
+    expect(Object.keys((await t.store.hgetall(oidcKeys.grant('L'))) ?? {}).sort()).toEqual(['AT:shortlived', 'G', 'RT:long']);
+  });
+
+  it('keeps a token whose id does not name its grant under its own key, indexed in the grant', async () => {
+    await grant('P');
+    const at = adapter('AccessToken');
+    await at.upsert('plain', { jti: 'plain', grantId: 'P' }, 60);
+    expect(await at.find('plain')).toEqual({ jti: 'plain', grantId: 'P', kind: 'AccessToken' });
+    await at.revokeByGrantId('P');
+    expect(await at.find('plain')).toBeUndefined();
   });
 
   it('finds a session by uid, following its newest id', async () => {
@@ -120,21 +197,37 @@ describe('the compact record encoding', () => {
     kind: 'RefreshToken',
   };
 
-  it('gives back exactly what was stored, with jti and kind restored', () => {
+  it('gives back exactly what was stored, with jti, kind and exp restored', () => {
     const stored = encodeRecord('RefreshToken', 'id1', payload);
-    expect(stored.startsWith('0000000000{')).toBe(true);
+    expect(stored.startsWith('00000000001798519847{')).toBe(true);
     expect(stored).not.toContain('id1');
+    expect(stored).not.toContain('"exp"');
     expect(stored).not.toContain('accountId":"acc');
     expect(decodeRecord('RefreshToken', 'id1', stored)).toEqual(payload);
   });
 
-  it('keeps jti and kind that differ from the id and model', () => {
-    const odd = { jti: 'other', kind: 'Other', grantId: 'g' };
+  it('leaves out the fields it is told to, and restores them from elsewhere', () => {
+    const stored = encodeRecord('RefreshToken', 'id1', payload, ['grantId', 'accountId', 'clientId']);
+    expect(stored).not.toContain('"A"');
+    expect(decodeRecord('RefreshToken', 'id1', stored, { grantId: 'g', accountId: 'acc', clientId: 'app' })).toEqual(payload);
+  });
+
+  it('keeps jti, kind and an exp that is not an epoch second as they are', () => {
+    const odd = { jti: 'other', kind: 'Other', grantId: 'g', exp: 1.5 };
     expect(decodeRecord('AccessToken', 'id2', encodeRecord('AccessToken', 'id2', odd))).toEqual(odd);
   });
 
   it('refuses a payload field that would read back as another', () => {
     expect(() => encodeRecord('AccessToken', 'x', { jti: 'x', G: 'clash' } as never)).toThrow(/clashes/);
+    expect(() => encodeRecord('Session', 'x', { jti: 'x', authorizations: { app: { g: 'clash' } } } as never)).toThrow(/clashes/);
+  });
+
+  it('shortens the names inside the authorizations of a session, and reads them back', () => {
+    const session = { jti: 's1', kind: 'Session', uid: 'u', authorizations: { app: { sid: 'x', grantId: 'g', persistsLogout: true, other: 1 } } };
+    const stored = encodeRecord('Session', 's1', session);
+    expect(stored).not.toContain('persistsLogout');
+    expect(stored).not.toContain('grantId');
+    expect(decodeRecord('Session', 's1', stored)).toEqual(session);
   });
 
   it('reads the consumed header as the epoch second', () => {

@@ -164,7 +164,7 @@ describe.each(ALL_TOPOLOGIES)('standard OIDC flows on the %s store', (driver) =>
     await expect(oidc.refreshTokenGrant(crm, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
   });
 
-  it('gives tokens to exactly one of 50 parallel redemptions of one code', async () => {
+  it('gives tokens to at most one of 50 parallel redemptions of one code, and refuses the rest', async () => {
     const { callback, verifier } = await signIn(crm, 'https://crm.test/callback');
     const code = new URL(callback).searchParams.get('code')!;
     const basic = `Basic ${Buffer.from(`${seed.crm.app.clientId}:${seed.crm.clientSecret}`).toString('base64')}`;
@@ -177,11 +177,14 @@ describe.each(ALL_TOPOLOGIES)('standard OIDC flows on the %s store', (driver) =>
         }).then(async (r) => ({ status: r.status, body: (await r.json()) as { error?: string; access_token?: string } })),
       ),
     );
+    // One redemption consumes the code. A redemption that finds the code already consumed is a
+    // replay and revokes the grant; when that happens before the winner's tokens are written, the
+    // winner is refused too (tokens are never written into a revoked grant). Never two.
     const winners = attempts.filter((a) => a.status === 200);
-    expect(winners).toHaveLength(1);
-    expect(winners[0]!.body.access_token).toBeTruthy();
+    expect(winners.length).toBeLessThanOrEqual(1);
+    for (const winner of winners) expect(winner.body.access_token).toBeTruthy();
     const losers = attempts.filter((a) => a.status !== 200);
-    expect(losers).toHaveLength(49);
+    expect(losers).toHaveLength(50 - winners.length);
     expect(losers.every((a) => a.status === 400 && a.body.error === 'invalid_grant')).toBe(true);
   });
 

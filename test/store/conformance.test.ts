@@ -140,6 +140,65 @@ describe.each(ALL_TOPOLOGIES)('store conformance: %s driver', (driver) => {
     });
   });
 
+  describe('records in a hash', () => {
+    const record = (expires: number, body = '{}'): string => `0000000000${String(expires).padStart(10, '0')}${body}`;
+    const nowS = (): number => Math.floor(Date.now() / 1000);
+
+    it('reads several fields at once, undefined where missing', async () => {
+      await store.hset('r:m', { a: '1', b: '2' });
+      expect(await store.hgetMany('r:m', ['b', 'zz', 'a'])).toEqual(['2', undefined, '1']);
+      expect(await store.hgetMany('r:none', ['a', 'b'])).toEqual([undefined, undefined]);
+    });
+
+    it('writes only while the required field is there', async () => {
+      expect(await store.hsetRecords('r:req', { t: record(0) }, { requires: 'G', ttl: 60, now: nowS() })).toBe(false);
+      expect(await store.ttl('r:req')).toBe(-2);
+      expect(await store.hsetRecords('r:req', { G: record(0) }, { ttl: 60, now: nowS() })).toBe(true);
+      expect(await store.hsetRecords('r:req', { t: record(0) }, { requires: 'G', ttl: 60, now: nowS() })).toBe(true);
+      expect(Object.keys((await store.hgetall('r:req')) ?? {}).sort()).toEqual(['G', 't']);
+    });
+
+    it('drops members whose expiry has passed, and extends but never shortens the TTL', async () => {
+      const now = nowS();
+      await store.hsetRecords('r:p', { old: record(now - 1), keep: record(now + 500), forever: record(0), plain: '' }, { ttl: 100, now });
+      expect(await store.ttl('r:p')).toBeGreaterThan(90);
+      await store.hsetRecords('r:p', { next: record(now + 10) }, { ttl: 10, now });
+      expect(Object.keys((await store.hgetall('r:p')) ?? {}).sort()).toEqual(['forever', 'keep', 'next', 'plain']);
+      expect(await store.ttl('r:p')).toBeGreaterThan(90);
+      await store.hsetRecords('r:p', { later: record(now + 1000) }, { ttl: 1000, now: now + 20 });
+      expect(Object.keys((await store.hgetall('r:p')) ?? {}).sort()).toEqual(['forever', 'keep', 'later', 'plain']);
+      expect(await store.ttl('r:p')).toBeGreaterThan(990);
+      await store.hsetRecords('r:p', { last: record(0) }, { now });
+      expect(await store.ttl('r:p')).toBe(-1);
+    });
+
+    it('starts a new TTL when pruning emptied the hash', async () => {
+      const now = nowS();
+      await store.hsetRecords('r:e', { gone: record(now + 1) }, { now });
+      expect(await store.ttl('r:e')).toBe(-1);
+      await store.hsetRecords('r:e', { fresh: record(now + 60) }, { ttl: 60, now: now + 5 });
+      expect(await store.hgetall('r:e')).toEqual({ fresh: record(now + 60) });
+      expect(await store.ttl('r:e')).toBeGreaterThan(50);
+    });
+
+    it('lets exactly one of many parallel callers consume a field, keeping the rest and the TTL', async () => {
+      await store.hset('r:c', { code: '000{"a":1}', other: 'x' }, { ttl: 60 });
+      const results = await Promise.all(Array.from({ length: 50 }, (_, i) => store.hconsume('r:c', 'code', String(100 + i))));
+      expect(results.filter(Boolean)).toHaveLength(1);
+      expect(await store.hget('r:c', 'code')).toBe(`${100 + results.indexOf(true)}{"a":1}`);
+      expect(await store.hget('r:c', 'other')).toBe('x');
+      expect(await store.ttl('r:c')).toBeGreaterThan(50);
+    });
+
+    it('never creates a field or hash when consuming a missing one', async () => {
+      expect(await store.hconsume('r:none', 'f', '1')).toBe(false);
+      expect(await store.ttl('r:none')).toBe(-2);
+      await store.hset('r:c2', { a: '0{}' });
+      expect(await store.hconsume('r:c2', 'missing', '1')).toBe(false);
+      expect(await store.hgetall('r:c2')).toEqual({ a: '0{}' });
+    });
+  });
+
   describe('consume', () => {
     it('lets exactly one of many parallel callers consume, keeping the rest of the value', async () => {
       await store.set('k:code', '000{"a":1}', { ttl: 60 });
