@@ -484,7 +484,7 @@ function childEnv(extra = {}) {
 }
 
 async function startTarget(target, redisPrefix) {
-  const execArgv = settings.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${join(settings.profileDir, target)}`] : [];
+  const execArgv = settings.profileDir ? (process.env.BENCH_HEAP_PROF ? ['--import', process.env.BENCH_HEAP_PROF] : ['--cpu-prof', `--cpu-prof-dir=${join(settings.profileDir, target)}`]) : [];
   if (target === 'baseline') {
     const child = await startChild(join(LIB, 'baseline-server.mjs'), { env: childEnv(), execArgv, name: 'baseline' });
     return { name: target, kind: 'baseline', child, info: child.info, origin: child.info.issuer };

@@ -3,6 +3,7 @@
  * provider's own), and wires Atrium's routes in front of the provider's.
  */
 import type { Server } from 'node:http';
+import type { Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Config } from './config/index.js';
 import { createAdminApi, servedRoutes } from './admin/api.js';
@@ -39,6 +40,19 @@ export interface Atrium {
   /** The admin API's routes as served ("GET /admin/api/v1/tenants", …). */
   adminRoutes: string[];
   close(): Promise<void>;
+}
+
+/** The provider's own endpoints (its default routes), none of which Atrium's routes answer. */
+const PROVIDER_ONLY = new Set(['/token', '/me', '/token/introspection', '/token/revocation', '/jwks', '/.well-known/openid-configuration']);
+
+/** Koa middlewares (of any context type: routers add theirs) run one after another as one, as koa-compose does. */
+type AnyMiddleware = (ctx: never, next: () => Promise<unknown>) => unknown;
+function chain(middlewares: AnyMiddleware[]): Middleware {
+  return (ctx, next) => {
+    const dispatch = (i: number): Promise<unknown> =>
+      i === middlewares.length ? next() : Promise.resolve(middlewares[i]!(ctx as never, () => dispatch(i + 1)));
+    return dispatch(0);
+  };
 }
 
 const providerPages = (render: Render): ProviderPages => ({
@@ -85,22 +99,26 @@ export async function createAtrium(config: Config, logger: Logger): Promise<Atri
   provider.use(createRequestObserver(logger, metrics));
   provider.use(createSecurityHeaders());
   provider.use(createErrorMiddleware(render, logger));
-  provider.use(createStaticFiles());
-  provider.use(createHealthRoutes(store));
-  provider.use(createMetricsRoute(metrics));
   provider.use(revokeGrantsOnSignOut(provider));
   const interactions = createInteractionRoutes({ provider, directory, render, onSignIn: (result) => metrics.signIns.inc({ result }) });
-  provider.use(interactions.routes());
-  provider.use(interactions.allowedMethods());
-  provider.use(createJointOperationRoutes({ provider, directory, backchannel, loginPage: '/' }));
   const workbench = createWorkbenchRoutes({ provider, directory, backchannel, store, render, launchTickets, issuer: config.issuer, session: config.session });
-  provider.use(workbench.routes());
-  provider.use(workbench.allowedMethods());
   const adminDeps = { provider, directory, backchannel, store, auth: createAdminAuth(provider, directory) };
   const admin = createAdminApi(adminDeps, config.issuer);
-  provider.use(admin.routes());
-  provider.use(admin.allowedMethods());
-  provider.use(createAdminPages(adminDeps, render).routes());
+  const routes = chain([
+    createStaticFiles(),
+    createHealthRoutes(store),
+    createMetricsRoute(metrics),
+    interactions.routes(),
+    interactions.allowedMethods(),
+    createJointOperationRoutes({ provider, directory, backchannel, loginPage: '/' }),
+    workbench.routes(),
+    workbench.allowedMethods(),
+    admin.routes(),
+    admin.allowedMethods(),
+    createAdminPages(adminDeps, render).routes(),
+  ]);
+  // Token, userinfo and the other endpoints only the provider answers go straight to it.
+  provider.use((ctx, next) => (PROVIDER_ONLY.has(ctx.path) ? next() : routes(ctx, next)));
 
   // A store outage inside the provider is rendered by it as 503 (see UnavailableError); anything
   // else it calls a server error is a bug worth a log line.

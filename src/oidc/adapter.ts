@@ -20,7 +20,10 @@
  * expiry in epoch seconds, zeros for none) followed by the payload as compact JSON, which drops what
  * the key or header already says (`jti`, `kind`, `exp`, and a token's grant) and shortens the longest
  * field names; `find` restores all of it exactly. Indexes are hashes rather than sets because Redis
- * keeps small hashes as compact listpacks (sets of strings are full hash tables before Redis 7.2).
+ * keeps small hashes as compact listpacks (sets of strings are full hash tables before Redis 7.2);
+ * a grant's hash, whose values are longer than 64 bytes, is a hash table.
+ * Expired members of a grant's hash are pruned as it is written (a bounded number per write, see
+ * `Store.hsetRecords`; the field `#` is the store's own).
  *
  * Tokens are written into their grant's hash only while it holds the grant: a token can never
  * outlive the revocation of its grant. `consume` is the store's atomic header claim: of many
@@ -171,6 +174,15 @@ export function encodeRecord(model: string, id: string, payload: AdapterPayload,
   return UNCONSUMED + stamp(expires) + JSON.stringify(compact);
 }
 
+/**
+ * Whether a stored value is a record of this layout (a 20-digit header, then JSON). Records of the
+ * layout before it (a 10-digit header) live under the same keys until they expire: not found.
+ */
+function isRecord(value: string): boolean {
+  const at = (i: number): number => value.charCodeAt(i);
+  return at(HEADER) === 0x7b && at(STAMP) >= 0x30 && at(STAMP) <= 0x39 && at(0) >= 0x30 && at(0) <= 0x39;
+}
+
 export function decodeRecord(model: string, id: string, value: string, restore?: Record<string, unknown>): AdapterPayload {
   const compact = JSON.parse(value.slice(HEADER)) as Record<string, unknown>;
   const payload: Record<string, unknown> = { jti: id, kind: model, ...restore };
@@ -226,9 +238,16 @@ export class StoreAdapter implements Adapter {
     const now = epochNow();
     if (this.model === 'Grant') {
       const record = encodeRecord(this.model, id, payload);
-      const writes: Promise<unknown>[] = [this.store.hsetRecords(oidcKeys.grant(id), { [GRANT_FIELD]: record }, { ttl, now })];
+      // A grant this request found is saved back only while it still exists: a revocation that
+      // came in between must not be undone (a new grant, never found, is simply written).
+      const requires = typeof recalledGrant(id) === 'string' ? GRANT_FIELD : undefined;
+      const writes: Promise<boolean | void>[] = [this.store.hsetRecords(oidcKeys.grant(id), { [GRANT_FIELD]: record }, { ttl, now, requires })];
       if (payload.clientId) writes.push(this.store.hset(oidcKeys.clientGrants(payload.clientId), { [id]: '' }, { ttl, extend: true }));
-      await Promise.all(writes);
+      const [written] = await Promise.all(writes);
+      if (!written) {
+        rememberGrant(id, undefined);
+        throw new GrantRevoked();
+      }
       rememberGrant(id, record);
       return;
     }
@@ -275,7 +294,7 @@ export class StoreAdapter implements Adapter {
       return decodeRecord(this.model, id, token, { grantId: inGrant.grantId, accountId, clientId });
     }
     const value = await getWithDirectoryVersion(this.store, this.key(id));
-    return value === undefined ? undefined : decodeRecord(this.model, id, value);
+    return value === undefined || !isRecord(value) ? undefined : decodeRecord(this.model, id, value);
   }
 
   async findByUid(uid: string): Promise<AdapterPayload | undefined> {
@@ -295,9 +314,10 @@ export class StoreAdapter implements Adapter {
       return;
     }
     if (!(await this.store.consume(this.key(id), now))) throw new errors.InvalidGrant('grant request is invalid');
-    // A consumed code can no longer be redeemed: its grant no longer needs to find it.
+    // A consumed code can no longer be redeemed: its grant no longer needs to find it. Best effort:
+    // an entry left behind is dropped when the code expires.
     const grantId = INDEXED.has(this.model) ? splitTokenId(id)?.grantId : undefined;
-    if (grantId) await this.store.hdel(oidcKeys.grant(grantId), `${this.code}:${id}`);
+    if (grantId) await this.store.hdel(oidcKeys.grant(grantId), `${this.code}:${id}`).catch(() => undefined);
   }
 
   async destroy(id: string): Promise<void> {
@@ -339,7 +359,15 @@ export class StoreAdapter implements Adapter {
  * value), or undefined for a record held in the hash itself.
  */
 function ownKeyOf(member: string, value: string): string | undefined {
-  return value.length === HEADER ? `o:${member}` : undefined;
+  return value.length === HEADER && member.includes(':') ? `o:${member}` : undefined;
+}
+
+/** Thrown when a grant found earlier in the request is saved back after it was revoked. */
+export class GrantRevoked extends errors.InvalidGrant {
+  constructor() {
+    super('grant request is invalid');
+    this.error_detail = 'the grant was revoked meanwhile';
+  }
 }
 
 class ClientAdapter implements Adapter {

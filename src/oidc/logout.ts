@@ -28,7 +28,7 @@ export async function revokeClientGrants(provider: Provider, store: Store, clien
 }
 
 export function revokeGrantsOnSignOut(provider: Provider): Middleware {
-  return async function revokeOnSignOut(ctx, next) {
+  const confirmed: Middleware = async (ctx, next) => {
     await next();
     const { oidc } = ctx as unknown as KoaContextWithOIDC;
     if (oidc?.route !== 'end_session_confirm' || ctx.status !== 303 || !oidc.params?.logout) return;
@@ -36,4 +36,10 @@ export function revokeGrantsOnSignOut(provider: Provider): Middleware {
     const grantIds = authorizations.map((a) => a.grantId).filter((id): id is string => typeof id === 'string');
     await Promise.all(grantIds.map((grantId) => revokeGrant(provider, grantId)));
   };
+  // Only the confirmation of a sign-out (the provider's end_session_confirm route) is looked at.
+  return function revokeOnSignOut(ctx, next) {
+    return ctx.path === END_SESSION_CONFIRM ? confirmed(ctx, next) : next();
+  };
 }
+
+const END_SESSION_CONFIRM = '/session/end/confirm';

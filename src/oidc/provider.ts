@@ -6,7 +6,7 @@ import Provider, { type Configuration, type KoaContextWithOIDC, type Grant } fro
 import type { Config } from '../config/index.js';
 import type { AccessDecision, Directory } from '../directory/index.js';
 import type { Store } from '../store/store.js';
-import { createAdapterFactory, grantTokenIds } from './adapter.js';
+import { GrantRevoked, createAdapterFactory, grantTokenIds } from './adapter.js';
 import { CLAIMS, createFindAccount, type AtriumAccount } from './accounts.js';
 import { compareHashedClientSecrets } from './client-auth.js';
 import { ACCESS_TOKEN_TTL, clientMetadata, PKCE_OPTIONAL, PREVIOUS_SECRET, PREVIOUS_SECRET_UNTIL, REFRESH_TOKEN_TTL, toClientMetadata } from './clients.js';
@@ -190,7 +190,17 @@ export async function grantForAssignedApp(
       ? existing
       : new provider.Grant({ accountId, clientId });
   if (scope) grant.addOIDCScope(scope);
-  await grant.save();
+  try {
+    await grant.save();
+  } catch (err) {
+    if (!(err instanceof GrantRevoked) || grant !== existing) throw err;
+    // Revoked while this authorization ran (sign-out elsewhere, app or user changes): a new grant,
+    // never the revoked one back.
+    const fresh = new provider.Grant({ accountId, clientId });
+    if (scope) fresh.addOIDCScope(scope);
+    await fresh.save();
+    return fresh;
+  }
   return grant;
 }
 

@@ -52,23 +52,36 @@ const SCRIPTS = {
     if not value or string.sub(value, 1, #ARGV[2]) ~= string.rep('0', #ARGV[2]) then return 0 end
     redis.call('hset', KEYS[1], ARGV[1], ARGV[2] .. string.sub(value, #ARGV[2] + 1))
     return 1`,
+  // Pruning is incremental: each write looks at about 32 members, continuing a scan whose cursor a
+  // big hash keeps in its field '#' (a small hash is scanned whole at once), so a write costs the
+  // same however many members a grant has gathered.
   hsetRecords: `
-    if ARGV[1] ~= '' and redis.call('hexists', KEYS[1], ARGV[1]) == 0 then return 0 end
     local now = tonumber(ARGV[3])
-    local all = redis.call('hgetall', KEYS[1])
-    for i = 1, #all, 2 do
-      local expires = tonumber(string.sub(all[i + 1], 11, 20))
-      if expires and expires > 0 and expires <= now then redis.call('hdel', KEYS[1], all[i]) end
+    local cursor = redis.call('hget', KEYS[1], '#') or '0'
+    local scan = redis.call('hscan', KEYS[1], cursor, 'COUNT', 32)
+    local members = scan[2]
+    for i = 1, #members, 2 do
+      local expires = string.sub(members[i + 1], 11, 20)
+      if members[i] ~= '#' and string.match(expires, '^%d%d%d%d%d%d%d%d%d%d$') then
+        local at = tonumber(expires)
+        if at > 0 and at <= now then redis.call('hdel', KEYS[1], members[i]) end
+      end
     end
+    if scan[1] ~= '0' then
+      redis.call('hset', KEYS[1], '#', scan[1])
+    elseif cursor ~= '0' then
+      redis.call('hdel', KEYS[1], '#')
+    end
+    if ARGV[1] == 'requires' and redis.call('hexists', KEYS[1], ARGV[2]) == 0 then return 0 end
     local existed = redis.call('exists', KEYS[1]) == 1
-    redis.call('hset', KEYS[1], unpack(ARGV, 4))
-    if ARGV[2] == '' then
+    redis.call('hset', KEYS[1], unpack(ARGV, 5))
+    if ARGV[4] == '' then
       redis.call('persist', KEYS[1])
     elseif not existed then
-      redis.call('pexpire', KEYS[1], ARGV[2])
+      redis.call('pexpire', KEYS[1], ARGV[4])
     else
       local current = redis.call('pttl', KEYS[1])
-      if current >= 0 and current < tonumber(ARGV[2]) then redis.call('pexpire', KEYS[1], ARGV[2]) end
+      if current >= 0 and current < tonumber(ARGV[4]) then redis.call('pexpire', KEYS[1], ARGV[4]) end
     end
     return 1`,
   saddExtend: `
@@ -294,7 +307,8 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Stor
     async hsetRecords(key, fields, options) {
       const pairs = Object.entries(fields).flat();
       if (pairs.length === 0) return true;
-      return (await script('hsetRecords', key, [options.requires ?? '', ms(options.ttl), Math.floor(options.now), ...pairs])) === 1;
+      const requires = options.requires === undefined ? ['any', ''] : ['requires', options.requires];
+      return (await script('hsetRecords', key, [...requires, Math.floor(options.now), ms(options.ttl), ...pairs])) === 1;
     },
 
     async sadd(key, members, options = {}) {

@@ -78,6 +78,11 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     ),
     addMember: db.prepare<[string, string]>('INSERT OR IGNORE INTO members (key, member) VALUES (?, ?)'),
     delMember: db.prepare<[string, string]>('DELETE FROM members WHERE key = ? AND member = ?'),
+    // Members whose value carries an expiry (characters 11–20: ten digits, not all zeros) at or before now.
+    pruneRecords: db.prepare<[string, number]>(
+      `DELETE FROM members WHERE key = ? AND substr(value, 11, 10) GLOB '[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]'
+         AND CAST(substr(value, 11, 10) AS INTEGER) BETWEEN 1 AND ?`,
+    ),
     expiredKeys: db.prepare<[number, number], { key: string }>(
       'SELECT key FROM entries WHERE expires_at IS NOT NULL AND expires_at <= ? LIMIT ?',
     ),
@@ -286,15 +291,12 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
       if (entries.length === 0) return true;
       return write((now) => {
         let row = live(key, now, 'hash');
-        if (options.requires !== undefined && (!row || !q.member.get(key, options.requires))) return false;
         if (row) {
-          for (const { member, value } of q.members.all(key)) {
-            const expires = Number(value.slice(10, 20));
-            if (/^\d{10}$/.test(value.slice(10, 20)) && expires > 0 && expires <= options.now) q.delMember.run(key, member);
-          }
+          q.pruneRecords.run(key, options.now);
           dropIfEmpty(key);
           row = live(key, now, 'hash');
         }
+        if (options.requires !== undefined && (!row || !q.member.get(key, options.requires))) return false;
         if (!row) q.putEntry.run(key, 'hash', null, expiryOf(options.ttl, now));
         else extendExpiry(key, row, expiryOf(options.ttl, now));
         for (const [field, value] of entries) q.putMember.run(key, field, value);

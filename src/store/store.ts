@@ -61,10 +61,12 @@ export interface Store {
   hconsume(key: string, field: string, stamp: string): Promise<boolean>;
   /**
    * Writes record fields into a hash of records (values that start with a record header: 10 digits
-   * of consumed stamp, then 10 digits of expiry in epoch seconds, zeros for none). Only while the
-   * hash holds the field `requires` (when given): otherwise nothing is written and the answer is
-   * false. Fields whose expiry is at or before `now` are dropped in the same step, and the hash's
-   * TTL is extended to `ttl` (never shortened; `ttl: undefined` makes it permanent), as `extend`.
+   * of consumed stamp, then 10 digits of expiry in epoch seconds, zeros for none). Fields whose
+   * expiry is at or before `now` are dropped first (on Redis incrementally: each write looks at a
+   * bounded number of them, and a big hash keeps its scan cursor in the reserved field `#`, which
+   * readers ignore). Then, only while the hash holds the field `requires` (when given), the fields
+   * are written and the hash's TTL is extended to `ttl` (never shortened; `ttl: undefined` makes it
+   * permanent), as `extend`; otherwise nothing is written and the answer is false.
    */
   hsetRecords(
     key: string,

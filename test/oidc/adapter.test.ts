@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { errors } from 'oidc-provider';
-import { StoreAdapter, decodeRecord, encodeRecord, oidcKeys } from '../../src/oidc/adapter.js';
+import { GrantRevoked, StoreAdapter, decodeRecord, encodeRecord, oidcKeys } from '../../src/oidc/adapter.js';
+import { withRecordCache } from '../../src/directory/records.js';
 import { ALL_TOPOLOGIES, openTestStore, type TestStore } from '../helpers/stores.js';
 
 const epoch = (): number => Math.floor(Date.now() / 1000);
@@ -157,6 +158,28 @@ describe.each(ALL_TOPOLOGIES)('oidc-provider adapter on the %s store', (driver) 
     expect(await at.find('plain')).toEqual({ jti: 'plain', grantId: 'P', kind: 'AccessToken' });
     await at.revokeByGrantId('P');
     expect(await at.find('plain')).toBeUndefined();
+  });
+
+  it('saves a grant found in this request back only while it exists: a revocation in between stays', async () => {
+    await grant('R');
+    const grants = adapter('Grant');
+    await withRecordCache(async () => {
+      const found = await grants.find('R');
+      expect(found?.accountId).toBe('acc');
+      await withRecordCache(() => grants.destroy('R')); // another request revokes it
+      await expect(grants.upsert('R', found!, 600)).rejects.toBeInstanceOf(GrantRevoked);
+    });
+    expect(await t.store.ttl(oidcKeys.grant('R'))).toBe(-2);
+    // A grant nobody found in this request (a new one) is written as it is.
+    await withRecordCache(() => grants.upsert('R2', { jti: 'R2', accountId: 'acc', clientId: 'app' }, 600));
+    expect((await grants.find('R2'))?.clientId).toBe('app');
+  });
+
+  it('takes a record of the previous layout (10-digit header) as not found', async () => {
+    await t.store.set(oidcKeys.record('Session', 'old'), '0000000000{"iat":1795927847,"uid":"u"}', { ttl: 60 });
+    expect(await adapter('Session').find('old')).toBeUndefined();
+    await t.store.set(oidcKeys.record('AuthorizationCode', 'oldcode'), '0000000000{"exp":1795927847}', { ttl: 60 });
+    expect(await adapter('AuthorizationCode').find('oldcode')).toBeUndefined();
   });
 
   it('finds a session by uid, following its newest id', async () => {

@@ -6,6 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as oidc from 'openid-client';
 import { decodeJwt } from 'jose';
 import { oidcKeys } from '../../src/oidc/adapter.js';
+import { withRecordCache } from '../../src/directory/records.js';
+import { revokeGrant } from '../../src/oidc/logout.js';
+import { grantForAssignedApp } from '../../src/oidc/provider.js';
 import { authorize, Browser } from '../helpers/browser.js';
 import { aliceLogin, seedDirectory, type Seed } from '../helpers/fixtures.js';
 import { startAtrium, type TestServer } from '../helpers/atrium.js';
@@ -195,6 +198,30 @@ describe.each(ALL_TOPOLOGIES)('standard OIDC flows on the %s store', (driver) =>
     expect((await oidc.tokenIntrospection(crm, tokens.refresh_token!)).active).toBe(true);
     await oidc.tokenRevocation(crm, tokens.refresh_token!);
     await expect(oidc.refreshTokenGrant(crm, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+  });
+
+  it('makes a new grant, never the revoked one back, when a grant is revoked while an authorization uses it', async () => {
+    const { provider } = t.atrium;
+    const clientId = seed.crm.app.clientId;
+    const old = new provider.Grant({ accountId: 'race-account', clientId });
+    old.addOIDCScope('openid');
+    const oldId = await old.save();
+    const grants = provider.Grant as unknown as { find: (jti: string) => Promise<unknown> };
+    const find = grants.find;
+    // Between the authorization's find and its save, another request revokes the grant.
+    grants.find = async (jti) => {
+      const found = await find.call(provider.Grant, jti);
+      await withRecordCache(() => revokeGrant(provider, oldId));
+      return found;
+    };
+    try {
+      const grant = await withRecordCache(() => grantForAssignedApp(provider, { accountId: 'race-account', clientId, scope: 'openid profile', grantId: oldId }));
+      expect(grant.jti).not.toBe(oldId);
+      expect(grant.getOIDCScope()).toBe('openid profile');
+    } finally {
+      grants.find = find;
+    }
+    expect(await provider.Grant.find(oldId)).toBeUndefined();
   });
 
   it('revoking an access token revokes the other tokens of its grant: refresh tokens and earlier access tokens', async () => {

@@ -181,6 +181,23 @@ describe.each(ALL_TOPOLOGIES)('store conformance: %s driver', (driver) => {
       expect(await store.ttl('r:e')).toBeGreaterThan(50);
     });
 
+    it('prunes a big hash a bounded step per write until every expired member is gone', async () => {
+      const now = nowS();
+      const padding = `{"pad":"${'x'.repeat(80)}"}`; // longer than 64 bytes: a hash table on Redis
+      const expired: Record<string, string> = {};
+      for (let i = 0; i < 300; i++) expired[`old:${i}`] = record(now - 10, padding);
+      await store.hset('r:big', { ...expired, live: record(now + 600, padding), G: record(0, padding) }, { ttl: 600 });
+      await store.hsetRecords('r:big', { 'new:0': record(now + 600, padding) }, { ttl: 600, requires: 'G', now });
+      const afterOne = Object.keys((await store.hgetall('r:big')) ?? {}).filter((f) => f.startsWith('old:')).length;
+      // Redis looks at a bounded number of members per write; SQLite drops them all in one statement.
+      if (driver === 'sqlite') expect(afterOne).toBe(0);
+      else expect(afterOne).toBeGreaterThan(200);
+      for (let i = 1; i < 40; i++) await store.hsetRecords('r:big', { [`new:${i}`]: record(now + 600, padding) }, { ttl: 600, requires: 'G', now });
+      const left = Object.keys((await store.hgetall('r:big')) ?? {}).filter((f) => f !== '#');
+      expect(left.filter((f) => f.startsWith('old:'))).toEqual([]);
+      expect(left).toHaveLength(42);
+    });
+
     it('lets exactly one of many parallel callers consume a field, keeping the rest and the TTL', async () => {
       await store.hset('r:c', { code: '000{"a":1}', other: 'x' }, { ttl: 60 });
       const results = await Promise.all(Array.from({ length: 50 }, (_, i) => store.hconsume('r:c', 'code', String(100 + i))));
