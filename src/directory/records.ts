@@ -21,7 +21,8 @@ const MAX_AGE_MS = 5_000;
 
 interface Entry {
   version: string;
-  raw: string | undefined;
+  /** The parsed record, frozen: every request that reads it gets the same object. */
+  record: unknown;
   at: number;
 }
 
@@ -33,12 +34,24 @@ export const withRecordCache = <T>(fn: () => T): T => scope.run({}, fn);
 
 const parse = <T>(raw: string | undefined): T | undefined => (raw === undefined ? undefined : (JSON.parse(raw) as T));
 
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const inner of Object.values(value)) deepFreeze(inner);
+  }
+  return value;
+}
+
 function cacheOf(store: Store): Map<string, Entry> {
   let cache = caches.get(store);
   if (!cache) caches.set(store, (cache = new Map()));
   return cache;
 }
 
+/**
+ * A record. Within a request it may be a cached copy shared with other requests, and is then frozen:
+ * to change a record, read it with `readRecordFresh` and write a new one.
+ */
 export async function readRecord<T>(store: Store, key: string): Promise<T | undefined> {
   const request = scope.getStore();
   if (!request) return parse<T>(await store.get(key));
@@ -46,13 +59,13 @@ export async function readRecord<T>(store: Store, key: string): Promise<T | unde
   const cache = cacheOf(store);
   const hit = cache.get(key);
   const now = Date.now();
-  if (hit && hit.version === version && now - hit.at < MAX_AGE_MS) return parse<T>(hit.raw);
-  const raw = await store.get(key);
+  if (hit && hit.version === version && now - hit.at < MAX_AGE_MS) return hit.record as T | undefined;
+  const record = deepFreeze(parse<T>(await store.get(key)));
   // Map order is insertion order: re-inserting keeps the oldest entries first, to be dropped.
   cache.delete(key);
-  cache.set(key, { version, raw, at: now });
+  cache.set(key, { version, record, at: now });
   if (cache.size > MAX_ENTRIES) cache.delete(cache.keys().next().value!);
-  return parse<T>(raw);
+  return record;
 }
 
 /**

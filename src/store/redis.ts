@@ -203,12 +203,15 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Stor
     throw storeUnavailable(err);
   }
 
-  const call = async <T>(run: () => Promise<T>): Promise<T> => {
+  const failed = (err: unknown): never => {
+    if (isReplyError(err)) throw err;
+    throw storeUnavailable(err);
+  };
+  const call = <T>(run: () => Promise<T>): Promise<T> => {
     try {
-      return await run();
+      return run().catch(failed);
     } catch (err) {
-      if (isReplyError(err)) throw err;
-      throw storeUnavailable(err);
+      return Promise.reject(isReplyError(err) ? (err as Error) : storeUnavailable(err));
     }
   };
   // defineCommand gives EVALSHA with an EVAL fallback, and applies the key prefix to KEYS.

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createStore } from '../../src/store/index.js';
 import type { Store } from '../../src/store/store.js';
-import { getWithDirectoryVersion, readRecord, removeRecord, withRecordCache, writeRecord } from '../../src/directory/records.js';
+import { getWithDirectoryVersion, readRecord, readRecordFresh, removeRecord, withRecordCache, writeRecord } from '../../src/directory/records.js';
 import { createDirectory } from '../../src/directory/index.js';
 import { DRIVERS, openTestStore, type TestStore } from '../helpers/stores.js';
 
@@ -48,11 +48,20 @@ describe.each(DRIVERS)('directory records on the %s store', (driver) => {
     expect(reads('directory:version')).toBe(3);
   });
 
-  it('hands out a fresh copy each time, so a caller changing it changes nothing else', async () => {
-    await writeRecord(t.store, 'rec:copy', { n: 1 });
-    const first = await withRecordCache(() => readRecord<{ n: number }>(t.store, 'rec:copy'));
-    first!.n = 99;
-    expect(await withRecordCache(() => readRecord(t.store, 'rec:copy'))).toEqual({ n: 1 });
+  it('hands out cached records frozen, so no caller can change what other requests read', async () => {
+    await writeRecord(t.store, 'rec:copy', { n: 1, nested: { m: 2 } });
+    const first = await withRecordCache(() => readRecord<{ n: number; nested: { m: number } }>(t.store, 'rec:copy'));
+    expect(() => {
+      first!.n = 99;
+    }).toThrow(TypeError);
+    expect(() => {
+      first!.nested.m = 99;
+    }).toThrow(TypeError);
+    expect(await withRecordCache(() => readRecord(t.store, 'rec:copy'))).toEqual({ n: 1, nested: { m: 2 } });
+    // A record read for an update is the caller's own.
+    const fresh = await readRecordFresh<{ n: number }>(t.store, 'rec:copy');
+    fresh!.n = 3;
+    expect(fresh!.n).toBe(3);
   });
 
   it('sees a write of another process in the next request', async () => {
