@@ -310,7 +310,10 @@ export class StoreAdapter implements Adapter {
     const now = stamp(epochNow());
     const inGrant = this.inGrant(id);
     if (inGrant) {
-      if (!(await this.store.hconsume(inGrant.key, inGrant.field, now))) throw new errors.InvalidGrant('grant request is invalid');
+      // A spent refresh token only needs to be recognised (a replay revokes its grant) until it
+      // would have expired: it keeps its header (consumed, expiry) and nothing else.
+      const spent = { keep: STAMP, rest: '{}' };
+      if (!(await this.store.hconsume(inGrant.key, inGrant.field, now, spent))) throw new errors.InvalidGrant('grant request is invalid');
       return;
     }
     if (!(await this.store.consume(this.key(id), now))) throw new errors.InvalidGrant('grant request is invalid');

@@ -50,7 +50,9 @@ const SCRIPTS = {
   hconsume: `
     local value = redis.call('hget', KEYS[1], ARGV[1])
     if not value or string.sub(value, 1, #ARGV[2]) ~= string.rep('0', #ARGV[2]) then return 0 end
-    redis.call('hset', KEYS[1], ARGV[1], ARGV[2] .. string.sub(value, #ARGV[2] + 1))
+    local rest = string.sub(value, #ARGV[2] + 1)
+    if ARGV[3] == 'cut' then rest = string.sub(rest, 1, tonumber(ARGV[4])) .. ARGV[5] end
+    redis.call('hset', KEYS[1], ARGV[1], ARGV[2] .. rest)
     return 1`,
   // Pruning is incremental: each write looks at about 32 members, continuing a scan whose cursor a
   // big hash keeps in its field '#' (a small hash is scanned whole at once), so a write costs the
@@ -303,8 +305,9 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Stor
       return (await call(() => redis.hmget(key, ...fields))).map((v) => v ?? undefined);
     },
 
-    async hconsume(key, field, stamp) {
-      return (await script('hconsume', key, [field, stamp])) === 1;
+    async hconsume(key, field, stamp, options) {
+      const cut = options ? ['cut', options.keep, options.rest] : ['keep'];
+      return (await script('hconsume', key, [field, stamp, ...cut])) === 1;
     },
 
     async hsetRecords(key, fields, options) {

@@ -276,12 +276,13 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
       })();
     },
 
-    async hconsume(key, field, stamp) {
+    async hconsume(key, field, stamp, options) {
       return write((now) => {
         if (!live(key, now, 'hash')) return false;
         const value = q.member.get(key, field)?.value;
         if (value?.slice(0, stamp.length) !== '0'.repeat(stamp.length)) return false;
-        q.putMember.run(key, field, stamp + value.slice(stamp.length));
+        const rest = value.slice(stamp.length);
+        q.putMember.run(key, field, stamp + (options ? rest.slice(0, options.keep) + options.rest : rest));
         return true;
       });
     },

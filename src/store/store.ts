@@ -57,8 +57,12 @@ export interface Store {
 
   /** Several fields of one hash, in order (undefined where missing, all undefined without the key). */
   hgetMany(key: string, fields: readonly string[]): Promise<(string | undefined)[]>;
-  /** `consume` for a record held in a hash field: the same header claim, on `field` of `key`. */
-  hconsume(key: string, field: string, stamp: string): Promise<boolean>;
+  /**
+   * `consume` for a record held in a hash field: the same header claim, on `field` of `key`. With
+   * `rest`, the value after the stamp's claim is cut to its next `keep` characters followed by
+   * `rest` (a spent record that only needs to be recognised keeps little).
+   */
+  hconsume(key: string, field: string, stamp: string, options?: { keep: number; rest: string }): Promise<boolean>;
   /**
    * Writes record fields into a hash of records (values that start with a record header: 10 digits
    * of consumed stamp, then 10 digits of expiry in epoch seconds, zeros for none). Fields whose

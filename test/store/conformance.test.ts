@@ -207,6 +207,13 @@ describe.each(ALL_TOPOLOGIES)('store conformance: %s driver', (driver) => {
       expect(await store.ttl('r:c')).toBeGreaterThan(50);
     });
 
+    it('cuts a consumed field to its next characters and a new rest when asked', async () => {
+      await store.hset('r:cut', { code: '000123{"long":"payload"}' });
+      expect(await store.hconsume('r:cut', 'code', '777', { keep: 3, rest: '{}' })).toBe(true);
+      expect(await store.hget('r:cut', 'code')).toBe('777123{}');
+      expect(await store.hconsume('r:cut', 'code', '888', { keep: 3, rest: '{}' })).toBe(false);
+    });
+
     it('never creates a field or hash when consuming a missing one', async () => {
       expect(await store.hconsume('r:none', 'f', '1')).toBe(false);
       expect(await store.ttl('r:none')).toBe(-2);
