@@ -22,9 +22,15 @@ export type SignInResult =
 
 export function createAuthentication(tenants: Tenants, users: Users, hasher: PasswordHasher, throttle?: Throttle) {
   return async function authenticate(credentials: Credentials): Promise<SignInResult> {
-    const locked = throttle ? await throttle.isLocked(credentials.tenant, credentials.username, credentials.ip) : false;
-    const tenant = credentials.tenant ? await tenants.byCode(credentials.tenant) : undefined;
-    const user = tenant && credentials.username ? await users.byUsername(tenant.id, credentials.username) : undefined;
+    // The lock check and the lookups go to the store side by side (their reads share round trips).
+    const [locked, { tenant, user }] = await Promise.all([
+      throttle ? throttle.isLocked(credentials.tenant, credentials.username, credentials.ip) : false,
+      (async () => {
+        const tenant = credentials.tenant ? await tenants.byCode(credentials.tenant) : undefined;
+        const user = tenant && credentials.username ? await users.byUsername(tenant.id, credentials.username) : undefined;
+        return { tenant, user };
+      })(),
+    ]);
     const { ok, rehash } = await hasher.verify(locked ? undefined : user?.passwordHash, credentials.password);
     if (locked) return { ok: false, reason: 'locked', user, tenant };
     if (!ok || !user || !tenant || tenant.status !== 'active' || user.status !== 'active') {
