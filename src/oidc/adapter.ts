@@ -290,8 +290,12 @@ export class StoreAdapter implements Adapter {
       rememberGrant(inGrant.grantId, grant);
       // A member of a hash outlives its expiry until the hash is next written: not found, as a key.
       if (grant === undefined || token === undefined || expired(token)) return undefined;
-      const { accountId, clientId } = decodeRecord('Grant', inGrant.grantId, grant);
-      return decodeRecord(this.model, id, token, { grantId: inGrant.grantId, accountId, clientId });
+      const { accountId, clientId, openid } = decodeRecord('Grant', inGrant.grantId, grant) as AdapterPayload & { openid?: { scope?: string } };
+      const payload = decodeRecord(this.model, id, token, { grantId: inGrant.grantId, accountId, clientId });
+      // A spent refresh token keeps no scope: it answers with its grant's (a superset), so that a
+      // replay asking for any of those scopes reaches the reuse check and revokes the grant.
+      if (payload.consumed && payload.scope === undefined && openid?.scope) payload.scope = openid.scope;
+      return payload;
     }
     const value = await getWithDirectoryVersion(this.store, this.key(id));
     return value === undefined || !isRecord(value) ? undefined : decodeRecord(this.model, id, value);

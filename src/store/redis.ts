@@ -59,22 +59,29 @@ const SCRIPTS = {
   // same however many members a grant has gathered.
   hsetRecords: `
     local now = tonumber(ARGV[3])
+    local function expired(value)
+      local expires = string.sub(value, 11, 20)
+      if not string.match(expires, '^%d%d%d%d%d%d%d%d%d%d$') then return false end
+      local at = tonumber(expires)
+      return at > 0 and at <= now
+    end
     local cursor = redis.call('hget', KEYS[1], '#') or '0'
     local scan = redis.call('hscan', KEYS[1], cursor, 'COUNT', 32)
     local members = scan[2]
     for i = 1, #members, 2 do
-      local expires = string.sub(members[i + 1], 11, 20)
-      if members[i] ~= '#' and string.match(expires, '^%d%d%d%d%d%d%d%d%d%d$') then
-        local at = tonumber(expires)
-        if at > 0 and at <= now then redis.call('hdel', KEYS[1], members[i]) end
-      end
+      if members[i] ~= '#' and expired(members[i + 1]) then redis.call('hdel', KEYS[1], members[i]) end
     end
     if scan[1] ~= '0' then
-      redis.call('hset', KEYS[1], '#', scan[1])
+      -- Only into a hash that pruning left standing: a cursor alone must not recreate the key.
+      if redis.call('exists', KEYS[1]) == 1 then redis.call('hset', KEYS[1], '#', scan[1]) end
     elseif cursor ~= '0' then
       redis.call('hdel', KEYS[1], '#')
     end
-    if ARGV[1] == 'requires' and redis.call('hexists', KEYS[1], ARGV[2]) == 0 then return 0 end
+    if ARGV[1] == 'requires' then
+      -- The required member must be there and unexpired (this step's pruning may not have reached it).
+      local required = redis.call('hget', KEYS[1], ARGV[2])
+      if not required or expired(required) then return 0 end
+    end
     local existed = redis.call('exists', KEYS[1]) == 1
     redis.call('hset', KEYS[1], unpack(ARGV, 5))
     if ARGV[4] == '' then

@@ -68,7 +68,8 @@ export interface Store {
    * of consumed stamp, then 10 digits of expiry in epoch seconds, zeros for none). Fields whose
    * expiry is at or before `now` are dropped first (on Redis incrementally: each write looks at a
    * bounded number of them, and a big hash keeps its scan cursor in the reserved field `#`, which
-   * readers ignore). Then, only while the hash holds the field `requires` (when given), the fields
+   * readers ignore). Then, only while the hash holds the field `requires` (when given) and that
+   * field's record has not expired, the fields
    * are written and the hash's TTL is extended to `ttl` (never shortened; `ttl: undefined` makes it
    * permanent), as `extend`; otherwise nothing is written and the answer is false.
    */

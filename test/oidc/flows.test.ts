@@ -157,6 +157,16 @@ describe.each(ALL_TOPOLOGIES)('standard OIDC flows on the %s store', (driver) =>
     expect((await oidc.tokenIntrospection(crm, tokens.access_token)).active).toBe(false);
   });
 
+  it('revokes the grant when a spent refresh token is replayed asking for a scope', async () => {
+    const { tokens } = await tokensFor(crm, 'https://crm.test/callback');
+    const first = tokens.refresh_token!;
+    const second = await oidc.refreshTokenGrant(crm, first);
+    // A replay that narrows the scope must still be caught as a replay, not refused as invalid_scope.
+    await expect(oidc.refreshTokenGrant(crm, first, { scope: 'openid' })).rejects.toMatchObject({ error: 'invalid_grant' });
+    await expect(oidc.refreshTokenGrant(crm, second.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+    expect((await oidc.tokenIntrospection(crm, second.access_token)).active).toBe(false);
+  });
+
   it('revokes what a code issued when the code is replayed', async () => {
     const { callback, verifier, state } = await signIn(crm, 'https://crm.test/callback');
     const tokens = await oidc.authorizationCodeGrant(crm, new URL(callback), { pkceCodeVerifier: verifier, expectedState: state });

@@ -172,6 +172,25 @@ describe.each(ALL_TOPOLOGIES)('store conformance: %s driver', (driver) => {
       expect(await store.ttl('r:p')).toBe(-1);
     });
 
+    it('never leaves a hash behind when pruning emptied a big one and the write is refused', async () => {
+      const now = nowS();
+      const padding = `{"pad":"${'x'.repeat(80)}"}`;
+      for (let round = 0; round < 60; round++) {
+        const key = `r:gone${round}`;
+        const fields: Record<string, string> = { G: record(now - 10, padding) };
+        for (let i = 0; i < 200; i++) fields[`old:${i}`] = record(now - 10, padding);
+        await store.hset(key, fields, { ttl: 600 });
+        // A sparse table of expired members: one scan step may empty it before reaching its end.
+        const names = Object.keys(fields).filter((f) => f !== 'G');
+        const keep = 30 + (round % 12);
+        await store.hdel(key, ...names.filter((_, i) => (i * 7919 + round) % names.length >= keep));
+        expect(await store.hsetRecords(key, { t: record(now + 60, padding) }, { requires: 'G', ttl: 60, now })).toBe(false);
+        // Gone, or still there with its TTL: never a key without one.
+        expect(await store.ttl(key)).not.toBe(-1);
+        await store.del(key);
+      }
+    });
+
     it('starts a new TTL when pruning emptied the hash', async () => {
       const now = nowS();
       await store.hsetRecords('r:e', { gone: record(now + 1) }, { now });
