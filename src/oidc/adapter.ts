@@ -297,7 +297,15 @@ export class StoreAdapter implements Adapter {
       if (payload.consumed && payload.scope === undefined && openid?.scope) payload.scope = openid.scope;
       return payload;
     }
-    const value = await getWithDirectoryVersion(this.store, this.key(id));
+    // A code names its grant: the grant is read in the same round trip, for the redemption that
+    // follows in this request (Grant.find then answers from the request's memo).
+    const grantId = INDEXED.has(this.model) && requestMemo() ? splitTokenId(id)?.grantId : undefined;
+    const [value] = await Promise.all([
+      getWithDirectoryVersion(this.store, this.key(id)),
+      grantId && recalledGrant(grantId) === undefined
+        ? this.store.hget(oidcKeys.grant(grantId), GRANT_FIELD).then((grant) => rememberGrant(grantId, grant))
+        : undefined,
+    ]);
     return value === undefined || !isRecord(value) ? undefined : decodeRecord(this.model, id, value);
   }
 
@@ -324,7 +332,7 @@ export class StoreAdapter implements Adapter {
     // A consumed code can no longer be redeemed: its grant no longer needs to find it. Best effort:
     // an entry left behind is dropped when the code expires.
     const grantId = INDEXED.has(this.model) ? splitTokenId(id)?.grantId : undefined;
-    if (grantId) await this.store.hdel(oidcKeys.grant(grantId), `${this.code}:${id}`).catch(() => undefined);
+    if (grantId) void this.store.hdel(oidcKeys.grant(grantId), `${this.code}:${id}`).catch(() => undefined);
   }
 
   async destroy(id: string): Promise<void> {

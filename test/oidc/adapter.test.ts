@@ -180,6 +180,28 @@ describe.each(ALL_TOPOLOGIES)('oidc-provider adapter on the %s store', (driver) 
     expect((await grants.find('R2'))?.clientId).toBe('app');
   });
 
+  it('reads the grant of a code along with the code, so redeeming it needs no second read', async () => {
+    await grant('GC');
+    await adapter('AuthorizationCode').upsert('GC.c', { jti: 'GC.c', grantId: 'GC' }, 60);
+    const reads: string[] = [];
+    const counted = new Proxy(t.store, {
+      get(target, property, receiver) {
+        const value = Reflect.get(target, property, receiver) as unknown;
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          reads.push(String(property));
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    await withRecordCache(async () => {
+      expect((await new StoreAdapter(counted, 'AuthorizationCode').find('GC.c'))?.grantId).toBe('GC');
+      const before = reads.length;
+      expect((await new StoreAdapter(counted, 'Grant').find('GC'))?.accountId).toBe('acc');
+      expect(reads.length).toBe(before);
+    });
+  });
+
   it('takes a record of the previous layout (10-digit header) as not found', async () => {
     await t.store.set(oidcKeys.record('Session', 'old'), '0000000000{"iat":1795927847,"uid":"u"}', { ttl: 60 });
     expect(await adapter('Session').find('old')).toBeUndefined();
