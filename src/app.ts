@@ -24,6 +24,7 @@ import type { Logger } from './logger.js';
 import { recordProviderEvents } from './oidc/audit-events.js';
 import { createBackchannel, type Backchannel } from './oidc/backchannel.js';
 import { revokeGrantsOnSignOut } from './oidc/logout.js';
+import { settleClaims } from './oidc/adapter.js';
 import { createProvider, type ProviderPages } from './oidc/provider.js';
 import { createStore } from './store/index.js';
 import { meteredStore } from './store/metered.js';
@@ -95,7 +96,13 @@ export async function createAtrium(config: Config, logger: Logger): Promise<Atri
 
   provider.on('grant.success', (ctx) => metrics.tokens.inc({ grant_type: String(ctx.oidc.params?.grant_type ?? 'unknown') }));
   // Directory records read during a request come from a cache checked against the directory version.
-  provider.use((_ctx, next) => withRecordCache(next));
+  // Consumes the provider deferred to the next write are settled before the answer leaves.
+  provider.use((ctx, next) =>
+    withRecordCache(async () => {
+      await next();
+      await settleClaims(ctx.status < 400);
+    }),
+  );
   provider.use(createRequestObserver(logger, metrics));
   provider.use(createSecurityHeaders());
   provider.use(createErrorMiddleware(render, logger));

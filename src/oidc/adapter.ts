@@ -36,7 +36,7 @@
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type Provider from 'oidc-provider';
 import { getWithDirectoryVersion, readWithDirectoryVersion, requestMemo } from '../directory/records.js';
-import type { Store } from '../store/store.js';
+import type { HashClaim, Store } from '../store/store.js';
 
 /** Models whose records live in their grant's hash (their ids carry the grant id). */
 const IN_GRANT = new Set(['AccessToken', 'RefreshToken']);
@@ -197,6 +197,45 @@ export function decodeRecord(model: string, id: string, value: string, restore?:
   return payload as AdapterPayload;
 }
 
+/** A spent refresh token only needs to be recognised (a replay revokes its grant) until it would
+ * have expired: it keeps its header (consumed, expiry) and nothing else. */
+const SPENT = { keep: STAMP, rest: '{}' };
+
+interface PendingClaim {
+  store: Store;
+  key: string;
+  claim: HashClaim;
+}
+const CLAIMS = 'oidc-claims';
+
+/** Consumes of refresh tokens this request made that no write has carried yet (undefined outside a request). */
+function pendingClaims(): PendingClaim[] | undefined {
+  const memo = requestMemo();
+  if (!memo) return undefined;
+  let claims = memo.get(CLAIMS) as PendingClaim[] | undefined;
+  if (!claims) memo.set(CLAIMS, (claims = []));
+  return claims;
+}
+
+function takeClaim(key: string): HashClaim | undefined {
+  const claims = requestMemo()?.get(CLAIMS) as PendingClaim[] | undefined;
+  const index = claims?.findIndex((c) => c.key === key) ?? -1;
+  return index < 0 ? undefined : claims!.splice(index, 1)[0]!.claim;
+}
+
+/**
+ * At the end of a request: the consumes no write carried. When the request succeeded they are
+ * done now (before its answer leaves); when it failed they are dropped, so a request that issued
+ * nothing leaves the refresh token usable for a retry.
+ */
+export async function settleClaims(succeeded: boolean): Promise<void> {
+  const claims = requestMemo()?.get(CLAIMS) as PendingClaim[] | undefined;
+  if (!claims?.length) return;
+  const all = claims.splice(0);
+  if (!succeeded) return;
+  await Promise.all(all.map(({ store, key, claim }) => store.hconsume(key, claim.field, claim.stamp, { keep: claim.keep, rest: claim.rest })));
+}
+
 /** Whether a record's header says it expired. */
 function expired(record: string): boolean {
   const expires = Number(record.slice(STAMP, HEADER));
@@ -254,7 +293,8 @@ export class StoreAdapter implements Adapter {
     const inGrant = this.inGrant(id);
     if (inGrant && payload.grantId === inGrant.grantId) {
       const record = encodeRecord(this.model, id, payload, FROM_GRANT);
-      const written = await this.store.hsetRecords(inGrant.key, { [inGrant.field]: record }, { ttl, requires: GRANT_FIELD, now });
+      const claim = takeClaim(inGrant.key);
+      const written = await this.store.hsetRecords(inGrant.key, { [inGrant.field]: record }, { ttl, requires: GRANT_FIELD, now, claim });
       if (!written) throw new errors.InvalidGrant('grant request is invalid');
       return;
     }
@@ -322,10 +362,15 @@ export class StoreAdapter implements Adapter {
     const now = stamp(epochNow());
     const inGrant = this.inGrant(id);
     if (inGrant) {
-      // A spent refresh token only needs to be recognised (a replay revokes its grant) until it
-      // would have expired: it keeps its header (consumed, expiry) and nothing else.
-      const spent = { keep: STAMP, rest: '{}' };
-      if (!(await this.store.hconsume(inGrant.key, inGrant.field, now, spent))) throw new errors.InvalidGrant('grant request is invalid');
+      const claims = pendingClaims();
+      if (claims && !claims.some((c) => c.key === inGrant.key)) {
+        // Within a request, the claim goes out with the next write into the same grant (the
+        // refresh token that replaces this one), atomically: one round trip instead of two, and
+        // that write fails with invalid_grant when another request consumed the token first.
+        claims.push({ store: this.store, key: inGrant.key, claim: { field: inGrant.field, stamp: now, ...SPENT } });
+        return;
+      }
+      if (!(await this.store.hconsume(inGrant.key, inGrant.field, now, SPENT))) throw new errors.InvalidGrant('grant request is invalid');
       return;
     }
     if (!(await this.store.consume(this.key(id), now))) throw new errors.InvalidGrant('grant request is invalid');

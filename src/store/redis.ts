@@ -82,8 +82,14 @@ const SCRIPTS = {
       local required = redis.call('hget', KEYS[1], ARGV[2])
       if not required or expired(required) then return 0 end
     end
+    if ARGV[5] ~= '' then
+      -- The claim (an hconsume of another member) must succeed for the write to happen.
+      local claimed = redis.call('hget', KEYS[1], ARGV[5])
+      if not claimed or string.sub(claimed, 1, #ARGV[6]) ~= string.rep('0', #ARGV[6]) then return 0 end
+      redis.call('hset', KEYS[1], ARGV[5], ARGV[6] .. string.sub(claimed, #ARGV[6] + 1, #ARGV[6] + tonumber(ARGV[7])) .. ARGV[8])
+    end
     local existed = redis.call('exists', KEYS[1]) == 1
-    redis.call('hset', KEYS[1], unpack(ARGV, 5))
+    redis.call('hset', KEYS[1], unpack(ARGV, 9))
     if ARGV[4] == '' then
       redis.call('persist', KEYS[1])
     elseif not existed then
@@ -321,7 +327,9 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Stor
       const pairs = Object.entries(fields).flat();
       if (pairs.length === 0) return true;
       const requires = options.requires === undefined ? ['any', ''] : ['requires', options.requires];
-      return (await script('hsetRecords', key, [...requires, Math.floor(options.now), ms(options.ttl), ...pairs])) === 1;
+      const { claim } = options;
+      const claimArgs = claim ? [claim.field, claim.stamp, claim.keep, claim.rest] : ['', '', 0, ''];
+      return (await script('hsetRecords', key, [...requires, Math.floor(options.now), ms(options.ttl), ...claimArgs, ...pairs])) === 1;
     },
 
     async sadd(key, members, options = {}) {

@@ -298,6 +298,12 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
           row = live(key, now, 'hash');
         }
         if (options.requires !== undefined && (!row || !q.member.get(key, options.requires))) return false;
+        const { claim } = options;
+        if (claim) {
+          const claimed = row ? q.member.get(key, claim.field)?.value : undefined;
+          if (claimed?.slice(0, claim.stamp.length) !== '0'.repeat(claim.stamp.length)) return false;
+          q.putMember.run(key, claim.field, claim.stamp + claimed.slice(claim.stamp.length, claim.stamp.length + claim.keep) + claim.rest);
+        }
         if (!row) q.putEntry.run(key, 'hash', null, expiryOf(options.ttl, now));
         else extendExpiry(key, row, expiryOf(options.ttl, now));
         for (const [field, value] of entries) q.putMember.run(key, field, value);

@@ -11,6 +11,14 @@
  * - Store failures (connection lost, timeout) surface as AtriumError `temporarily_unavailable`
  *   (HTTP 503), never as a silent success.
  */
+/** An `hconsume` (of `field`, with `stamp`, cut to `keep` characters and `rest`) done as part of a write. */
+export interface HashClaim {
+  field: string;
+  stamp: string;
+  keep: number;
+  rest: string;
+}
+
 export interface Store {
   readonly driver: 'redis' | 'sqlite';
 
@@ -71,12 +79,13 @@ export interface Store {
    * readers ignore). Then, only while the hash holds the field `requires` (when given) and that
    * field's record has not expired, the fields
    * are written and the hash's TTL is extended to `ttl` (never shortened; `ttl: undefined` makes it
-   * permanent), as `extend`; otherwise nothing is written and the answer is false.
+   * permanent), as `extend`; otherwise nothing is written and the answer is false. With `claim`,
+   * the write also needs that `hconsume` of another field of the hash succeeds, in the same step.
    */
   hsetRecords(
     key: string,
     fields: Record<string, string>,
-    options: { ttl?: number; requires?: string; now: number },
+    options: { ttl?: number; requires?: string; now: number; claim?: HashClaim },
   ): Promise<boolean>;
 
   /**

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { errors } from 'oidc-provider';
-import { GrantRevoked, StoreAdapter, decodeRecord, encodeRecord, oidcKeys } from '../../src/oidc/adapter.js';
+import { GrantRevoked, StoreAdapter, decodeRecord, encodeRecord, oidcKeys, settleClaims } from '../../src/oidc/adapter.js';
 import { withRecordCache } from '../../src/directory/records.js';
 import { ALL_TOPOLOGIES, openTestStore, type TestStore } from '../helpers/stores.js';
 
@@ -96,6 +96,44 @@ describe.each(ALL_TOPOLOGIES)('oidc-provider adapter on the %s store', (driver) 
     // What a replay needs is kept (grant, account, app, expiry); the rest is dropped.
     expect(spent).toEqual({ kind: 'RefreshToken', ...stored, scope: undefined, sessionUid: undefined, consumed: spent?.consumed });
     expect(spent).not.toHaveProperty('scope');
+  });
+
+  it('within a request, consumes a refresh token with the write of the one replacing it, for exactly one of many', async () => {
+    await grant('g4');
+    const rt = adapter('RefreshToken');
+    await rt.upsert('g4.old', token('g4', 'old', 600), 600);
+    const attempts = await Promise.allSettled(
+      Array.from({ length: 10 }, (_, i) =>
+        withRecordCache(async () => {
+          await rt.consume('g4.old'); // deferred: nothing written yet
+          await rt.upsert(`g4.new${i}`, token('g4', `new${i}`, 600), 600);
+          await settleClaims(true);
+        }),
+      ),
+    );
+    expect(attempts.filter((a) => a.status === 'fulfilled')).toHaveLength(1);
+    for (const a of attempts.filter((r): r is PromiseRejectedResult => r.status === 'rejected')) expect(a.reason).toBeInstanceOf(errors.InvalidGrant);
+    expect((await rt.find('g4.old'))?.consumed).toBeGreaterThan(0);
+    const fields = Object.keys((await t.store.hgetall(oidcKeys.grant('g4'))) ?? {}).filter((f) => f.startsWith('RT:new'));
+    expect(fields).toHaveLength(1);
+  });
+
+  it('settles a deferred consume at the end of a request that succeeded, and drops it when the request failed', async () => {
+    await grant('g5');
+    const rt = adapter('RefreshToken');
+    await rt.upsert('g5.a', token('g5', 'a', 600), 600);
+    await rt.upsert('g5.b', token('g5', 'b', 600), 600);
+    await withRecordCache(async () => {
+      await rt.consume('g5.a');
+      expect((await rt.find('g5.a'))?.consumed).toBeUndefined();
+      await settleClaims(true);
+    });
+    expect((await rt.find('g5.a'))?.consumed).toBeGreaterThan(0);
+    await withRecordCache(async () => {
+      await rt.consume('g5.b');
+      await settleClaims(false);
+    });
+    expect((await rt.find('g5.b'))?.consumed).toBeUndefined();
   });
 
   it('does not create a record when consuming a missing one', async () => {

@@ -172,6 +172,17 @@ describe.each(ALL_TOPOLOGIES)('store conformance: %s driver', (driver) => {
       expect(await store.ttl('r:p')).toBe(-1);
     });
 
+    it('writes only when the claim of another member succeeds, in the same step', async () => {
+      const now = nowS();
+      await store.hset('r:claim', { G: record(0), old: record(now + 60, '{"long":"payload"}') });
+      const claim = { field: 'old', stamp: '1234567890', keep: 10, rest: '{}' };
+      expect(await store.hsetRecords('r:claim', { next: record(now + 60) }, { requires: 'G', ttl: 60, now, claim })).toBe(true);
+      expect(await store.hget('r:claim', 'old')).toBe(`1234567890${String(now + 60).padStart(10, '0')}{}`);
+      expect(await store.hsetRecords('r:claim', { again: record(now + 60) }, { requires: 'G', ttl: 60, now, claim })).toBe(false);
+      expect(await store.hget('r:claim', 'again')).toBeUndefined();
+      expect(await store.hsetRecords('r:claim', { ghost: record(now + 60) }, { ttl: 60, now, claim: { ...claim, field: 'missing' } })).toBe(false);
+    });
+
     it('never leaves a hash behind when pruning emptied a big one and the write is refused', async () => {
       const now = nowS();
       const padding = `{"pad":"${'x'.repeat(80)}"}`;
