@@ -132,6 +132,9 @@ export async function createProvider(options: {
       return user ? { tenant_id: user.tenantId } : undefined;
     },
     loadExistingGrant: createLoadExistingGrant(directory),
+    // Grant ids are names, not credentials (every token adds 256 random bits of its own, see
+    // grantTokenIds): 128 bits keep them unique and unguessable, and every key and index shorter.
+    formats: { bitsOfOpaqueRandomness: (_ctx, token) => (token.kind === 'Grant' ? 128 : 256) },
     interactions: { url: (_ctx, interaction) => `${INTERACTION_PATH}/${interaction.uid}` },
     renderError: (ctx, out) => pages.error(ctx, out),
     features: {

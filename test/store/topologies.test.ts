@@ -84,6 +84,8 @@ describe('Redis Sentinel failover', () => {
     const replicaPort = sentinel.replica!.port;
     const admin = new Redis(Number(sentinel.sentinels.split(':')[1]), '127.0.0.1');
     const promoted = new Redis(replicaPort, '127.0.0.1');
+    const demoted = new Redis(sentinel.master.port, '127.0.0.1');
+    const role = async (server: Redis): Promise<string> => ((await server.call('ROLE')) as string[])[0]!;
     try {
       await admin.call('SENTINEL', 'FAILOVER', sentinel.name);
       // Keep writing through the store until a write lands on the promoted replica.
@@ -93,22 +95,27 @@ describe('Redis Sentinel failover', () => {
       for (let i = 0; !landed && Date.now() < deadline; i += 1) {
         try {
           await store.set('after', `write ${i}`);
-          // It counts once the replica is the master (before that, replication copies it there).
-          const role = ((await promoted.call('ROLE')) as string[])[0];
-          landed = role === 'master' && (await promoted.get('atrium-failover:after')) === `write ${i}`;
+          // It counts once the failover is complete (Sentinel names the replica, which is master,
+          // and the old master is a replica): before that, replication alone could copy the
+          // write to the replica while the store still writes to the old master.
+          landed =
+            (await sentinel.currentMasterPort()) === replicaPort &&
+            (await role(promoted)) === 'master' &&
+            (await role(demoted)) === 'slave' &&
+            (await promoted.get('atrium-failover:after')) === `write ${i}`;
         } catch (err) {
           failures.push(err);
         }
         if (!landed) await sleep(20);
       }
       expect(landed).toBe(true);
-      expect(await sentinel.currentMasterPort()).toBe(replicaPort);
       expect(failures.map((err) => (err as { status?: number }).status)).toEqual(failures.map(() => 503));
       expect(await promoted.get('atrium-failover:before')).toBe('kept');
       expect(await store.get('before')).toBe('kept');
     } finally {
       await promoted.del('atrium-failover:before', 'atrium-failover:after');
       promoted.disconnect();
+      demoted.disconnect();
       admin.disconnect();
     }
   });
