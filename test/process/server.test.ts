@@ -4,6 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { workerThreadPoolSize } from '../../src/config/index.js';
 import { testStoreConfig } from '../helpers/stores.js';
 import { CLI, MAIN, startProcess } from '../helpers/processes.js';
 
@@ -45,6 +47,15 @@ describe('the server process', () => {
       const server = await startProcess(env, { args: [CLI, 'start', '--workers', '2'] });
       const workers = childrenOf(server.child.pid!);
       expect(workers).toHaveLength(2);
+      // Each worker starts with its count and a thread pool sized for its share of the hashing
+      // (a pool size only takes effect when set at launch, so the primary sets it).
+      for (const pid of workers) {
+        const environ = Object.fromEntries(
+          readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean).map((entry) => [entry.slice(0, entry.indexOf('=')), entry.slice(entry.indexOf('=') + 1)]),
+        );
+        expect(environ.ATRIUM_WORKERS).toBe('2');
+        expect(environ.UV_THREADPOOL_SIZE).toBe(String(workerThreadPoolSize(2)));
+      }
       // Many short connections land on both workers; every one is answered.
       const statuses = await Promise.all(Array.from({ length: 20 }, () => fetch(`${server.base}/.well-known/openid-configuration`, { headers: { connection: 'close' } }).then((r) => r.status)));
       expect(statuses.every((s) => s === 200)).toBe(true);
