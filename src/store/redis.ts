@@ -16,6 +16,21 @@ import type { HostPort } from '../config/index.js';
 import { storeUnavailable } from '../errors.js';
 import type { Store } from './store.js';
 
+/**
+ * Lua, after a write to KEYS[1] (whose prior existence is in `existed`): a TTL of `ttl` ms ('' for
+ * none) that never shortens the key's life: '' makes it permanent, a new key gets it, an existing
+ * key with less time left is extended.
+ */
+const extendTtl = (ttl: string): string => `
+    if ${ttl} == '' then
+      redis.call('persist', KEYS[1])
+    elseif not existed then
+      redis.call('pexpire', KEYS[1], ${ttl})
+    else
+      local current = redis.call('pttl', KEYS[1])
+      if current >= 0 and current < tonumber(${ttl}) then redis.call('pexpire', KEYS[1], ${ttl}) end
+    end`;
+
 const SCRIPTS = {
   consume: `
     if redis.call('getrange', KEYS[1], 0, #ARGV[1] - 1) ~= string.rep('0', #ARGV[1]) then return 0 end
@@ -90,26 +105,12 @@ const SCRIPTS = {
     end
     local existed = redis.call('exists', KEYS[1]) == 1
     redis.call('hset', KEYS[1], unpack(ARGV, 9))
-    if ARGV[4] == '' then
-      redis.call('persist', KEYS[1])
-    elseif not existed then
-      redis.call('pexpire', KEYS[1], ARGV[4])
-    else
-      local current = redis.call('pttl', KEYS[1])
-      if current >= 0 and current < tonumber(ARGV[4]) then redis.call('pexpire', KEYS[1], ARGV[4]) end
-    end
+    ${extendTtl('ARGV[4]')}
     return 1`,
   saddExtend: `
     local existed = redis.call('exists', KEYS[1]) == 1
     redis.call('sadd', KEYS[1], unpack(ARGV, 2))
-    if ARGV[1] == '' then
-      redis.call('persist', KEYS[1])
-    elseif not existed then
-      redis.call('pexpire', KEYS[1], ARGV[1])
-    else
-      local current = redis.call('pttl', KEYS[1])
-      if current >= 0 and current < tonumber(ARGV[1]) then redis.call('pexpire', KEYS[1], ARGV[1]) end
-    end
+    ${extendTtl('ARGV[1]')}
     return 1`,
 } as const;
 
