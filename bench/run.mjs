@@ -5,7 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -197,6 +197,45 @@ async function signInPool(t, n) {
 // ---------------------------------------------------------------------------------------------
 // Running one scenario on one target
 
+/** CPU seconds a process has used so far (user + system), from /proc; undefined where there is none. */
+const CLOCK_TICKS = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' })) || 100;
+  } catch {
+    return 100;
+  }
+})();
+function processCpuSeconds(pid) {
+  try {
+    // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+const redisCpuSeconds = async (redis) => {
+  const info = await redis.info('cpu');
+  return Number(/used_cpu_user:([\d.]+)/.exec(info)?.[1]) + Number(/used_cpu_sys:([\d.]+)/.exec(info)?.[1]);
+};
+
+/**
+ * `measure(options)`, plus the CPU time the server process (and, for the Redis variant, the Redis
+ * server: shared, but idle besides the bench) spent per expected answer: the cost of a request,
+ * which unlike requests/s does not depend on how the load generator and the servers share the cores.
+ */
+async function measureWithCpu(t, scenario, options) {
+  if (settings.profileDir) await t.child.call('profileStart');
+  const server = processCpuSeconds(t.child.pid);
+  const redis = t.redis ? await redisCpuSeconds(t.redis) : undefined;
+  const run = await measure(options);
+  if (settings.profileDir) await t.child.call('profileStop', { file: join(settings.profileDir, `${t.name}-${scenario.id}.cpuprofile`) });
+  const per = (before, after) => (before === undefined || after === undefined || run.ok === 0 ? undefined : ((after - before) * 1e6) / run.ok);
+  run.serverCpuUs = per(server, processCpuSeconds(t.child.pid));
+  if (t.redis) run.redisCpuUs = per(redis, await redisCpuSeconds(t.redis));
+  return run;
+}
+
 async function runScenario(t, scenario) {
   const spec = scenario.build(t);
   const expect = spec.expect ?? 200;
@@ -205,7 +244,7 @@ async function runScenario(t, scenario) {
 
   if (!spec.pool) {
     if (settings.warmup > 0) await measure({ ...base, items: spec.items, cycle: true, duration: settings.warmup });
-    return { ...(await measure({ ...base, items: spec.items, cycle: true, duration: settings.duration })), expect };
+    return { ...(await measureWithCpu(t, scenario, { ...base, items: spec.items, cycle: true, duration: settings.duration })), expect };
   }
 
   // One-use requests, sized to last about BENCH_DURATION by two pilot runs: the first warms up, the
@@ -232,7 +271,7 @@ async function runScenario(t, scenario) {
   const mintStarted = performance.now();
   const items = await spec.pool(size + connections);
   const prepared = (performance.now() - mintStarted) / 1000;
-  const run = await measure({ ...base, items, amount: size });
+  const run = await measureWithCpu(t, scenario, { ...base, items, amount: size });
   return { ...run, expect, pool: { size, preparedSeconds: prepared, pilotRps: pilot.rps, pilotProblems: [problems(warm, expect), problems(pilot, expect)].filter(Boolean).join('; ') } };
 }
 
@@ -375,6 +414,7 @@ async function main() {
   log(`Atrium bench: ${settings.duration} s per scenario, ${settings.connections} connections (sign-in ${settings.signInConnections}), ${cores} cores, Node ${info.node}, load ${info.loadBefore}`);
   if (Number(info.loadBefore.split(' ')[0]) > cores * 0.5) log(`  ⚠ the machine is busy (load ${info.loadBefore}): numbers will be lower and noisier`);
 
+  if (settings.profileDir) mkdirSync(settings.profileDir, { recursive: true });
   const results = {};
   const memo = { settings, machine: info, results, scenarios: SCENARIOS };
   const cleanups = [];
@@ -412,6 +452,7 @@ const redisPrefix = `ab${randomBytes(2).toString('hex')}:`;
       for (const target of settings.targets) {
         if (interrupted) break;
         const t = await startTarget(target, redisPrefix);
+        if (target === 'redis') t.redis = redis;
         running.push(t);
         results[target] = {};
         await prepare(t);
@@ -484,9 +525,8 @@ function childEnv(extra = {}) {
 }
 
 async function startTarget(target, redisPrefix) {
-  const execArgv = settings.profileDir ? (process.env.BENCH_HEAP_PROF ? ['--import', process.env.BENCH_HEAP_PROF] : ['--cpu-prof', `--cpu-prof-dir=${join(settings.profileDir, target)}`]) : [];
   if (target === 'baseline') {
-    const child = await startChild(join(LIB, 'baseline-server.mjs'), { env: childEnv(), execArgv, name: 'baseline' });
+    const child = await startChild(join(LIB, 'baseline-server.mjs'), { env: childEnv(), name: 'baseline' });
     return { name: target, kind: 'baseline', child, info: child.info, origin: child.info.issuer };
   }
   let dataDir;
@@ -502,7 +542,7 @@ async function startTarget(target, redisPrefix) {
   };
   let child;
   try {
-    child = await startChild(join(LIB, 'atrium-server.mjs'), { env: childEnv(extra), execArgv, name: `atrium (${target})` });
+    child = await startChild(join(LIB, 'atrium-server.mjs'), { env: childEnv(extra), name: `atrium (${target})` });
   } catch (err) {
     await cleanup();
     throw err;

@@ -4,6 +4,8 @@
  * Commands run on the child's event loop only between measurements, never during one.
  */
 import { fork } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import inspector from 'node:inspector';
 
 /** Parent side: starts `file` with `env`, resolves with `{ info, call, stop, pid }` once the child is ready. */
 export function startChild(file, { env, execArgv = [], name = file, readyTimeoutMs = 300_000 } = {}) {
@@ -65,8 +67,31 @@ export function startChild(file, { env, execArgv = [], name = file, readyTimeout
   });
 }
 
+/**
+ * CPU profiling of this process on the parent's command (`BENCH_PROFILE_DIR`): `profileStart`, then
+ * `profileStop({ file })` writes what ran in between, so a profile holds one measured run only.
+ */
+function profiler() {
+  let session;
+  const post = (method, params) => new Promise((resolve, reject) => session.post(method, params, (err, result) => (err ? reject(err) : resolve(result))));
+  return {
+    async profileStart() {
+      session ??= new inspector.Session();
+      session.connect();
+      await post('Profiler.enable');
+      await post('Profiler.start');
+    },
+    async profileStop({ file }) {
+      const { profile } = await post('Profiler.stop');
+      session.disconnect();
+      writeFileSync(file, JSON.stringify(profile));
+    },
+  };
+}
+
 /** Child side: answers the parent's commands with `handlers`, and tells it `info` when ready. */
-export function serveParent(handlers, info) {
+export function serveParent(ownHandlers, info) {
+  const handlers = { ...profiler(), ...ownHandlers };
   process.on('message', async (message) => {
     const { id, cmd, args } = message ?? {};
     const handler = handlers[cmd];

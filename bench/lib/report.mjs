@@ -117,6 +117,34 @@ function memoryLines(memo) {
   };
 }
 
+/**
+ * CPU time per expected answer: the server process, plus the Redis server for the Redis variant.
+ * The baseline's over Atrium's is the throughput ratio the machine would give were the server alone
+ * on its cores (requests/s shares the cores with the load generator and Redis, and moves with them).
+ */
+function cpuRows(memo) {
+  const us = (n) => (n === undefined ? '—' : `${Math.round(n)}`);
+  const out = [];
+  for (const scenario of memo.scenarios) {
+    const cost = (id) => {
+      const run = memo.results[id]?.[scenario.id];
+      if (!run || run.serverCpuUs === undefined) return undefined;
+      return { server: run.serverCpuUs, redis: run.redisCpuUs, total: run.serverCpuUs + (run.redisCpuUs ?? 0) };
+    };
+    const redis = cost('redis');
+    const sqlite = cost('sqlite');
+    const base = memo.results.baseline?.[scenario.baselineOf ?? scenario.id];
+    const baseTotal = base?.serverCpuUs;
+    if (!redis && !sqlite && baseTotal === undefined) continue;
+    const ratio = (c) => (c && baseTotal !== undefined && !scenario.signIn ? fmt(baseTotal / c.total, 2) : '—');
+    out.push([scenario.label, us(redis?.server), us(redis?.redis), us(redis?.total), ratio(redis), us(sqlite?.total), ratio(sqlite), us(baseTotal)]);
+  }
+  return out;
+}
+const CPU_HEADER = ['scenario', 'Redis: server µs', 'Redis µs', 'total µs', 'ratio', 'SQLite µs', 'ratio', 'baseline µs'];
+const CPU_NOTE =
+  'CPU time per expected answer, in µs: the server process, plus (Redis variant) the Redis server. ratio: the baseline’s over Atrium’s, the requests/s ratio were each server alone on its cores. Measured over the timed run from /proc and INFO cpu (10 ms resolution).';
+
 const pad = (cells, widths) => cells.map((c, i) => String(c).padEnd(widths[i])).join(' | ');
 
 function textTable(header, body) {
@@ -140,6 +168,8 @@ export function renderConsole(memo) {
   const { rows: body, notes } = rows(memo);
   const out = [textTable(HEADER, body), '', ...footnotes(memo).map((f) => `  ${f}`)];
   if (notes.length) out.push('', '⚠ ERRORS:', ...notes.map((n) => `  ⚠ ${n}`));
+  const cpu = cpuRows(memo);
+  if (cpu.length) out.push('', 'CPU per request:', textTable(CPU_HEADER, cpu), `  ${CPU_NOTE}`);
   out.push('', 'Targets (reported, not asserted):', ...targets(memo).map((l) => `  ${l}`));
   const memory = memoryLines(memo);
   if (memory) out.push('', 'Redis memory per session:', ...memory.summary.map((l) => `  ${l}`), '', textTable(['key', 'for', 'keys', 'bytes', 'bytes/session'], memory.kinds));
@@ -151,6 +181,8 @@ export function renderMarkdown(memo) {
   const { rows: body, notes } = rows(memo);
   const out = ['# Atrium benchmark', '', `Machine: ${machineLine(memo)}.`, '', `Run: ${settingsLine(memo)}`, '', mdTable(HEADER, body), '', ...footnotes(memo).map((f) => `- ${f}`)];
   if (notes.length) out.push('', '## ⚠ Errors', '', ...notes.map((n) => `- ⚠ ${n}`));
+  const cpu = cpuRows(memo);
+  if (cpu.length) out.push('', '## CPU per request', '', mdTable(CPU_HEADER, cpu), '', `- ${CPU_NOTE}`);
   out.push('', '## Targets (reported, not asserted)', '', ...targets(memo).map((l) => `- ${l}`));
   const memory = memoryLines(memo);
   if (memory) out.push('', '## Redis memory per active session', '', ...memory.summary.map((l) => `- ${l}`), '', mdTable(['key', 'for', 'keys', 'bytes', 'bytes/session'], memory.kinds.map((r) => [`\`${r[0]}\``, ...r.slice(1)])));
