@@ -12,7 +12,7 @@ import { createAdminPages } from './admin/pages.js';
 import { createJointOperationRoutes } from './compat/joint-operation.js';
 import { createDirectory, type Directory } from './directory/index.js';
 import { withRecordCache } from './directory/records.js';
-import { createErrorMiddleware } from './http/errors.js';
+import { createErrorHandling } from './http/errors.js';
 import { createHealthRoutes } from './http/health.js';
 import { createMetrics, createMetricsRoute, createRequestObserver } from './http/observability.js';
 import { createRenderer, type Render } from './http/pages.js';
@@ -95,18 +95,31 @@ export async function createAtrium(config: Config, logger: Logger): Promise<Atri
   provider.on('backchannel.error', (_ctx, err, client, accountId, sid) => backchannel.firstAttemptDone(client as never, accountId, sid, err));
 
   provider.on('grant.success', (ctx) => metrics.tokens.inc({ grant_type: String(ctx.oidc.params?.grant_type ?? 'unknown') }));
-  // Directory records read during a request come from a cache checked against the directory version.
-  // Consumes the provider deferred to the next write are settled before the answer leaves.
+  // Everything Atrium does around every request, as one middleware (each layer of middleware costs
+  // promises and stack depth on every request): the request runs as the current request (directory
+  // records then come from a cache checked against the directory version), gets an id, security
+  // headers, errors rendered, a sign-out's grants revoked, the refresh-token consumes the provider
+  // deferred settled before the answer leaves (dropped when it failed), and is counted and logged.
+  const observer = createRequestObserver(logger, metrics);
+  const securityHeaders = createSecurityHeaders();
+  const errors = createErrorHandling(render, logger);
   provider.use((ctx, next) =>
     withRecordCache(async () => {
-      await next();
-      await settleClaims(ctx.status < 400);
-    }),
+      const started = observer.start(ctx);
+      securityHeaders(ctx);
+      try {
+        await next();
+        await revokeGrantsOnSignOut(provider, ctx);
+        await settleClaims(ctx.status < 400);
+        errors.check(ctx);
+      } catch (thrown) {
+        await settleClaims(false);
+        errors.render(ctx, thrown);
+      } finally {
+        observer.finish(ctx, started);
+      }
+    }, ctx),
   );
-  provider.use(createRequestObserver(logger, metrics));
-  provider.use(createSecurityHeaders());
-  provider.use(createErrorMiddleware(render, logger));
-  provider.use(revokeGrantsOnSignOut(provider));
   const interactions = createInteractionRoutes({ provider, directory, render, onSignIn: (result) => metrics.signIns.inc({ result }) });
   const workbench = createWorkbenchRoutes({ provider, directory, backchannel, store, render, launchTickets, issuer: config.issuer, session: config.session });
   const adminDeps = { provider, directory, backchannel, store, auth: createAdminAuth(provider, directory) };

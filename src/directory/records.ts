@@ -11,8 +11,8 @@
  * The version is replaced after the record is written: should that second write fail (the store
  * went away in between), cached copies still expire after `MAX_AGE_MS`.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
+import { currentRequest, runInRequest } from '../request-context.js';
 import type { Store } from '../store/store.js';
 
 const VERSION_KEY = 'directory:version';
@@ -23,14 +23,31 @@ interface Entry {
   version: string;
   /** The parsed record, frozen: every request that reads it gets the same object. */
   record: unknown;
+  /** `record`, as a settled promise: handed out on every cache hit. */
+  settled: Promise<unknown>;
   at: number;
 }
 
-const scope = new AsyncLocalStorage<{ version?: Promise<string>; memo?: Map<string, unknown> }>();
+interface RequestScope {
+  version?: Promise<string>;
+  /** The version once read. */
+  knownVersion?: string;
+  memo?: Map<string, unknown>;
+}
+const scopes = new WeakMap<object, RequestScope>();
 const caches = new WeakMap<Store, Map<string, Entry>>();
 
-/** Runs `fn` (an HTTP request) with cached record reads. */
-export const withRecordCache = <T>(fn: () => T): T => scope.run({}, fn);
+/** The current request's directory version and memo; undefined outside a request. */
+function requestScope(): RequestScope | undefined {
+  const request = currentRequest();
+  if (!request) return undefined;
+  let scope = scopes.get(request);
+  if (!scope) scopes.set(request, (scope = {}));
+  return scope;
+}
+
+/** Runs `fn` as `request` (an HTTP request's context; a new one by default) with cached record reads. */
+export const withRecordCache = <T>(fn: () => T, request: object = {}): T => runInRequest(request, fn);
 
 const parse = <T>(raw: string | undefined): T | undefined => (raw === undefined ? undefined : (JSON.parse(raw) as T));
 
@@ -48,22 +65,60 @@ function cacheOf(store: Store): Map<string, Entry> {
   return cache;
 }
 
+/** The request's directory version, read with `read` (which answers it along with whatever else). */
+function readVersion(request: RequestScope, read: Promise<string | undefined>): Promise<string> {
+  request.version = read.then((version) => (request.knownVersion = version ?? ''));
+  // When the read fails the request ends with that error and may never await its version: that
+  // rejection must not go unhandled (it would end the process).
+  request.version.catch(() => undefined);
+  return request.version;
+}
+
+function cached(store: Store, key: string, version: string): Entry | undefined {
+  const hit = cacheOf(store).get(key);
+  return hit && hit.version === version && Date.now() - hit.at < MAX_AGE_MS ? hit : undefined;
+}
+
 /**
  * A record. Within a request it may be a cached copy shared with other requests, and is then frozen:
  * to change a record, read it with `readRecordFresh` and write a new one.
  */
-export async function readRecord<T>(store: Store, key: string): Promise<T | undefined> {
-  const request = scope.getStore();
-  if (!request) return parse<T>(await store.get(key));
-  const version = await (request.version ??= store.get(VERSION_KEY).then((v) => v ?? ''));
-  const cache = cacheOf(store);
-  const hit = cache.get(key);
+export function readRecord<T>(store: Store, key: string): Promise<T | undefined> {
+  return readCached(store, key, parseFrozen) as Promise<T | undefined>;
+}
+
+/**
+ * The value of an index key (a tenant code's tenant id, a username's user id), cached like records.
+ * Every change of an index comes with a record write (creating, renaming or removing what it points
+ * at), which moves the directory version; a copy cached at the very moment of a removal names a
+ * record that is gone, and so finds nothing.
+ */
+export function readIndexEntry(store: Store, key: string): Promise<string | undefined> {
+  return readCached(store, key, (raw) => raw) as Promise<string | undefined>;
+}
+
+const parseFrozen = (raw: string | undefined): unknown => deepFreeze(parse(raw));
+
+function readCached(store: Store, key: string, decode: (raw: string | undefined) => unknown): Promise<unknown> {
+  const request = requestScope();
+  if (!request) return store.get(key).then(decode);
+  // Once the request knows its version (a token read brought it along), a cached copy answers with
+  // its own settled promise: nothing to wait for, nothing allocated.
+  const hit = request.knownVersion === undefined ? undefined : cached(store, key, request.knownVersion);
+  if (hit) return hit.settled;
+  return readThrough(store, key, request, decode);
+}
+
+async function readThrough(store: Store, key: string, request: RequestScope, decode: (raw: string | undefined) => unknown): Promise<unknown> {
+  const version = await (request.version ?? readVersion(request, store.get(VERSION_KEY)));
+  const hit = cached(store, key, version);
+  if (hit) return hit.record;
   const now = Date.now();
-  if (hit && hit.version === version && now - hit.at < MAX_AGE_MS) return hit.record as T | undefined;
-  const record = deepFreeze(parse<T>(await store.get(key)));
+  const record = decode(await store.get(key));
   // Map order is insertion order: re-inserting keeps the oldest entries first, to be dropped.
+  const cache = cacheOf(store);
   cache.delete(key);
-  cache.set(key, { version, record, at: now });
+  cache.set(key, { version, record, at: now, settled: Promise.resolve(record) });
   if (cache.size > MAX_ENTRIES) cache.delete(cache.keys().next().value!);
   return record;
 }
@@ -81,26 +136,21 @@ export async function readRecordFresh<T>(store: Store, key: string): Promise<T |
  * version yet, it comes along in the same round trip (the OIDC adapter reads a token or session
  * first, the directory records after it).
  */
-export async function getWithDirectoryVersion(store: Store, key: string): Promise<string | undefined> {
-  const request = scope.getStore();
+export function getWithDirectoryVersion(store: Store, key: string): Promise<string | undefined> {
+  const request = requestScope();
   if (!request || request.version) return store.get(key);
   const both = store.getMany([key, VERSION_KEY]);
-  request.version = both.then(([, version]) => version ?? '');
-  // When the read fails the request ends with that error and may never await its version: that
-  // rejection must not go unhandled (it would end the process).
-  request.version.catch(() => undefined);
-  return (await both)[0];
+  void readVersion(request, both.then(([, version]) => version));
+  return both.then(([value]) => value);
 }
 
 /**
  * `read()` as a request's first store read: when the request has not read the directory version
  * yet, the version read starts in the same tick, so both go out in one write (auto-pipelining).
  */
-export async function readWithDirectoryVersion<T>(store: Store, read: () => Promise<T>): Promise<T> {
-  const request = scope.getStore();
-  if (!request || request.version) return read();
-  request.version = store.get(VERSION_KEY).then((version) => version ?? '');
-  request.version.catch(() => undefined);
+export function readWithDirectoryVersion<T>(store: Store, read: () => Promise<T>): Promise<T> {
+  const request = requestScope();
+  if (request && !request.version) void readVersion(request, store.get(VERSION_KEY));
   return read();
 }
 
@@ -109,7 +159,7 @@ export async function readWithDirectoryVersion<T>(store: Store, read: () => Prom
  * once per request: the OIDC adapter keeps there the grant it read along with a token.
  */
 export function requestMemo(): Map<string, unknown> | undefined {
-  const request = scope.getStore();
+  const request = requestScope();
   if (!request) return undefined;
   return (request.memo ??= new Map());
 }

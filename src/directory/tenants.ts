@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { conflict, notFound } from '../errors.js';
 import type { Store } from '../store/store.js';
 import { newId } from './ids.js';
-import { now, readRecord, readRecordFresh, readRecords, writeRecord } from './records.js';
+import { now, readIndexEntry, readRecord, readRecordFresh, readRecords, writeRecord } from './records.js';
 import { displayName, parseInput, tenantCode } from './validation.js';
 
 export interface Tenant {
@@ -35,7 +35,7 @@ export function createTenants(store: Store) {
     byId,
 
     async byCode(code: string): Promise<Tenant | undefined> {
-      const id = await store.get(codeKey(code.trim().toLowerCase()));
+      const id = await readIndexEntry(store, codeKey(code.trim().toLowerCase()));
       return id === undefined ? undefined : byId(id);
     },
 

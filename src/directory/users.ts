@@ -4,7 +4,7 @@ import { conflict, notFound } from '../errors.js';
 import type { Store } from '../store/store.js';
 import { newId } from './ids.js';
 import type { PasswordHasher } from './passwords.js';
-import { now, readRecord, readRecordFresh, readRecords, removeRecord, writeRecord } from './records.js';
+import { now, readIndexEntry, readRecord, readRecordFresh, readRecords, removeRecord, writeRecord } from './records.js';
 import { displayName, parseInput, password, username } from './validation.js';
 
 export interface User {
@@ -59,7 +59,7 @@ export function createUsers(store: Store, hasher: PasswordHasher) {
     byId,
 
     async byUsername(tenantId: string, name: string): Promise<User | undefined> {
-      const id = await store.get(nameKey(tenantId, name.trim()));
+      const id = await readIndexEntry(store, nameKey(tenantId, name.trim()));
       return id === undefined ? undefined : byId(id);
     },
 

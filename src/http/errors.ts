@@ -3,7 +3,7 @@
  * error page for browsers, with a status from the error, never a stack trace. Unexpected errors
  * are logged and shown as a generic 500.
  */
-import type { Context, Middleware } from 'koa';
+import type { Context } from 'koa';
 import type { Logger } from 'pino';
 import { AtriumError, describe } from '../errors.js';
 import type { MessageKey } from './i18n.js';
@@ -41,14 +41,22 @@ export function toAtriumError(err: unknown): AtriumError {
 export const wantsJson = (ctx: Context): boolean =>
   ctx.path.startsWith('/api/') || ctx.path.startsWith('/admin/api/') || ctx.accepts('html', 'json') === 'json';
 
-export function createErrorMiddleware(render: Render, logger: Logger): Middleware {
-  return async function errors(ctx, next) {
-    try {
-      await next();
+/** Around each request (see app.ts): `check` its answer, `render` what it threw. */
+export interface ErrorHandling {
+  /** After a request ran: nothing answered it (404), or the provider's 503 lacks a retry hint. */
+  check(ctx: Context): void;
+  /** Answers with `thrown` as a JSON error or an error page; logs it when it is Atrium's fault. */
+  render(ctx: Context, thrown: unknown): void;
+}
+
+export function createErrorHandling(render: Render, logger: Logger): ErrorHandling {
+  return {
+    check(ctx) {
       if (ctx.status === 404 && ctx.body === undefined) throw new AtriumError('not_found', 'There is nothing at this address', 404);
       // The provider renders its own 503s (a store outage inside it) without a retry hint.
       if (ctx.status === 503 && !ctx.response.get('Retry-After')) ctx.set('Retry-After', '2');
-    } catch (thrown) {
+    },
+    render(ctx, thrown) {
       const err = toAtriumError(thrown);
       if (err.status >= 500) logger.error({ err: thrown, path: ctx.path, method: ctx.method }, 'request failed');
       ctx.set(err.headers);
@@ -59,6 +67,6 @@ export function createErrorMiddleware(render: Render, logger: Logger): Middlewar
       } else {
         render(ctx, 'error', { headingKey: headingKey(err.status), message: describe(err), code: err.code }, err.status);
       }
-    }
+    },
   };
 }

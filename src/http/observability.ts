@@ -99,22 +99,30 @@ function routeOf(ctx: Context): string {
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
-export function createRequestObserver(logger: Logger, metrics: Metrics): Middleware {
-  return async function observe(ctx, next) {
-    const started = process.hrtime.bigint();
-    const given = ctx.get('x-request-id');
-    const id = REQUEST_ID.test(given) ? given : randomUUID();
-    ctx.state.requestId = id;
-    ctx.set('X-Request-Id', id);
-    try {
-      await next();
-    } finally {
+/** Around each request (see app.ts): `start` before it runs, `finish` once its answer is set. */
+export interface RequestObserver {
+  /** Gives the request its id (echoed in X-Request-Id); returns when it started. */
+  start(ctx: Context): bigint;
+  /** Counts the request and writes its log line. */
+  finish(ctx: Context, started: bigint): void;
+}
+
+export function createRequestObserver(logger: Logger, metrics: Metrics): RequestObserver {
+  return {
+    start(ctx) {
+      const given = ctx.get('x-request-id');
+      const id = REQUEST_ID.test(given) ? given : randomUUID();
+      ctx.state.requestId = id;
+      ctx.res.setHeader('X-Request-Id', id);
+      return process.hrtime.bigint();
+    },
+    finish(ctx, started) {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const route = routeOf(ctx);
       metrics.requests.inc({ route, method: ctx.method, status: String(ctx.status) });
       metrics.latency.observe({ route }, seconds);
-      logger.info({ reqId: id, method: ctx.method, path: ctx.path, route, status: ctx.status, ms: Math.round(seconds * 1000) }, 'request');
-    }
+      logger.info({ reqId: ctx.state.requestId, method: ctx.method, path: ctx.path, route, status: ctx.status, ms: Math.round(seconds * 1000) }, 'request');
+    },
   };
 }
 

@@ -251,6 +251,14 @@ function recalledGrant(grantId: string): string | null | undefined {
   return requestMemo()?.get(memoKey(grantId)) as string | null | undefined;
 }
 
+/**
+ * Models a request may read more than once, and then reads from the store only once: an interaction
+ * is read by the page that answers it, then again by the provider when that page reports its result.
+ * What this request writes or destroys replaces what it read.
+ */
+const READ_ONCE = new Set(['Interaction']);
+const readOnceKey = (model: string, id: string): string => `oidc-read:${model}:${id}`;
+
 export class StoreAdapter implements Adapter {
   private readonly code: string;
 
@@ -305,7 +313,9 @@ export class StoreAdapter implements Adapter {
       const indexed = await this.store.hsetRecords(oidcKeys.grant(payload.grantId), { [`${this.code}:${id}`]: entry }, { ttl, requires: GRANT_FIELD, now });
       if (!indexed) throw new errors.InvalidGrant('grant request is invalid');
     }
-    const writes: Promise<unknown>[] = [this.store.set(this.key(id), encodeRecord(this.model, id, payload), { ttl })];
+    const record = encodeRecord(this.model, id, payload);
+    const writes: Promise<unknown>[] = [this.store.set(this.key(id), record, { ttl })];
+    if (READ_ONCE.has(this.model)) requestMemo()?.set(readOnceKey(this.model, id), record);
     if (this.model === 'Session' && payload.uid) {
       writes.push(this.store.set(oidcKeys.sessionUid(payload.uid), id, { ttl }));
       if (payload.accountId) writes.push(this.store.hset(oidcKeys.accountSessions(payload.accountId), { [payload.uid]: '' }, { ttl, extend: true }));
@@ -336,6 +346,15 @@ export class StoreAdapter implements Adapter {
       // replay asking for any of those scopes reaches the reuse check and revokes the grant.
       if (payload.consumed && payload.scope === undefined && openid?.scope) payload.scope = openid.scope;
       return payload;
+    }
+    if (READ_ONCE.has(this.model)) {
+      const memo = requestMemo();
+      let value = memo?.get(readOnceKey(this.model, id)) as string | null | undefined;
+      if (value === undefined) {
+        value = (await getWithDirectoryVersion(this.store, this.key(id))) ?? null;
+        memo?.set(readOnceKey(this.model, id), value);
+      }
+      return value === null || !isRecord(value) ? undefined : decodeRecord(this.model, id, value);
     }
     // A code names its grant: the grant is read in the same round trip, for the redemption that
     // follows in this request (Grant.find then answers from the request's memo).
@@ -401,6 +420,7 @@ export class StoreAdapter implements Adapter {
       }
     }
     await this.store.del(this.key(id));
+    if (READ_ONCE.has(this.model)) requestMemo()?.set(readOnceKey(this.model, id), null);
   }
 
   async revokeByGrantId(grantId: string): Promise<void> {

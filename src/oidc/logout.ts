@@ -4,7 +4,7 @@
  * 30 days, independently of the 12-hour session), so after a confirmed sign-out we revoke every
  * grant the session held: access tokens, refresh tokens, codes and the grant itself.
  */
-import type { Middleware } from 'koa';
+import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { Store } from '../store/store.js';
@@ -27,19 +27,17 @@ export async function revokeClientGrants(provider: Provider, store: Store, clien
   return grantIds.length;
 }
 
-export function revokeGrantsOnSignOut(provider: Provider): Middleware {
-  const confirmed: Middleware = async (ctx, next) => {
-    await next();
-    const { oidc } = ctx as unknown as KoaContextWithOIDC;
-    if (oidc?.route !== 'end_session_confirm' || ctx.status !== 303 || !oidc.params?.logout) return;
-    const authorizations = Object.values(oidc.session?.authorizations ?? {});
-    const grantIds = authorizations.map((a) => a.grantId).filter((id): id is string => typeof id === 'string');
-    await Promise.all(grantIds.map((grantId) => revokeGrant(provider, grantId)));
-  };
-  // Only the confirmation of a sign-out (the provider's end_session_confirm route) is looked at.
-  return function revokeOnSignOut(ctx, next) {
-    return ctx.path === END_SESSION_CONFIRM ? confirmed(ctx, next) : next();
-  };
+/**
+ * After a request: when it was the confirmation of a sign-out (the provider's end_session_confirm
+ * route, answered with its redirect), revokes every grant the session held.
+ */
+export async function revokeGrantsOnSignOut(provider: Provider, ctx: Context): Promise<void> {
+  if (ctx.path !== END_SESSION_CONFIRM) return;
+  const { oidc } = ctx as unknown as KoaContextWithOIDC;
+  if (oidc?.route !== 'end_session_confirm' || ctx.status !== 303 || !oidc.params?.logout) return;
+  const authorizations = Object.values(oidc.session?.authorizations ?? {});
+  const grantIds = authorizations.map((a) => a.grantId).filter((id): id is string => typeof id === 'string');
+  await Promise.all(grantIds.map((grantId) => revokeGrant(provider, grantId)));
 }
 
 const END_SESSION_CONFIRM = '/session/end/confirm';

@@ -2,9 +2,9 @@
  * The oidc-provider instance: Atrium's policy written as the library's public configuration.
  * Pages (errors, logout) are rendered by functions the composition root passes in.
  */
-import Provider, { type Configuration, type KoaContextWithOIDC, type Grant } from 'oidc-provider';
+import Provider, { type AdapterPayload, type Configuration, type KoaContextWithOIDC, type Grant } from 'oidc-provider';
 import type { Config } from '../config/index.js';
-import type { AccessDecision, Directory } from '../directory/index.js';
+import type { AccessDecision, App, Directory } from '../directory/index.js';
 import type { Store } from '../store/store.js';
 import { GrantRevoked, createAdapterFactory, grantTokenIds } from './adapter.js';
 import { CLAIMS, createFindAccount, type AtriumAccount } from './accounts.js';
@@ -43,6 +43,18 @@ const perApp = (client: { metadata(): Record<string, unknown> }, name: string): 
   return typeof value === 'number' ? value : undefined;
 };
 
+/**
+ * An app's client metadata, made once per app record: a record read from the directory's cache is
+ * the same frozen object until the app changes, so its metadata is too (frozen as well: the provider
+ * only reads it).
+ */
+const metadataByApp = new WeakMap<App, AdapterPayload>();
+function clientMetadataOf(app: App): AdapterPayload {
+  let metadata = metadataByApp.get(app);
+  if (!metadata) metadataByApp.set(app, (metadata = Object.freeze(toClientMetadata(app))));
+  return metadata;
+}
+
 export async function createProvider(options: {
   config: Config;
   store: Store;
@@ -56,7 +68,7 @@ export async function createProvider(options: {
   const configuration: Configuration = {
     adapter: createAdapterFactory(store, async (clientId) => {
       const app = await directory.apps.byId(clientId);
-      return app ? toClientMetadata(app) : undefined;
+      return app ? clientMetadataOf(app) : undefined;
     }),
     clients: [
       {

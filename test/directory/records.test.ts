@@ -3,10 +3,11 @@
  * version is unchanged; any write, by any process, is seen by every request that starts after it.
  * The "other process" here is a second store opened on the same data.
  */
+import Provider from 'oidc-provider';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createStore } from '../../src/store/index.js';
 import type { Store } from '../../src/store/store.js';
-import { getWithDirectoryVersion, readRecord, readRecordFresh, removeRecord, withRecordCache, writeRecord } from '../../src/directory/records.js';
+import { getWithDirectoryVersion, readIndexEntry, readRecord, readRecordFresh, removeRecord, withRecordCache, writeRecord } from '../../src/directory/records.js';
 import { createDirectory } from '../../src/directory/index.js';
 import { DRIVERS, openTestStore, type TestStore } from '../helpers/stores.js';
 
@@ -79,6 +80,22 @@ describe.each(DRIVERS)('directory records on the %s store', (driver) => {
     expect(await withRecordCache(() => readRecord(t.store, 'rec:new'))).toEqual({ n: 2 });
   });
 
+  it('keeps one cache per request across the provider’s own entry into the same request', async () => {
+    const { store, reads } = counting(t.store);
+    await writeRecord(t.store, 'rec:f', { n: 6 });
+    const request = {};
+    await withRecordCache(async () => {
+      // The storage is the provider's: what it calls the current context is this request.
+      expect(Provider.ctx).toBe(request);
+      expect(await readRecord(store, 'rec:f')).toEqual({ n: 6 });
+      // The provider's router enters its storage again, with the same Koa context.
+      expect(await withRecordCache(() => readRecord(store, 'rec:f'), request)).toEqual({ n: 6 });
+    }, request);
+    expect(reads('directory:version')).toBe(1);
+    expect(reads('rec:f')).toBe(1);
+    expect(Provider.ctx).toBeUndefined();
+  });
+
   it('reads straight from the store outside a request', async () => {
     const { store, reads } = counting(t.store);
     await writeRecord(t.store, 'rec:c', { n: 3 });
@@ -139,5 +156,31 @@ describe.each(DRIVERS)('directory records on the %s store', (driver) => {
     expect(await here.users.byId(user.id)).toMatchObject({ name: 'Renamed', status: 'disabled' });
     expect(await here.tenants.byId(tenant.id)).toMatchObject({ name: 'Renamed', status: 'disabled' });
     expect(await here.apps.byId(app.clientId)).toMatchObject({ name: 'Renamed', description: 'changed elsewhere' });
+  });
+
+  it('caches index entries like records, and sees an entry another process changed with its record', async () => {
+    const { store, reads } = counting(t.store);
+    await t.store.set('idx:a', 'id-1');
+    await writeRecord(t.store, 'rec:idx', { n: 1 });
+    expect(await withRecordCache(() => readIndexEntry(store, 'idx:a'))).toBe('id-1');
+    expect(await withRecordCache(() => readIndexEntry(store, 'idx:a'))).toBe('id-1');
+    expect(reads('idx:a')).toBe(1);
+    await other.set('idx:a', 'id-2');
+    await writeRecord(other, 'rec:idx', { n: 2 });
+    expect(await withRecordCache(() => readIndexEntry(store, 'idx:a'))).toBe('id-2');
+  });
+
+  it('finds no user by a cached username once the user is removed, and the new user of that name once created', async () => {
+    const cost = { password: { memoryCost: 19456, timeCost: 2, parallelism: 1 } };
+    const here = createDirectory(t.store, cost);
+    const elsewhere = createDirectory(other, cost);
+    const tenant = await here.tenants.create({ code: 'index-cache', name: 'I' });
+    const first = await here.users.create(tenant.id, { username: 'ic', password: 'a long enough password' });
+    expect(await withRecordCache(() => here.tenants.byCode('index-cache'))).toMatchObject({ id: tenant.id });
+    expect(await withRecordCache(() => here.users.byUsername(tenant.id, 'ic'))).toMatchObject({ id: first.id });
+    await elsewhere.users.remove(first.id);
+    expect(await withRecordCache(() => here.users.byUsername(tenant.id, 'ic'))).toBeUndefined();
+    const second = await elsewhere.users.create(tenant.id, { username: 'ic', password: 'a long enough password' });
+    expect(await withRecordCache(() => here.users.byUsername(tenant.id, 'ic'))).toMatchObject({ id: second.id });
   });
 });

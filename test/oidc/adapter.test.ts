@@ -136,6 +136,26 @@ describe.each(ALL_TOPOLOGIES)('oidc-provider adapter on the %s store', (driver) 
     expect((await rt.find('g5.b'))?.consumed).toBeUndefined();
   });
 
+  it('reads an interaction from the store once per request, and what the request wrote or destroyed after that', async () => {
+    const interactions = adapter('Interaction');
+    const key = oidcKeys.record('Interaction', 'i1');
+    await interactions.upsert('i1', { jti: 'i1', kind: 'Interaction', returnTo: '/auth/i1' }, 600);
+    await withRecordCache(async () => {
+      expect(await interactions.find('i1')).toMatchObject({ returnTo: '/auth/i1' });
+      // Another process changes it meanwhile: this request keeps what it read…
+      await t.store.set(key, encodeRecord('Interaction', 'i1', { jti: 'i1', returnTo: '/elsewhere' }));
+      expect(await interactions.find('i1')).toMatchObject({ returnTo: '/auth/i1' });
+      // …until it writes its own, and after destroying it finds nothing.
+      await interactions.upsert('i1', { jti: 'i1', kind: 'Interaction', returnTo: '/auth/i1', result: { login: { accountId: 'a' } } }, 600);
+      expect(await interactions.find('i1')).toMatchObject({ result: { login: { accountId: 'a' } } });
+      await interactions.destroy('i1');
+      expect(await interactions.find('i1')).toBeUndefined();
+    });
+    // Another request reads the store again.
+    await t.store.set(key, encodeRecord('Interaction', 'i1', { jti: 'i1', returnTo: '/again' }));
+    expect(await withRecordCache(() => interactions.find('i1'))).toMatchObject({ returnTo: '/again' });
+  });
+
   it('does not create a record when consuming a missing one', async () => {
     await expect(adapter('RefreshToken').consume('ghost.r')).rejects.toBeInstanceOf(errors.InvalidGrant);
     expect(await t.store.ttl(oidcKeys.grant('ghost'))).toBe(-2);
