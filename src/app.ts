@@ -12,7 +12,7 @@ import { createAdminPages } from './admin/pages.js';
 import { createJointOperationRoutes } from './compat/joint-operation.js';
 import { createDirectory, type Directory } from './directory/index.js';
 import { withRecordCache } from './directory/records.js';
-import { createErrorHandling } from './http/errors.js';
+import { createErrorHandling, PROVIDER_ONLY } from './http/errors.js';
 import { createHealthRoutes } from './http/health.js';
 import { createMetrics, createMetricsRoute, createRequestObserver } from './http/observability.js';
 import { createRenderer, type Render } from './http/pages.js';
@@ -43,8 +43,6 @@ export interface Atrium {
   close(): Promise<void>;
 }
 
-/** The provider's own endpoints (its default routes), none of which Atrium's routes answer. */
-const PROVIDER_ONLY = new Set(['/token', '/me', '/token/introspection', '/token/revocation', '/jwks', '/.well-known/openid-configuration']);
 
 /** Koa middlewares (of any context type: routers add theirs) run one after another as one, as koa-compose does. */
 type AnyMiddleware = (ctx: never, next: () => Promise<unknown>) => unknown;

@@ -6,8 +6,9 @@
  * Why not an AsyncLocalStorage of Atrium's own: on Node 20 every enabled AsyncLocalStorage adds its
  * own work and a property to every promise the process makes, and a request makes well over a
  * hundred. The provider's storage is enabled anyway; sharing it keeps that cost single. Its module
- * is internal to oidc-provider: should it move, this import fails at start-up and in every test,
- * never silently.
+ * is internal to oidc-provider (package.json takes patch releases only, `~9.13`): should it move,
+ * this import fails at start-up and in every test, never silently; test/directory/records.test.ts
+ * checks that `Provider.ctx` is the request this module runs.
  */
 import als from 'oidc-provider/lib/helpers/als.js';
 

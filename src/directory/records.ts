@@ -89,32 +89,34 @@ export function readRecord<T>(store: Store, key: string): Promise<T | undefined>
 
 /**
  * The value of an index key (a tenant code's tenant id, a username's user id), cached like records.
- * Every change of an index comes with a record write (creating, renaming or removing what it points
- * at), which moves the directory version; a copy cached at the very moment of a removal names a
- * record that is gone, and so finds nothing.
+ * Every change of an index is followed by a record write or removal (of what it points at), which
+ * moves the directory version: whoever changes an index must keep it so. A missing entry is not
+ * cached: names that do not exist (mistyped or made up at the login form) would crowd out the rest.
  */
 export function readIndexEntry(store: Store, key: string): Promise<string | undefined> {
-  return readCached(store, key, (raw) => raw) as Promise<string | undefined>;
+  return readCached(store, key, (raw) => raw, false) as Promise<string | undefined>;
 }
 
 const parseFrozen = (raw: string | undefined): unknown => deepFreeze(parse(raw));
 
-function readCached(store: Store, key: string, decode: (raw: string | undefined) => unknown): Promise<unknown> {
+function readCached(store: Store, key: string, decode: (raw: string | undefined) => unknown, cacheMissing = true): Promise<unknown> {
   const request = requestScope();
   if (!request) return store.get(key).then(decode);
   // Once the request knows its version (a token read brought it along), a cached copy answers with
   // its own settled promise: nothing to wait for, nothing allocated.
   const hit = request.knownVersion === undefined ? undefined : cached(store, key, request.knownVersion);
   if (hit) return hit.settled;
-  return readThrough(store, key, request, decode);
+  return readThrough(store, key, request, decode, cacheMissing);
 }
 
-async function readThrough(store: Store, key: string, request: RequestScope, decode: (raw: string | undefined) => unknown): Promise<unknown> {
+async function readThrough(store: Store, key: string, request: RequestScope, decode: (raw: string | undefined) => unknown, cacheMissing: boolean): Promise<unknown> {
   const version = await (request.version ?? readVersion(request, store.get(VERSION_KEY)));
   const hit = cached(store, key, version);
   if (hit) return hit.record;
   const now = Date.now();
-  const record = decode(await store.get(key));
+  const raw = await store.get(key);
+  const record = decode(raw);
+  if (raw === undefined && !cacheMissing) return record;
   // Map order is insertion order: re-inserting keeps the oldest entries first, to be dropped.
   const cache = cacheOf(store);
   cache.delete(key);

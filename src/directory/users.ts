@@ -104,8 +104,10 @@ export function createUsers(store: Store, hasher: PasswordHasher) {
     async remove(id: string): Promise<User> {
       const user = await byId(id);
       if (!user) throw notFound('user not found');
-      await removeRecord(store, key(id));
+      // The index first: its change is then followed by the version move of removeRecord, as every
+      // index change is (cached index entries rely on it, see readIndexEntry).
       await store.deleteIfEquals(nameKey(user.tenantId, user.username), id);
+      await removeRecord(store, key(id));
       await store.srem(tenantKey(user.tenantId), id);
       return user;
     },

@@ -38,8 +38,11 @@ export function toAtriumError(err: unknown): AtriumError {
   return new AtriumError('server_error', 'Something went wrong on our side', 500, { expose: true, cause: err });
 }
 
+/** The provider's own endpoints (its default routes): JSON only, none of them answered by Atrium's routes. */
+export const PROVIDER_ONLY = new Set(['/token', '/me', '/token/introspection', '/token/revocation', '/jwks', '/.well-known/openid-configuration']);
+
 export const wantsJson = (ctx: Context): boolean =>
-  ctx.path.startsWith('/api/') || ctx.path.startsWith('/admin/api/') || ctx.accepts('html', 'json') === 'json';
+  PROVIDER_ONLY.has(ctx.path) || ctx.path.startsWith('/api/') || ctx.path.startsWith('/admin/api/') || ctx.accepts('html', 'json') === 'json';
 
 /** Around each request (see app.ts): `check` its answer, `render` what it threw. */
 export interface ErrorHandling {

@@ -186,9 +186,9 @@ function isRecord(value: string): boolean {
 export function decodeRecord(model: string, id: string, value: string, restore?: Record<string, unknown>): AdapterPayload {
   const compact = JSON.parse(value.slice(HEADER)) as Record<string, unknown>;
   const payload: Record<string, unknown> = { jti: id, kind: model, ...restore };
-  for (const [field, v] of Object.entries(compact)) {
+  for (const field in compact) {
     const long = LONG[field] ?? field;
-    payload[long] = long === 'authorizations' ? mapAuthorizations(v, LONG_AUTHORIZATION) : v;
+    payload[long] = long === 'authorizations' ? mapAuthorizations(compact[field], LONG_AUTHORIZATION) : compact[field];
   }
   const consumed = value.slice(0, STAMP);
   if (consumed !== UNCONSUMED) payload.consumed = Number(consumed);
@@ -251,14 +251,6 @@ function recalledGrant(grantId: string): string | null | undefined {
   return requestMemo()?.get(memoKey(grantId)) as string | null | undefined;
 }
 
-/**
- * Models a request may read more than once, and then reads from the store only once: an interaction
- * is read by the page that answers it, then again by the provider when that page reports its result.
- * What this request writes or destroys replaces what it read.
- */
-const READ_ONCE = new Set(['Interaction']);
-const readOnceKey = (model: string, id: string): string => `oidc-read:${model}:${id}`;
-
 export class StoreAdapter implements Adapter {
   private readonly code: string;
 
@@ -281,6 +273,9 @@ export class StoreAdapter implements Adapter {
   }
 
   async upsert(id: string, payload: AdapterPayload, expiresIn: number | undefined): Promise<void> {
+    // Saved after its expiry (the provider saves an interaction's result with what is left of its
+    // lifetime, which may be nothing): it is gone, and written without a TTL it would never go.
+    if (typeof expiresIn === 'number' && expiresIn <= 0) return;
     const ttl = expiresIn && expiresIn > 0 ? expiresIn : undefined;
     const now = epochNow();
     if (this.model === 'Grant') {
@@ -313,9 +308,7 @@ export class StoreAdapter implements Adapter {
       const indexed = await this.store.hsetRecords(oidcKeys.grant(payload.grantId), { [`${this.code}:${id}`]: entry }, { ttl, requires: GRANT_FIELD, now });
       if (!indexed) throw new errors.InvalidGrant('grant request is invalid');
     }
-    const record = encodeRecord(this.model, id, payload);
-    const writes: Promise<unknown>[] = [this.store.set(this.key(id), record, { ttl })];
-    if (READ_ONCE.has(this.model)) requestMemo()?.set(readOnceKey(this.model, id), record);
+    const writes: Promise<unknown>[] = [this.store.set(this.key(id), encodeRecord(this.model, id, payload), { ttl })];
     if (this.model === 'Session' && payload.uid) {
       writes.push(this.store.set(oidcKeys.sessionUid(payload.uid), id, { ttl }));
       if (payload.accountId) writes.push(this.store.hset(oidcKeys.accountSessions(payload.accountId), { [payload.uid]: '' }, { ttl, extend: true }));
@@ -340,21 +333,13 @@ export class StoreAdapter implements Adapter {
       rememberGrant(inGrant.grantId, grant);
       // A member of a hash outlives its expiry until the hash is next written: not found, as a key.
       if (grant === undefined || token === undefined || expired(token)) return undefined;
-      const { accountId, clientId, openid } = decodeRecord('Grant', inGrant.grantId, grant) as AdapterPayload & { openid?: { scope?: string } };
+      // Only the grant's account, app and scope are needed here (Grant.find decodes it in full).
+      const { [SHORT.accountId!]: accountId, [SHORT.clientId!]: clientId, openid } = JSON.parse(grant.slice(HEADER)) as Record<string, unknown> & { openid?: { scope?: string } };
       const payload = decodeRecord(this.model, id, token, { grantId: inGrant.grantId, accountId, clientId });
       // A spent refresh token keeps no scope: it answers with its grant's (a superset), so that a
       // replay asking for any of those scopes reaches the reuse check and revokes the grant.
       if (payload.consumed && payload.scope === undefined && openid?.scope) payload.scope = openid.scope;
       return payload;
-    }
-    if (READ_ONCE.has(this.model)) {
-      const memo = requestMemo();
-      let value = memo?.get(readOnceKey(this.model, id)) as string | null | undefined;
-      if (value === undefined) {
-        value = (await getWithDirectoryVersion(this.store, this.key(id))) ?? null;
-        memo?.set(readOnceKey(this.model, id), value);
-      }
-      return value === null || !isRecord(value) ? undefined : decodeRecord(this.model, id, value);
     }
     // A code names its grant: the grant is read in the same round trip, for the redemption that
     // follows in this request (Grant.find then answers from the request's memo).
@@ -420,7 +405,6 @@ export class StoreAdapter implements Adapter {
       }
     }
     await this.store.del(this.key(id));
-    if (READ_ONCE.has(this.model)) requestMemo()?.set(readOnceKey(this.model, id), null);
   }
 
   async revokeByGrantId(grantId: string): Promise<void> {

@@ -165,6 +165,10 @@ describe.each(DRIVERS)('directory records on the %s store', (driver) => {
     expect(await withRecordCache(() => readIndexEntry(store, 'idx:a'))).toBe('id-1');
     expect(await withRecordCache(() => readIndexEntry(store, 'idx:a'))).toBe('id-1');
     expect(reads('idx:a')).toBe(1);
+    // A name that does not exist is read again each time, never kept.
+    expect(await withRecordCache(() => readIndexEntry(store, 'idx:none'))).toBeUndefined();
+    expect(await withRecordCache(() => readIndexEntry(store, 'idx:none'))).toBeUndefined();
+    expect(reads('idx:none')).toBe(2);
     await other.set('idx:a', 'id-2');
     await writeRecord(other, 'rec:idx', { n: 2 });
     expect(await withRecordCache(() => readIndexEntry(store, 'idx:a'))).toBe('id-2');

@@ -42,6 +42,15 @@ describe.each(DRIVERS)('bad input on the %s store', (driver) => {
     expect(res.body.error).toBe('invalid_grant');
   });
 
+  it('answers a wrong method at the provider’s endpoints with a JSON error, whatever the Accept header', async () => {
+    for (const res of [await request(t.server).get('/token'), await request(t.server).put('/me').set('accept', 'text/html'), await request(t.server).delete('/jwks')]) {
+      expect(res.status).toBe(404);
+      expect(res.headers['content-type']).toMatch(/^application\/json/);
+      expect(res.body.error).toBe('not_found');
+      expect(res.text).not.toMatch(NO_STACK);
+    }
+  });
+
   it('refuses a JSON body at the token endpoint', async () => {
     const res = await token().set('authorization', basic).set('content-type', 'application/json').send('{"grant_type":"refresh_token"}');
     expect(res.status).toBe(400);
