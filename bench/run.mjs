@@ -28,6 +28,7 @@ const list = (name) => (env[name] ? env[name].split(',').map((s) => s.trim()).fi
 
 const settings = {
   duration: num('BENCH_DURATION', 10),
+  rounds: Math.max(1, Math.round(num('BENCH_ROUNDS', 1))),
   warmup: num('BENCH_WARMUP', 1),
   connections: num('BENCH_CONNECTIONS', 50),
   signInConnections: num('BENCH_SIGNIN_CONNECTIONS', 8),
@@ -465,16 +466,22 @@ const redisPrefix = `ab${randomBytes(2).toString('hex')}:`;
       }
       for (const scenario of SCENARIOS) {
         if (scenario.signIn && settings.argon2Seconds > 0 && !interrupted) await measureArgon2(memo);
-        for (const t of running) {
-          if (interrupted) break;
-          if (scenario.atriumOnly && t.kind !== 'atrium') continue;
-          const run = await runScenario(t, scenario);
-          results[t.name][scenario.id] = run;
-          const issue = problems(run, run.expect);
-          log(
-            `[${t.name}] ${scenario.label}: ${run.rps.toFixed(1)} req/s, p50 ${run.p50} ms, p99 ${run.p99} ms (${run.requests} requests in ${run.seconds.toFixed(1)} s)${issue ? `  ⚠ ERRORS: ${issue}` : ''}`,
-          );
+        // Each round measures every server once, one after the other; a server's result is its
+        // median round (by requests/s), which one slow or fast moment of the machine cannot move.
+        const rounds = new Map(running.map((t) => [t.name, []]));
+        for (let round = 1; round <= settings.rounds; round += 1) {
+          for (const t of running) {
+            if (interrupted) break;
+            if (scenario.atriumOnly && t.kind !== 'atrium') continue;
+            const run = await runScenario(t, scenario);
+            rounds.get(t.name).push(run);
+            const issue = problems(run, run.expect);
+            log(
+              `[${t.name}] ${scenario.label}${settings.rounds > 1 ? ` (round ${round})` : ''}: ${run.rps.toFixed(1)} req/s, p50 ${run.p50} ms, p99 ${run.p99} ms (${run.requests} requests in ${run.seconds.toFixed(1)} s)${issue ? `  ⚠ ERRORS: ${issue}` : ''}`,
+            );
+          }
         }
+        for (const [name, runs] of rounds) if (runs.length > 0) results[name][scenario.id] = medianRun(runs);
       }
       for (const t of running) results[t.name].rssMiB = Math.round((await t.child.call('memoryUsage')).rss / 2 ** 20);
     } finally {
@@ -493,12 +500,24 @@ const redisPrefix = `ab${randomBytes(2).toString('hex')}:`;
   mkdirSync(dirname(settings.out), { recursive: true });
   writeFileSync(settings.out, renderMarkdown(memo));
   log(`\nwritten to ${settings.out}`);
-  const failed = Object.values(results).some((byScenario) => Object.values(byScenario).some((run) => typeof run === 'object' && problems(run, run.expect)));
+  const failed = Object.values(results).some((byScenario) => Object.values(byScenario).some((run) => typeof run === 'object' && (problems(run, run.expect) || run.otherRoundProblems)));
   if (failed) {
     log('⚠ some scenarios had errors: see the table');
     process.exitCode = 1;
   }
   if (interrupted) process.exitCode = 130;
+}
+
+/**
+ * The median of a server's rounds of one scenario (by requests/s), with every round's requests/s; an
+ * error in any round is reported with it.
+ */
+function medianRun(runs) {
+  const sorted = [...runs].sort((a, b) => a.rps - b.rps);
+  const median = sorted[Math.floor((sorted.length - 1) / 2)];
+  if (runs.length === 1) return median;
+  const elsewhere = runs.filter((run) => run !== median && problems(run, run.expect)).map((run) => problems(run, run.expect));
+  return { ...median, roundsRps: runs.map((run) => run.rps), otherRoundProblems: elsewhere.join('; ') };
 }
 
 /**

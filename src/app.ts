@@ -99,7 +99,7 @@ export async function createAtrium(config: Config, logger: Logger): Promise<Atri
   // headers, errors rendered, a sign-out's grants revoked, the refresh-token consumes the provider
   // deferred settled before the answer leaves (dropped when it failed), and is counted and logged.
   const observer = createRequestObserver(logger, metrics);
-  const securityHeaders = createSecurityHeaders();
+  const securityHeaders = createSecurityHeaders(PROVIDER_ONLY);
   const errors = createErrorHandling(render, logger);
   provider.use((ctx, next) =>
     withRecordCache(async () => {

@@ -35,7 +35,7 @@ function rows(memo) {
         if (target.id !== 'baseline') row.push('');
         continue;
       }
-      const issue = problems(run, run.expect);
+      const issue = problems(run, run.expect) || run.otherRoundProblems;
       if (issue) notes.push(`${target.label}, ${scenario.label}: ${issue} (of ${run.requests} requests)`);
       row.push(`${issue ? '⚠ ERRORS ' : ''}${fmt(run.rps)}`, `${run.p50} ms`, `${run.p99} ms`);
       if (target.id !== 'baseline') row.push(fmt(ratioOf(memo, target.id, scenario), 2));
@@ -156,7 +156,8 @@ const mdTable = (header, body) => [`| ${header.join(' | ')} |`, `|${header.map((
 
 function settingsLine(memo) {
   const s = memo.settings;
-  return `${s.duration} s per scenario (plus ${s.warmup} s warm-up; one-use request pools sized by pilot runs), ${s.connections} connections (sign-in ${s.signInConnections}), one process per server, each scenario measured on the servers in turn, autocannon in a separate process on the same machine.`;
+  const rounds = s.rounds > 1 ? `${s.rounds} rounds of each scenario on every server in turn, each server's median round shown` : 'each scenario measured on the servers in turn';
+  return `${s.duration} s per scenario (plus ${s.warmup} s warm-up; one-use request pools sized by pilot runs), ${s.connections} connections (sign-in ${s.signInConnections}), one process per server, ${rounds}, autocannon in a separate process on the same machine.`;
 }
 
 function machineLine(memo) {
@@ -197,10 +198,11 @@ export function renderMarkdown(memo) {
       if (!run) continue;
       const statuses = Object.entries(run.statuses).map(([c, n]) => `${c}×${n}`).join(' ');
       const pool = run.pool ? `${run.pool.size} (pilot ${fmt(run.pool.pilotRps)}/s${run.pool.pilotProblems ? `, ⚠ ${run.pool.pilotProblems}` : ''})` : '—';
-      detail.push([target.label, scenario.label, String(run.requests), fmt(run.seconds), fmt(run.rps), String(run.p50), String(run.p90), String(run.p99), String(run.max), String(run.connections), statuses, String(run.errors), pool]);
+      const rounds = run.roundsRps ? run.roundsRps.map((rps) => fmt(rps)).join(', ') : '—';
+      detail.push([target.label, scenario.label, String(run.requests), fmt(run.seconds), fmt(run.rps), rounds, String(run.p50), String(run.p90), String(run.p99), String(run.max), String(run.connections), statuses, String(run.errors), pool]);
     }
   }
-  out.push('', '## Every run', '', mdTable(['server', 'scenario', 'requests', 's', 'req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'conns', 'statuses', 'errors', 'one-use pool'], detail));
+  out.push('', '## Every run', '', mdTable(['server', 'scenario', 'requests', 's', 'req/s', 'every round req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'conns', 'statuses', 'errors', 'one-use pool'], detail));
   const rss = TARGETS.filter((t) => memo.results[t.id]?.rssMiB).map((t) => `${t.label} ${memo.results[t.id].rssMiB} MiB`);
   if (rss.length) out.push('', `Server RSS at the end: ${rss.join(', ')}.`);
   return `${out.join('\n')}\n`;

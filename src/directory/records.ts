@@ -37,12 +37,12 @@ interface RequestScope {
 const scopes = new WeakMap<object, RequestScope>();
 const caches = new WeakMap<Store, Map<string, Entry>>();
 
-/** The current request's directory version and memo; undefined outside a request. */
-function requestScope(): RequestScope | undefined {
+/** The current request's directory version and memo; undefined outside a request (or, unless `create`, before its first use). */
+function requestScope(create = true): RequestScope | undefined {
   const request = currentRequest();
   if (!request) return undefined;
   let scope = scopes.get(request);
-  if (!scope) scopes.set(request, (scope = {}));
+  if (!scope && create) scopes.set(request, (scope = {}));
   return scope;
 }
 
@@ -158,11 +158,13 @@ export function readWithDirectoryVersion<T>(store: Store, read: () => Promise<T>
 
 /**
  * A map that lives as long as the current HTTP request (undefined outside one), for values read
- * once per request: the OIDC adapter keeps there the grant it read along with a token.
+ * once per request: the OIDC adapter keeps there the grant it read along with a token. To only look
+ * (`create` false), undefined too while nothing has been kept: most requests never keep anything.
  */
-export function requestMemo(): Map<string, unknown> | undefined {
-  const request = requestScope();
+export function requestMemo(create = true): Map<string, unknown> | undefined {
+  const request = requestScope(create);
   if (!request) return undefined;
+  if (!create) return request.memo;
   return (request.memo ??= new Map());
 }
 

@@ -42,16 +42,26 @@ const FIXED: [string, string][] = [
   ['Cross-Origin-Opener-Policy', 'same-origin'],
 ];
 
-/** Sets the security headers of an answer, with a new nonce (also in `ctx.state.cspNonce`). */
-export function createSecurityHeaders(): (ctx: Context) => void {
+/** For answers that are never a page: nothing may load, run or frame. */
+const CSP_NO_CONTENT = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'";
+
+/**
+ * Sets the security headers of an answer, with a new nonce (also in `ctx.state.cspNonce`); on the
+ * paths in `jsonOnly`, which never answer with a page, a policy that allows nothing instead.
+ */
+export function createSecurityHeaders(jsonOnly: ReadonlySet<string> = new Set()): (ctx: Context) => void {
   const random = randomPool();
   return function securityHeaders(ctx) {
-    const nonce = random(16).toString('base64');
-    ctx.state.cspNonce = nonce;
     // Straight on Node's response: nothing has been sent yet, and Koa's ctx.set would allocate
     // arrays for each header on every request.
     const { res } = ctx;
-    res.setHeader('Content-Security-Policy', CSP_BEFORE_NONCE + nonce + CSP_AFTER_NONCE);
+    if (jsonOnly.has(ctx.path)) {
+      res.setHeader('Content-Security-Policy', CSP_NO_CONTENT);
+    } else {
+      const nonce = random(16).toString('base64');
+      ctx.state.cspNonce = nonce;
+      res.setHeader('Content-Security-Policy', CSP_BEFORE_NONCE + nonce + CSP_AFTER_NONCE);
+    }
     for (const [name, value] of FIXED) res.setHeader(name, value);
     if (ctx.secure) res.setHeader('Strict-Transport-Security', 'max-age=31536000; includeSubDomains');
   };

@@ -218,7 +218,7 @@ function pendingClaims(): PendingClaim[] | undefined {
 }
 
 function takeClaim(key: string): HashClaim | undefined {
-  const claims = requestMemo()?.get(CLAIMS) as PendingClaim[] | undefined;
+  const claims = requestMemo(false)?.get(CLAIMS) as PendingClaim[] | undefined;
   const index = claims?.findIndex((c) => c.key === key) ?? -1;
   return index < 0 ? undefined : claims!.splice(index, 1)[0]!.claim;
 }
@@ -229,7 +229,7 @@ function takeClaim(key: string): HashClaim | undefined {
  * nothing leaves the refresh token usable for a retry.
  */
 export async function settleClaims(succeeded: boolean): Promise<void> {
-  const claims = requestMemo()?.get(CLAIMS) as PendingClaim[] | undefined;
+  const claims = requestMemo(false)?.get(CLAIMS) as PendingClaim[] | undefined;
   if (!claims?.length) return;
   const all = claims.splice(0);
   if (!succeeded) return;
@@ -248,7 +248,7 @@ function rememberGrant(grantId: string, raw: string | undefined): void {
   requestMemo()?.set(memoKey(grantId), raw ?? null);
 }
 function recalledGrant(grantId: string): string | null | undefined {
-  return requestMemo()?.get(memoKey(grantId)) as string | null | undefined;
+  return requestMemo(false)?.get(memoKey(grantId)) as string | null | undefined;
 }
 
 export class StoreAdapter implements Adapter {

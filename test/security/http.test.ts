@@ -116,7 +116,6 @@ describe('HTTP-level attacks', () => {
         await browser.get(`${t.issuer}/nowhere`),
         await browser.follow(`${t.issuer}/session/end`),
         await browser.request(`${t.issuer}/launch/${seed.crm.app.clientId}`, { headers: { 'sec-fetch-site': 'cross-site' } }),
-        await browser.get(`${t.issuer}/.well-known/openid-configuration`),
       ];
       for (const page of pages) {
         const csp = page.headers.get('content-security-policy') ?? '';
@@ -136,6 +135,17 @@ describe('HTTP-level attacks', () => {
       const nonce = nonces[0];
       expect(workbench.body).toContain(`nonce="${nonce}"`);
       expect(workbench.headers.get('cache-control')).toContain('no-store');
+    });
+
+    it('allows nothing at all on the provider’s JSON endpoints, which never answer with a page', async () => {
+      const browser = new Browser(t.issuer);
+      const answers = [await browser.get(`${t.issuer}/.well-known/openid-configuration`), await browser.get(`${t.issuer}/jwks`), await browser.get(`${t.issuer}/me`)];
+      for (const answer of answers) {
+        expect(answer.headers.get('content-security-policy'), answer.url).toBe("default-src 'none'; frame-ancestors 'none'; base-uri 'none'");
+        expect(answer.headers.get('x-frame-options')).toBe('DENY');
+        expect(answer.headers.get('x-content-type-options')).toBe('nosniff');
+        expect(answer.headers.get('referrer-policy')).toBe('no-referrer');
+      }
     });
 
     it('sends HSTS and Secure cookies behind a trusted TLS proxy, not over plain http', async () => {
