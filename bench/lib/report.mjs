@@ -19,7 +19,14 @@ function ratioOf(memo, target, scenario) {
   if (!run || target === 'baseline') return undefined;
   if (scenario.signIn) return memo.argon2 ? run.rps / memo.argon2.perSecond : undefined;
   const base = memo.results.baseline?.[scenario.baselineOf ?? scenario.id];
-  return base && base.rps > 0 ? run.rps / base.rps : undefined;
+  if (!base || base.rps <= 0) return undefined;
+  // With rounds, each round's ratio pairs two runs measured a minute apart at most: the median of
+  // those is steadier than the ratio of the two medians, which may come from different moments.
+  if (run.roundsRps && base.roundsRps?.length === run.roundsRps.length) {
+    const ratios = run.roundsRps.map((rps, i) => rps / base.roundsRps[i]).sort((a, b) => a - b);
+    return ratios[Math.floor((ratios.length - 1) / 2)];
+  }
+  return run.rps / base.rps;
 }
 
 /** Rows of cells: scenario, then per target req/s, p50, p99 (and ratio for Atrium). */
@@ -49,7 +56,9 @@ const HEADER = ['scenario', 'Redis req/s', 'p50', 'p99', 'ratio', 'SQLite req/s'
 
 function footnotes(memo) {
   return [
-    'ratio: requests/s over the baseline (bare oidc-provider, memory adapter) in the same run, same scenario.',
+    memo.settings.rounds > 1
+      ? 'ratio: requests/s over the baseline (bare oidc-provider, memory adapter), same scenario: the median of the rounds’ ratios (each round measures the baseline, then Atrium), so it need not equal the quotient of the two median rounds shown.'
+      : 'ratio: requests/s over the baseline (bare oidc-provider, memory adapter) in the same run, same scenario.',
     'userinfo (joint-operation): the baseline has no such endpoint; its ratio is over the baseline’s standard userinfo.',
     `sign-in: ratio over the raw argon2id verify rate at the configured cost (${memo.argon2 ? `${fmt(memo.argon2.perSecond)}/s` : 'not measured'}), the physical limit of password sign-ins; the baseline has no password sign-in.`,
     'workbench page: Atrium only, no baseline.',
