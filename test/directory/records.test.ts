@@ -133,12 +133,18 @@ describe.each(DRIVERS)('directory records on the %s store', (driver) => {
     await new Promise((resolve) => setTimeout(resolve, 20));
   });
 
-  it('starts an update from the stored record, not from one cached earlier in the request', async () => {
+  /** A directory here and one in the "other process", with a tenant and a user made here. */
+  async function twoDirectories(code: string, username: string) {
     const cost = { password: { memoryCost: 19456, timeCost: 2, parallelism: 1 } };
     const here = createDirectory(t.store, cost);
     const elsewhere = createDirectory(other, cost);
-    const tenant = await here.tenants.create({ code: 'lost-update', name: 'L' });
-    const user = await here.users.create(tenant.id, { username: 'lu', password: 'a long enough password' });
+    const tenant = await here.tenants.create({ code, name: code.toUpperCase() });
+    const user = await here.users.create(tenant.id, { username, password: 'a long enough password' });
+    return { here, elsewhere, tenant, user };
+  }
+
+  it('starts an update from the stored record, not from one cached earlier in the request', async () => {
+    const { here, elsewhere, tenant, user } = await twoDirectories('lost-update', 'lu');
     const { app } = await here.apps.create({ name: 'LU', redirectUris: ['https://lu.test/cb'] });
     await withRecordCache(async () => {
       // This request has read (and cached) them; meanwhile another process changes them.
@@ -175,11 +181,7 @@ describe.each(DRIVERS)('directory records on the %s store', (driver) => {
   });
 
   it('finds no user by a cached username once the user is removed, and the new user of that name once created', async () => {
-    const cost = { password: { memoryCost: 19456, timeCost: 2, parallelism: 1 } };
-    const here = createDirectory(t.store, cost);
-    const elsewhere = createDirectory(other, cost);
-    const tenant = await here.tenants.create({ code: 'index-cache', name: 'I' });
-    const first = await here.users.create(tenant.id, { username: 'ic', password: 'a long enough password' });
+    const { here, elsewhere, tenant, user: first } = await twoDirectories('index-cache', 'ic');
     expect(await withRecordCache(() => here.tenants.byCode('index-cache'))).toMatchObject({ id: tenant.id });
     expect(await withRecordCache(() => here.users.byUsername(tenant.id, 'ic'))).toMatchObject({ id: first.id });
     await elsewhere.users.remove(first.id);
