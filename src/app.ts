@@ -24,7 +24,7 @@ import type { Logger } from './logger.js';
 import { recordProviderEvents } from './oidc/audit-events.js';
 import { createBackchannel, type Backchannel } from './oidc/backchannel.js';
 import { revokeGrantsOnSignOut } from './oidc/logout.js';
-import { settleClaims } from './oidc/adapter.js';
+import { afterWrites, settleWrites } from './oidc/adapter.js';
 import { createProvider, type ProviderPages } from './oidc/provider.js';
 import { createStore } from './store/index.js';
 import { meteredStore } from './store/metered.js';
@@ -92,12 +92,17 @@ export async function createAtrium(config: Config, logger: Logger): Promise<Atri
   provider.on('backchannel.success', (_ctx, client, accountId, sid) => backchannel.firstAttemptDone(client as never, accountId, sid));
   provider.on('backchannel.error', (_ctx, err, client, accountId, sid) => backchannel.firstAttemptDone(client as never, accountId, sid, err));
 
-  provider.on('grant.success', (ctx) => metrics.tokens.inc({ grant_type: String(ctx.oidc.params?.grant_type ?? 'unknown') }));
+  // Counted once the request's token writes are done (see settleWrites): a request that lost a race
+  // for its refresh token at that point issued nothing.
+  provider.on('grant.success', (ctx) => {
+    const grantType = String(ctx.oidc.params?.grant_type ?? 'unknown');
+    afterWrites(() => metrics.tokens.inc({ grant_type: grantType }));
+  });
   // Everything Atrium does around every request, as one middleware (each layer of middleware costs
   // promises and stack depth on every request): the request runs as the current request (directory
   // records then come from a cache checked against the directory version), gets an id, security
-  // headers, errors rendered, a sign-out's grants revoked, the refresh-token consumes the provider
-  // deferred settled before the answer leaves (dropped when it failed), and is counted and logged.
+  // headers, errors rendered, a sign-out's grants revoked, the token writes the adapter held back done
+  // before the answer leaves (dropped when it failed), and is counted and logged.
   const observer = createRequestObserver(logger, metrics);
   const securityHeaders = createSecurityHeaders(PROVIDER_ONLY);
   const errors = createErrorHandling(render, logger);
@@ -108,10 +113,10 @@ export async function createAtrium(config: Config, logger: Logger): Promise<Atri
       try {
         await next();
         await revokeGrantsOnSignOut(provider, ctx);
-        await settleClaims(ctx.status < 400);
+        await settleWrites(ctx.status < 400);
         errors.check(ctx);
       } catch (thrown) {
-        await settleClaims(false);
+        await settleWrites(false);
         errors.render(ctx, thrown);
       } finally {
         observer.finish(ctx, started);

@@ -13,8 +13,10 @@ import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import type { Context, Middleware, Next } from 'koa';
 import type Provider from 'oidc-provider';
+import { errors } from 'oidc-provider';
 import type { Directory } from '../directory/index.js';
 import type { Backchannel } from '../oidc/backchannel.js';
+import { settleWrites } from '../oidc/adapter.js';
 import { endBrowserSession } from '../oidc/sessions.js';
 import { accountForAccessToken, redirectUriOfCode } from '../oidc/tokens.js';
 
@@ -65,6 +67,15 @@ export function createJointOperationRoutes(options: { provider: Provider; direct
     }
     rewrite(ctx, '/token');
     await next();
+    // The tokens are written before the answer is reshaped, so that a write refused now (another
+    // request spent the refresh token first) gets the dialect's error too.
+    try {
+      await settleWrites(ctx.status < 400);
+    } catch (err) {
+      if (!(err instanceof errors.InvalidGrant)) throw err;
+      ctx.status = 400;
+      ctx.body = { error: 'invalid_grant' };
+    }
 
     const answer = (ctx.body ?? {}) as Record<string, unknown>;
     if (ctx.status === 200) {

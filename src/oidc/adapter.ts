@@ -201,39 +201,80 @@ export function decodeRecord(model: string, id: string, value: string, restore?:
  * have expired: it keeps its header (consumed, expiry) and nothing else. */
 const SPENT = { keep: STAMP, rest: '{}' };
 
-interface PendingClaim {
+/**
+ * What a request writes into grant hashes, held until the request ends: each grant's new tokens
+ * and the consume of the refresh token they replace go out together as one atomic write (one
+ * round trip for a refresh or a code exchange, instead of one per token), before the answer that
+ * hands them out leaves. A request that fails writes none of it.
+ */
+interface PendingWrite {
   store: Store;
   key: string;
-  claim: HashClaim;
+  fields: Record<string, string>;
+  /** The hash's TTL the write needs: the longest of its tokens' (undefined: none yet; null: permanent). */
+  ttl: number | null | undefined;
+  claim?: HashClaim;
 }
-const CLAIMS = 'oidc-claims';
+const PENDING = 'oidc-pending';
 
-/** Consumes of refresh tokens this request made that no write has carried yet (undefined outside a request). */
-function pendingClaims(): PendingClaim[] | undefined {
-  const memo = requestMemo();
+/** This request's pending writes (undefined outside a request, or with `create` false and none yet). */
+function pendingWrites(create = true): PendingWrite[] | undefined {
+  const memo = requestMemo(create);
   if (!memo) return undefined;
-  let claims = memo.get(CLAIMS) as PendingClaim[] | undefined;
-  if (!claims) memo.set(CLAIMS, (claims = []));
-  return claims;
+  let pending = memo.get(PENDING) as PendingWrite[] | undefined;
+  if (!pending && create) memo.set(PENDING, (pending = []));
+  return pending;
 }
 
-function takeClaim(key: string): HashClaim | undefined {
-  const claims = requestMemo(false)?.get(CLAIMS) as PendingClaim[] | undefined;
-  const index = claims?.findIndex((c) => c.key === key) ?? -1;
-  return index < 0 ? undefined : claims!.splice(index, 1)[0]!.claim;
+function pendingWrite(pending: PendingWrite[], store: Store, key: string): PendingWrite {
+  let write = pending.find((w) => w.key === key);
+  if (!write) pending.push((write = { store, key, fields: {}, ttl: undefined }));
+  return write;
+}
+
+const longerTtl = (a: number | null | undefined, b: number | undefined): number | null =>
+  b === undefined || a === null ? null : a === undefined ? b : Math.max(a, b);
+
+/** Callbacks that run once this request's writes are done (see `afterWrites`). */
+const AFTER = 'oidc-after';
+
+/**
+ * Runs `fn` once the current request's pending writes succeeded (at once outside a request);
+ * never when they, or the request, failed. What counts issued tokens uses it.
+ */
+export function afterWrites(fn: () => void): void {
+  const memo = requestMemo();
+  if (!memo) return fn();
+  const after = memo.get(AFTER) as (() => void)[] | undefined;
+  if (after) after.push(fn);
+  else memo.set(AFTER, [fn]);
 }
 
 /**
- * At the end of a request: the consumes no write carried. When the request succeeded they are
- * done now (before its answer leaves); when it failed they are dropped, so a request that issued
- * nothing leaves the refresh token usable for a retry.
+ * At the end of a request: when it succeeded, its pending writes are done now (before its answer
+ * leaves; a write refused because the grant was revoked, or its refresh token consumed, meanwhile
+ * throws invalid_grant, which then becomes the answer), and what waited for them runs. When it
+ * failed, all of it is dropped, so a request that issued nothing leaves its refresh token usable
+ * for a retry.
  */
-export async function settleClaims(succeeded: boolean): Promise<void> {
-  const claims = requestMemo(false)?.get(CLAIMS) as PendingClaim[] | undefined;
-  if (!claims?.length) return;
-  const all = claims.splice(0);
+export async function settleWrites(succeeded: boolean): Promise<void> {
+  const memo = requestMemo(false);
+  if (!memo) return;
+  const pending = (memo.get(PENDING) as PendingWrite[] | undefined)?.splice(0) ?? [];
+  const after = (memo.get(AFTER) as (() => void)[] | undefined)?.splice(0) ?? [];
   if (!succeeded) return;
-  await Promise.all(all.map(({ store, key, claim }) => store.hconsume(key, claim.field, claim.stamp, { keep: claim.keep, rest: claim.rest })));
+  const now = epochNow();
+  const written = await Promise.all(
+    pending.map(({ store, key, fields, ttl, claim }) => {
+      if (Object.keys(fields).length === 0) {
+        // A consume that no token write carried: done on its own (a lost race then issued nothing).
+        return claim ? store.hconsume(key, claim.field, claim.stamp, { keep: claim.keep, rest: claim.rest }).then(() => true) : true;
+      }
+      return store.hsetRecords(key, fields, { ttl: ttl ?? undefined, requires: GRANT_FIELD, now, claim });
+    }),
+  );
+  if (written.includes(false)) throw new errors.InvalidGrant('grant request is invalid');
+  for (const fn of after) fn();
 }
 
 /** Whether a record's header says it expired. */
@@ -296,8 +337,15 @@ export class StoreAdapter implements Adapter {
     const inGrant = this.inGrant(id);
     if (inGrant && payload.grantId === inGrant.grantId) {
       const record = encodeRecord(this.model, id, payload, FROM_GRANT);
-      const claim = takeClaim(inGrant.key);
-      const written = await this.store.hsetRecords(inGrant.key, { [inGrant.field]: record }, { ttl, requires: GRANT_FIELD, now, claim });
+      const pending = pendingWrites();
+      if (pending) {
+        // Within a request: written at its end, with the grant's other writes (see PendingWrite).
+        const write = pendingWrite(pending, this.store, inGrant.key);
+        write.fields[inGrant.field] = record;
+        write.ttl = longerTtl(write.ttl, ttl);
+        return;
+      }
+      const written = await this.store.hsetRecords(inGrant.key, { [inGrant.field]: record }, { ttl, requires: GRANT_FIELD, now });
       if (!written) throw new errors.InvalidGrant('grant request is invalid');
       return;
     }
@@ -366,12 +414,13 @@ export class StoreAdapter implements Adapter {
     const now = stamp(epochNow());
     const inGrant = this.inGrant(id);
     if (inGrant) {
-      const claims = pendingClaims();
-      if (claims && !claims.some((c) => c.key === inGrant.key)) {
-        // Within a request, the claim goes out with the next write into the same grant (the
-        // refresh token that replaces this one), atomically: one round trip instead of two, and
-        // that write fails with invalid_grant when another request consumed the token first.
-        claims.push({ store: this.store, key: inGrant.key, claim: { field: inGrant.field, stamp: now, ...SPENT } });
+      const pending = pendingWrites();
+      const write = pending && pendingWrite(pending, this.store, inGrant.key);
+      if (write && !write.claim) {
+        // Within a request, the claim goes out with the request's writes into the same grant (the
+        // refresh token that replaces this one), atomically: that write fails with invalid_grant
+        // when another request consumed the token first.
+        write.claim = { field: inGrant.field, stamp: now, ...SPENT };
         return;
       }
       if (!(await this.store.hconsume(inGrant.key, inGrant.field, now, SPENT))) throw new errors.InvalidGrant('grant request is invalid');

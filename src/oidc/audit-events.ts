@@ -7,6 +7,7 @@ import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { Directory } from '../directory/index.js';
 import type { CountedEvent } from '../directory/audit.js';
 import type { AtriumAccount } from './accounts.js';
+import { afterWrites } from './adapter.js';
 
 const tenantOfContext = async (ctx: KoaContextWithOIDC, directory: Directory): Promise<string | undefined> => {
   const account = ctx.oidc.entities.Account as AtriumAccount | undefined;
@@ -25,7 +26,8 @@ export function recordProviderEvents(provider: Provider, directory: Directory): 
 
   provider.on('grant.success', (ctx) => {
     const grantType = String(ctx.oidc.params?.grant_type ?? '');
-    if (grantType === 'authorization_code' || grantType === 'refresh_token' || grantType === 'client_credentials') count(ctx, `token.${grantType}`);
+    // Once the tokens are written (a request that then loses its refresh token's race issued none).
+    if (grantType === 'authorization_code' || grantType === 'refresh_token' || grantType === 'client_credentials') afterWrites(() => count(ctx, `token.${grantType}`));
   });
   provider.on('grant.revoked', (ctx) => {
     if (ctx.oidc.route === 'revocation') count(ctx, 'token.revoked');

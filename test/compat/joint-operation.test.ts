@@ -174,6 +174,14 @@ describe.each(DRIVERS)('joint-operation dialect on the %s store', (driver) => {
       expect((await userinfo(second.body.access_token as string)).status).toBe(401);
     });
 
+    it('lets at most one of parallel refreshes with one token succeed, and answers the rest with the documented error', async () => {
+      const { refresh_token } = await tokens();
+      const results = await Promise.all(Array.from({ length: 8 }, () => refresh(refresh_token)));
+      const losers = results.filter((r) => r.status !== 200);
+      expect(losers.length).toBeGreaterThanOrEqual(7);
+      for (const loser of losers) expect(loser).toEqual({ status: 400, body: { error: 'invalid_grant', error_description: 'Invalid refresh token' } });
+    });
+
     it('answers an unknown refresh token with the documented error', async () => {
       expect(await refresh('no-such-token')).toEqual({ status: 400, body: { error: 'invalid_grant', error_description: 'Invalid refresh token' } });
     });

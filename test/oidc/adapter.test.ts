@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { errors } from 'oidc-provider';
-import { GrantRevoked, StoreAdapter, decodeRecord, encodeRecord, oidcKeys, settleClaims } from '../../src/oidc/adapter.js';
+import { GrantRevoked, StoreAdapter, afterWrites, decodeRecord, encodeRecord, oidcKeys, settleWrites } from '../../src/oidc/adapter.js';
 import { withRecordCache } from '../../src/directory/records.js';
 import { ALL_TOPOLOGIES, openTestStore, type TestStore } from '../helpers/stores.js';
 
@@ -107,7 +107,7 @@ describe.each(ALL_TOPOLOGIES)('oidc-provider adapter on the %s store', (driver) 
         withRecordCache(async () => {
           await rt.consume('g4.old'); // deferred: nothing written yet
           await rt.upsert(`g4.new${i}`, token('g4', `new${i}`, 600), 600);
-          await settleClaims(true);
+          await settleWrites(true);
         }),
       ),
     );
@@ -126,14 +126,57 @@ describe.each(ALL_TOPOLOGIES)('oidc-provider adapter on the %s store', (driver) 
     await withRecordCache(async () => {
       await rt.consume('g5.a');
       expect((await rt.find('g5.a'))?.consumed).toBeUndefined();
-      await settleClaims(true);
+      await settleWrites(true);
     });
     expect((await rt.find('g5.a'))?.consumed).toBeGreaterThan(0);
     await withRecordCache(async () => {
       await rt.consume('g5.b');
-      await settleClaims(false);
+      await settleWrites(false);
     });
     expect((await rt.find('g5.b'))?.consumed).toBeUndefined();
+  });
+
+  it('within a request, writes its tokens into their grant together at its end, and only when it succeeded', async () => {
+    await grant('g6');
+    const at = adapter('AccessToken');
+    const rt = adapter('RefreshToken');
+    const counted: string[] = [];
+    await withRecordCache(async () => {
+      await at.upsert('g6.at', token('g6', 'at', 60), 60);
+      await rt.upsert('g6.rt', token('g6', 'rt', 600), 600);
+      afterWrites(() => counted.push('issued'));
+      expect(await at.find('g6.at')).toBeUndefined();
+      expect(counted).toEqual([]);
+      await settleWrites(true);
+    });
+    expect(await at.find('g6.at')).toMatchObject({ jti: 'g6.at', grantId: 'g6' });
+    expect(await rt.find('g6.rt')).toMatchObject({ jti: 'g6.rt', grantId: 'g6' });
+    expect(counted).toEqual(['issued']);
+    // The hash lives as long as its longest-lived token.
+    expect(await t.store.ttl(oidcKeys.grant('g6'))).toBeGreaterThan(590);
+
+    await withRecordCache(async () => {
+      await at.upsert('g6.failed', token('g6', 'failed', 60), 60);
+      afterWrites(() => counted.push('failed'));
+      await settleWrites(false);
+    });
+    expect(await at.find('g6.failed')).toBeUndefined();
+    expect(counted).toEqual(['issued']);
+  });
+
+  it('refuses, at the end of a request, the tokens of a grant revoked while it ran', async () => {
+    await grant('g7');
+    const at = adapter('AccessToken');
+    let ran = false;
+    const request = withRecordCache(async () => {
+      await at.upsert('g7.at', token('g7', 'at', 60), 60);
+      afterWrites(() => (ran = true));
+      await adapter('Grant').destroy('g7');
+      await settleWrites(true);
+    });
+    await expect(request).rejects.toBeInstanceOf(errors.InvalidGrant);
+    expect(ran).toBe(false);
+    expect(await t.store.ttl(oidcKeys.grant('g7'))).toBe(-2);
   });
 
   it('does not write a record saved after its expiry (it would never expire), nor bring back one that is gone', async () => {
