@@ -214,6 +214,8 @@ interface PendingWrite {
   /** The hash's TTL the write needs: the longest of its tokens' (undefined: none yet; null: permanent). */
   ttl: number | null | undefined;
   claim?: HashClaim;
+  /** Index entries of codes this request redeemed, dropped with the write (best effort). */
+  drop: string[];
 }
 const PENDING = 'oidc-pending';
 
@@ -228,7 +230,7 @@ function pendingWrites(create = true): PendingWrite[] | undefined {
 
 function pendingWrite(pending: PendingWrite[], store: Store, key: string): PendingWrite {
   let write = pending.find((w) => w.key === key);
-  if (!write) pending.push((write = { store, key, fields: {}, ttl: undefined }));
+  if (!write) pending.push((write = { store, key, fields: {}, ttl: undefined, drop: [] }));
   return write;
 }
 
@@ -262,15 +264,21 @@ export async function settleWrites(succeeded: boolean): Promise<void> {
   if (!memo) return;
   const pending = (memo.get(PENDING) as PendingWrite[] | undefined)?.splice(0) ?? [];
   const after = (memo.get(AFTER) as (() => void)[] | undefined)?.splice(0) ?? [];
-  if (!succeeded) return;
+  if (!succeeded) {
+    // The codes it redeemed stay consumed all the same: their index entries go.
+    for (const { store, key, drop } of pending) if (drop.length > 0) void store.hdel(key, ...drop).catch(() => undefined);
+    return;
+  }
   const now = epochNow();
   const written = await Promise.all(
-    pending.map(({ store, key, fields, ttl, claim }) => {
+    pending.map(({ store, key, fields, ttl, claim, drop }) => {
       if (Object.keys(fields).length === 0) {
-        // A consume that no token write carried: done on its own (a lost race then issued nothing).
+        // Nothing written: a consume that no token write carried is done on its own (a lost race
+        // then issued nothing), and index entries are dropped without waiting.
+        if (drop.length > 0) void store.hdel(key, ...drop).catch(() => undefined);
         return claim ? store.hconsume(key, claim.field, claim.stamp, { keep: claim.keep, rest: claim.rest }).then(() => true) : true;
       }
-      return store.hsetRecords(key, fields, { ttl: ttl ?? undefined, requires: GRANT_FIELD, now, claim });
+      return store.hsetRecords(key, fields, { ttl: ttl ?? undefined, requires: GRANT_FIELD, now, claim, drop });
     }),
   );
   if (written.includes(false)) throw new errors.InvalidGrant('grant request is invalid');
@@ -427,10 +435,14 @@ export class StoreAdapter implements Adapter {
       return;
     }
     if (!(await this.store.consume(this.key(id), now))) throw new errors.InvalidGrant('grant request is invalid');
-    // A consumed code can no longer be redeemed: its grant no longer needs to find it. Best effort:
-    // an entry left behind is dropped when the code expires.
+    // A consumed code can no longer be redeemed: its grant no longer needs to find it. Best effort
+    // (an entry left behind is dropped when the code expires): within a request, with the write of
+    // the tokens the code is exchanged for.
     const grantId = INDEXED.has(this.model) ? splitTokenId(id)?.grantId : undefined;
-    if (grantId) void this.store.hdel(oidcKeys.grant(grantId), `${this.code}:${id}`).catch(() => undefined);
+    if (!grantId) return;
+    const pending = pendingWrites();
+    if (pending) pendingWrite(pending, this.store, oidcKeys.grant(grantId)).drop.push(`${this.code}:${id}`);
+    else void this.store.hdel(oidcKeys.grant(grantId), `${this.code}:${id}`).catch(() => undefined);
   }
 
   async destroy(id: string): Promise<void> {

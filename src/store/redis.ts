@@ -103,8 +103,10 @@ const SCRIPTS = {
       if not claimed or string.sub(claimed, 1, #ARGV[6]) ~= string.rep('0', #ARGV[6]) then return 0 end
       redis.call('hset', KEYS[1], ARGV[5], ARGV[6] .. string.sub(claimed, #ARGV[6] + 1, #ARGV[6] + tonumber(ARGV[7])) .. ARGV[8])
     end
+    local drops = tonumber(ARGV[9])
+    if drops > 0 then redis.call('hdel', KEYS[1], unpack(ARGV, 10, 9 + drops)) end
     local existed = redis.call('exists', KEYS[1]) == 1
-    redis.call('hset', KEYS[1], unpack(ARGV, 9))
+    redis.call('hset', KEYS[1], unpack(ARGV, 10 + drops))
     ${extendTtl('ARGV[4]')}
     return 1`,
   saddExtend: `
@@ -330,7 +332,8 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Stor
       const requires = options.requires === undefined ? ['any', ''] : ['requires', options.requires];
       const { claim } = options;
       const claimArgs = claim ? [claim.field, claim.stamp, claim.keep, claim.rest] : ['', '', 0, ''];
-      return (await script('hsetRecords', key, [...requires, Math.floor(options.now), ms(options.ttl), ...claimArgs, ...pairs])) === 1;
+      const drop = options.drop ?? [];
+      return (await script('hsetRecords', key, [...requires, Math.floor(options.now), ms(options.ttl), ...claimArgs, drop.length, ...drop, ...pairs])) === 1;
     },
 
     async sadd(key, members, options = {}) {

@@ -304,6 +304,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
           if (claimed?.slice(0, claim.stamp.length) !== '0'.repeat(claim.stamp.length)) return false;
           q.putMember.run(key, claim.field, claim.stamp + claimed.slice(claim.stamp.length, claim.stamp.length + claim.keep) + claim.rest);
         }
+        for (const field of options.drop ?? []) q.delMember.run(key, field);
         if (!row) q.putEntry.run(key, 'hash', null, expiryOf(options.ttl, now));
         else extendExpiry(key, row, expiryOf(options.ttl, now));
         for (const [field, value] of entries) q.putMember.run(key, field, value);

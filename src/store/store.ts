@@ -80,12 +80,13 @@ export interface Store {
    * field's record has not expired, the fields
    * are written and the hash's TTL is extended to `ttl` (never shortened; `ttl: undefined` makes it
    * permanent), as `extend`; otherwise nothing is written and the answer is false. With `claim`,
-   * the write also needs that `hconsume` of another field of the hash succeeds, in the same step.
+   * the write also needs that `hconsume` of another field of the hash succeeds, in the same step;
+   * fields named in `drop` are deleted in the same step, when the write happens.
    */
   hsetRecords(
     key: string,
     fields: Record<string, string>,
-    options: { ttl?: number; requires?: string; now: number; claim?: HashClaim },
+    options: { ttl?: number; requires?: string; now: number; claim?: HashClaim; drop?: readonly string[] },
   ): Promise<boolean>;
 
   /**

@@ -164,6 +164,25 @@ describe.each(ALL_TOPOLOGIES)('oidc-provider adapter on the %s store', (driver) 
     expect(counted).toEqual(['issued']);
   });
 
+  it('within a request, unindexes a redeemed code with the write of the tokens it is exchanged for, and also when the request failed', async () => {
+    const codes = adapter('AuthorizationCode');
+    const at = adapter('AccessToken');
+    for (const succeeded of [true, false]) {
+      const g = `g8${succeeded}`;
+      await grant(g);
+      await codes.upsert(`${g}.code`, { jti: `${g}.code`, grantId: g }, 60);
+      await withRecordCache(async () => {
+        await codes.consume(`${g}.code`);
+        await at.upsert(`${g}.at`, token(g, 'at', 60), 60);
+        await settleWrites(succeeded);
+      });
+      await sleep(50); // a failed request's drop is not awaited
+      const fields = Object.keys((await t.store.hgetall(oidcKeys.grant(g))) ?? {}).sort();
+      expect(fields).toEqual(succeeded ? ['AT:at', 'G'] : ['G']);
+      expect((await codes.find(`${g}.code`))?.consumed).toBeGreaterThan(0);
+    }
+  });
+
   it('refuses, at the end of a request, the tokens of a grant revoked while it ran', async () => {
     await grant('g7');
     const at = adapter('AccessToken');

@@ -183,6 +183,15 @@ describe.each(ALL_TOPOLOGIES)('store conformance: %s driver', (driver) => {
       expect(await store.hsetRecords('r:claim', { ghost: record(now + 60) }, { ttl: 60, now, claim: { ...claim, field: 'missing' } })).toBe(false);
     });
 
+    it('drops the named members in the same step as a write, and only when the write happens', async () => {
+      const now = nowS();
+      await store.hset('r:drop', { G: record(0), 'AC:a': record(now + 60), 'AC:b': record(now + 60) });
+      expect(await store.hsetRecords('r:drop', { t: record(now + 60) }, { requires: 'G', ttl: 60, now, drop: ['AC:a', 'AC:none'] })).toBe(true);
+      expect(Object.keys((await store.hgetall('r:drop')) ?? {}).sort()).toEqual(['AC:b', 'G', 't']);
+      expect(await store.hsetRecords('r:drop', { u: record(now + 60) }, { requires: 'missing', ttl: 60, now, drop: ['AC:b'] })).toBe(false);
+      expect(Object.keys((await store.hgetall('r:drop')) ?? {}).sort()).toEqual(['AC:b', 'G', 't']);
+    });
+
     it('never leaves a hash behind when pruning emptied a big one and the write is refused', async () => {
       const now = nowS();
       const padding = `{"pad":"${'x'.repeat(80)}"}`;
