@@ -219,12 +219,15 @@ interface PendingWrite {
 }
 const PENDING = 'oidc-pending';
 
-/** This request's pending writes (undefined outside a request, or with `create` false and none yet). */
-function pendingWrites(create = true): PendingWrite[] | undefined {
-  const memo = requestMemo(create);
-  if (!memo) return undefined;
+/** Set once a request's writes are settled: anything it writes after that is written at once. */
+const SETTLED = 'oidc-settled';
+
+/** This request's pending writes (undefined outside a request, or once they were settled). */
+function pendingWrites(): PendingWrite[] | undefined {
+  const memo = requestMemo();
+  if (!memo || memo.has(SETTLED)) return undefined;
   let pending = memo.get(PENDING) as PendingWrite[] | undefined;
-  if (!pending && create) memo.set(PENDING, (pending = []));
+  if (!pending) memo.set(PENDING, (pending = []));
   return pending;
 }
 
@@ -246,7 +249,7 @@ const AFTER = 'oidc-after';
  */
 export function afterWrites(fn: () => void): void {
   const memo = requestMemo();
-  if (!memo) return fn();
+  if (!memo || memo.has(SETTLED)) return fn();
   const after = memo.get(AFTER) as (() => void)[] | undefined;
   if (after) after.push(fn);
   else memo.set(AFTER, [fn]);
@@ -260,8 +263,9 @@ export function afterWrites(fn: () => void): void {
  * for a retry.
  */
 export async function settleWrites(succeeded: boolean): Promise<void> {
-  const memo = requestMemo(false);
-  if (!memo) return;
+  const memo = requestMemo();
+  if (!memo || memo.has(SETTLED)) return;
+  memo.set(SETTLED, true);
   const pending = (memo.get(PENDING) as PendingWrite[] | undefined)?.splice(0) ?? [];
   const after = (memo.get(AFTER) as (() => void)[] | undefined)?.splice(0) ?? [];
   if (!succeeded) {
@@ -273,10 +277,11 @@ export async function settleWrites(succeeded: boolean): Promise<void> {
   const written = await Promise.all(
     pending.map(({ store, key, fields, ttl, claim, drop }) => {
       if (Object.keys(fields).length === 0) {
-        // Nothing written: a consume that no token write carried is done on its own (a lost race
-        // then issued nothing), and index entries are dropped without waiting.
+        // Nothing written: a consume that no token write carried is done on its own (and fails the
+        // request when another one consumed the token first), and index entries are dropped
+        // without waiting.
         if (drop.length > 0) void store.hdel(key, ...drop).catch(() => undefined);
-        return claim ? store.hconsume(key, claim.field, claim.stamp, { keep: claim.keep, rest: claim.rest }).then(() => true) : true;
+        return claim ? store.hconsume(key, claim.field, claim.stamp, { keep: claim.keep, rest: claim.rest }) : true;
       }
       return store.hsetRecords(key, fields, { ttl: ttl ?? undefined, requires: GRANT_FIELD, now, claim, drop });
     }),

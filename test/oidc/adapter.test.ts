@@ -134,6 +134,28 @@ describe.each(ALL_TOPOLOGIES)('oidc-provider adapter on the %s store', (driver) 
       await settleWrites(false);
     });
     expect((await rt.find('g5.b'))?.consumed).toBeUndefined();
+    // A deferred consume that another consume beat fails the request.
+    const lost = withRecordCache(async () => {
+      await rt.consume('g5.b');
+      await rt.consume('g5.b'); // the second one in a request is done at once
+      await settleWrites(true);
+    });
+    await expect(lost).rejects.toBeInstanceOf(errors.InvalidGrant);
+  });
+
+  it('writes at once what a request saves after its writes were settled', async () => {
+    await grant('g9');
+    const at = adapter('AccessToken');
+    const counted: string[] = [];
+    await withRecordCache(async () => {
+      await settleWrites(true);
+      await at.upsert('g9.late', token('g9', 'late', 60), 60);
+      expect(await at.find('g9.late')).toMatchObject({ jti: 'g9.late' });
+      afterWrites(() => counted.push('late'));
+      expect(counted).toEqual(['late']);
+      await settleWrites(true); // a second settle has nothing left to do
+    });
+    expect(await at.find('g9.late')).toMatchObject({ jti: 'g9.late' });
   });
 
   it('within a request, writes its tokens into their grant together at its end, and only when it succeeded', async () => {
