@@ -214,7 +214,7 @@ interface PendingWrite {
   /** The hash's TTL the write needs: the longest of its tokens' (undefined: none yet; null: permanent). */
   ttl: number | null | undefined;
   claim?: HashClaim;
-  /** Index entries of codes this request redeemed, dropped with the write (best effort). */
+  /** Index entries of codes this request redeemed: the write needs them there, and drops them. */
   drop: string[];
 }
 const PENDING = 'oidc-pending';
@@ -440,9 +440,11 @@ export class StoreAdapter implements Adapter {
       return;
     }
     if (!(await this.store.consume(this.key(id), now))) throw new errors.InvalidGrant('grant request is invalid');
-    // A consumed code can no longer be redeemed: its grant no longer needs to find it. Best effort
-    // (an entry left behind is dropped when the code expires): within a request, with the write of
-    // the tokens the code is exchanged for.
+    // A consumed code can no longer be redeemed: its grant no longer needs to find it. Within a
+    // request, the entry goes with the write of the tokens the code is exchanged for, which needs it
+    // still there: a revocation of the grant's tokens and codes meanwhile (the revocation endpoint
+    // keeps the grant) refuses them. Otherwise best effort: an entry left behind is dropped when the
+    // code expires.
     const grantId = INDEXED.has(this.model) ? splitTokenId(id)?.grantId : undefined;
     if (!grantId) return;
     const pending = pendingWrites();

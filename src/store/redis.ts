@@ -97,13 +97,20 @@ const SCRIPTS = {
       local required = redis.call('hget', KEYS[1], ARGV[2])
       if not required or expired(required) then return 0 end
     end
+    -- The claim (an hconsume of another member) must succeed, and the members to drop must be
+    -- there, for the write to happen: all is checked before anything is written.
+    local claimed
     if ARGV[5] ~= '' then
-      -- The claim (an hconsume of another member) must succeed for the write to happen.
-      local claimed = redis.call('hget', KEYS[1], ARGV[5])
+      claimed = redis.call('hget', KEYS[1], ARGV[5])
       if not claimed or string.sub(claimed, 1, #ARGV[6]) ~= string.rep('0', #ARGV[6]) then return 0 end
-      redis.call('hset', KEYS[1], ARGV[5], ARGV[6] .. string.sub(claimed, #ARGV[6] + 1, #ARGV[6] + tonumber(ARGV[7])) .. ARGV[8])
     end
     local drops = tonumber(ARGV[9])
+    for i = 10, 9 + drops do
+      if redis.call('hexists', KEYS[1], ARGV[i]) == 0 then return 0 end
+    end
+    if claimed then
+      redis.call('hset', KEYS[1], ARGV[5], ARGV[6] .. string.sub(claimed, #ARGV[6] + 1, #ARGV[6] + tonumber(ARGV[7])) .. ARGV[8])
+    end
     if drops > 0 then redis.call('hdel', KEYS[1], unpack(ARGV, 10, 9 + drops)) end
     local existed = redis.call('exists', KEYS[1]) == 1
     redis.call('hset', KEYS[1], unpack(ARGV, 10 + drops))

@@ -298,13 +298,14 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
           row = live(key, now, 'hash');
         }
         if (options.requires !== undefined && (!row || !q.member.get(key, options.requires))) return false;
+        // The claim must succeed and the members to drop must be there: all checked before any write.
         const { claim } = options;
-        if (claim) {
-          const claimed = row ? q.member.get(key, claim.field)?.value : undefined;
-          if (claimed?.slice(0, claim.stamp.length) !== '0'.repeat(claim.stamp.length)) return false;
-          q.putMember.run(key, claim.field, claim.stamp + claimed.slice(claim.stamp.length, claim.stamp.length + claim.keep) + claim.rest);
-        }
-        for (const field of options.drop ?? []) q.delMember.run(key, field);
+        const claimed = claim && row ? q.member.get(key, claim.field)?.value : undefined;
+        if (claim && claimed?.slice(0, claim.stamp.length) !== '0'.repeat(claim.stamp.length)) return false;
+        const drop = options.drop ?? [];
+        if (drop.some((field) => !row || !q.member.get(key, field))) return false;
+        if (claim && claimed !== undefined) q.putMember.run(key, claim.field, claim.stamp + claimed.slice(claim.stamp.length, claim.stamp.length + claim.keep) + claim.rest);
+        for (const field of drop) q.delMember.run(key, field);
         if (!row) q.putEntry.run(key, 'hash', null, expiryOf(options.ttl, now));
         else extendExpiry(key, row, expiryOf(options.ttl, now));
         for (const [field, value] of entries) q.putMember.run(key, field, value);

@@ -205,6 +205,22 @@ describe.each(ALL_TOPOLOGIES)('oidc-provider adapter on the %s store', (driver) 
     }
   });
 
+  it('refuses the tokens of a code exchange when the grant’s tokens and codes were revoked while it ran (the grant kept)', async () => {
+    await grant('g10');
+    const codes = adapter('AuthorizationCode');
+    const at = adapter('AccessToken');
+    await codes.upsert('g10.code', { jti: 'g10.code', grantId: 'g10' }, 60);
+    const exchange = withRecordCache(async () => {
+      await codes.consume('g10.code');
+      await at.upsert('g10.at', token('g10', 'at', 60), 60);
+      // The revocation endpoint, revoking another token of this grant: every token and code goes.
+      await Promise.all(['AccessToken', 'RefreshToken', 'AuthorizationCode'].map((model) => adapter(model).revokeByGrantId('g10')));
+      await settleWrites(true);
+    });
+    await expect(exchange).rejects.toBeInstanceOf(errors.InvalidGrant);
+    expect(Object.keys((await t.store.hgetall(oidcKeys.grant('g10'))) ?? {})).toEqual(['G']);
+  });
+
   it('refuses, at the end of a request, the tokens of a grant revoked while it ran', async () => {
     await grant('g7');
     const at = adapter('AccessToken');

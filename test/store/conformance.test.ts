@@ -186,10 +186,20 @@ describe.each(ALL_TOPOLOGIES)('store conformance: %s driver', (driver) => {
     it('drops the named members in the same step as a write, and only when the write happens', async () => {
       const now = nowS();
       await store.hset('r:drop', { G: record(0), 'AC:a': record(now + 60), 'AC:b': record(now + 60) });
-      expect(await store.hsetRecords('r:drop', { t: record(now + 60) }, { requires: 'G', ttl: 60, now, drop: ['AC:a', 'AC:none'] })).toBe(true);
+      expect(await store.hsetRecords('r:drop', { t: record(now + 60) }, { requires: 'G', ttl: 60, now, drop: ['AC:a'] })).toBe(true);
       expect(Object.keys((await store.hgetall('r:drop')) ?? {}).sort()).toEqual(['AC:b', 'G', 't']);
       expect(await store.hsetRecords('r:drop', { u: record(now + 60) }, { requires: 'missing', ttl: 60, now, drop: ['AC:b'] })).toBe(false);
       expect(Object.keys((await store.hgetall('r:drop')) ?? {}).sort()).toEqual(['AC:b', 'G', 't']);
+    });
+
+    it('writes only while the members to drop are there, and then claims nothing either', async () => {
+      const now = nowS();
+      await store.hset('r:gone', { G: record(0), old: record(now + 60), 'AC:b': record(now + 60) });
+      const claim = { field: 'old', stamp: '1234567890', keep: 10, rest: '{}' };
+      expect(await store.hsetRecords('r:gone', { t: record(now + 60) }, { requires: 'G', ttl: 60, now, claim, drop: ['AC:b', 'AC:a'] })).toBe(false);
+      expect(await store.hgetall('r:gone')).toEqual({ G: record(0), old: record(now + 60), 'AC:b': record(now + 60) });
+      expect(await store.hsetRecords('r:gone', { t: record(now + 60) }, { requires: 'G', ttl: 60, now, claim, drop: ['AC:b'] })).toBe(true);
+      expect(Object.keys((await store.hgetall('r:gone')) ?? {}).sort()).toEqual(['G', 'old', 't']);
     });
 
     it('never leaves a hash behind when pruning emptied a big one and the write is refused', async () => {
