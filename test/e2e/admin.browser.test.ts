@@ -55,6 +55,7 @@ describe('the admin pages in Chromium', () => {
 
     // Register an app: the secret is shown once, in a dialog.
     await page.getByRole('link', { name: 'Apps' }).click();
+    expect(await page.locator('td.empty').allTextContents()).toEqual(['No apps are registered yet.']);
     await page.getByLabel('Name', { exact: true }).fill('Expenses');
     await page.getByLabel('Redirect URIs (one per line; the first is the launch callback)').fill('https://expenses.test/callback');
     await page.getByRole('button', { name: 'Register app' }).click();
@@ -64,9 +65,11 @@ describe('the admin pages in Chromium', () => {
     expect(secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
     await submitAndReload(page, () => page.getByRole('button', { name: 'I have copied it' }).click());
     expect(await page.content()).not.toContain(secret);
+    expect(await page.locator('td.empty').count()).toBe(0);
 
     // Assign it to acme.
     await page.getByRole('link', { name: 'Assignments' }).click();
+    expect(await page.locator('td.empty').allTextContents()).toEqual(['No apps are assigned yet.']);
     await page.getByLabel('App', { exact: true }).selectOption(clientId);
     await submitAndReload(page, () => page.getByRole('button', { name: 'Assign' }).click());
     await expect.poll(() => page.locator('td code', { hasText: clientId }).count()).toBe(1);
@@ -114,6 +117,8 @@ describe('the admin pages in Chromium', () => {
     await page.waitForURL(/\/admin\/users/);
     expect(await page.locator('.admin-nav a').allTextContents()).toEqual(['Assignments', 'Users', 'Sessions', 'Audit']);
     expect(await page.locator('#tenant option').allTextContents()).toEqual(['Acme Corp (acme)']);
+    await page.goto(`${t.issuer}/admin/users?q=nobody-by-this-name`);
+    expect(await page.locator('td.empty').allTextContents()).toEqual(['No user matches the search.']);
     const platformOnly = await page.goto(`${t.issuer}/admin/apps`);
     expect(platformOnly?.status()).toBe(403);
     await context.close();
