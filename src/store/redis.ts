@@ -80,6 +80,11 @@ const SCRIPTS = {
       local at = tonumber(expires)
       return at > 0 and at <= now
     end
+    -- The members to drop must be there, expired or not (checked before pruning may take them).
+    local drops = tonumber(ARGV[9])
+    for i = 10, 9 + drops do
+      if redis.call('hexists', KEYS[1], ARGV[i]) == 0 then return 0 end
+    end
     local cursor = redis.call('hget', KEYS[1], '#') or '0'
     local scan = redis.call('hscan', KEYS[1], cursor, 'COUNT', 32)
     local members = scan[2]
@@ -97,16 +102,12 @@ const SCRIPTS = {
       local required = redis.call('hget', KEYS[1], ARGV[2])
       if not required or expired(required) then return 0 end
     end
-    -- The claim (an hconsume of another member) must succeed, and the members to drop must be
-    -- there, for the write to happen: all is checked before anything is written.
+    -- The claim (an hconsume of another member) must succeed for the write to happen: checked,
+    -- like everything above, before anything is written.
     local claimed
     if ARGV[5] ~= '' then
       claimed = redis.call('hget', KEYS[1], ARGV[5])
       if not claimed or string.sub(claimed, 1, #ARGV[6]) ~= string.rep('0', #ARGV[6]) then return 0 end
-    end
-    local drops = tonumber(ARGV[9])
-    for i = 10, 9 + drops do
-      if redis.call('hexists', KEYS[1], ARGV[i]) == 0 then return 0 end
     end
     if claimed then
       redis.call('hset', KEYS[1], ARGV[5], ARGV[6] .. string.sub(claimed, #ARGV[6] + 1, #ARGV[6] + tonumber(ARGV[7])) .. ARGV[8])

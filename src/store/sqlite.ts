@@ -292,18 +292,19 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
       if (entries.length === 0) return true;
       return write((now) => {
         let row = live(key, now, 'hash');
+        // The members to drop must be there, expired or not (checked before pruning may take them).
+        const drop = options.drop ?? [];
+        if (drop.some((field) => !row || !q.member.get(key, field))) return false;
         if (row) {
           q.pruneRecords.run(key, options.now);
           dropIfEmpty(key);
           row = live(key, now, 'hash');
         }
         if (options.requires !== undefined && (!row || !q.member.get(key, options.requires))) return false;
-        // The claim must succeed and the members to drop must be there: all checked before any write.
+        // The claim must succeed: checked, like everything above, before any write.
         const { claim } = options;
         const claimed = claim && row ? q.member.get(key, claim.field)?.value : undefined;
         if (claim && claimed?.slice(0, claim.stamp.length) !== '0'.repeat(claim.stamp.length)) return false;
-        const drop = options.drop ?? [];
-        if (drop.some((field) => !row || !q.member.get(key, field))) return false;
         if (claim && claimed !== undefined) q.putMember.run(key, claim.field, claim.stamp + claimed.slice(claim.stamp.length, claim.stamp.length + claim.keep) + claim.rest);
         for (const field of drop) q.delMember.run(key, field);
         if (!row) q.putEntry.run(key, 'hash', null, expiryOf(options.ttl, now));

@@ -81,7 +81,8 @@ export interface Store {
    * are written and the hash's TTL is extended to `ttl` (never shortened; `ttl: undefined` makes it
    * permanent), as `extend`; otherwise nothing is written and the answer is false. With `claim`,
    * the write also needs that `hconsume` of another field of the hash succeeds, in the same step;
-   * with `drop`, it also needs those fields to be there, and deletes them in the same step.
+   * with `drop`, it also needs those fields to be there (expired or not: they are checked before
+   * pruning), and deletes them in the same step.
    */
   hsetRecords(
     key: string,

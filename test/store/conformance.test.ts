@@ -202,6 +202,14 @@ describe.each(ALL_TOPOLOGIES)('store conformance: %s driver', (driver) => {
       expect(Object.keys((await store.hgetall('r:gone')) ?? {}).sort()).toEqual(['G', 'old', 't']);
     });
 
+    it('takes a member to drop as there while it is, even when its record has just expired', async () => {
+      const now = nowS();
+      // A code redeemed in its last second, whose index entry expires as the tokens are written.
+      await store.hset('r:edge', { G: record(0), 'AC:c': record(now) });
+      expect(await store.hsetRecords('r:edge', { t: record(now + 60) }, { requires: 'G', ttl: 60, now, drop: ['AC:c'] })).toBe(true);
+      expect(Object.keys((await store.hgetall('r:edge')) ?? {}).sort()).toEqual(['G', 't']);
+    });
+
     it('never leaves a hash behind when pruning emptied a big one and the write is refused', async () => {
       const now = nowS();
       const padding = `{"pad":"${'x'.repeat(80)}"}`;
