@@ -31,7 +31,8 @@
  * invalid_grant. Deleting a grant deletes its hash, so its tokens and codes go with it.
  *
  * Writes of a record and its index entries complete before the id is handed to a client, so a
- * record whose index write failed is never known to anyone.
+ * record whose index write failed is never known to anyone. Within a request, the tokens written
+ * into a grant wait for its end and go out together (see `PendingWrite`), still before its answer.
  */
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type Provider from 'oidc-provider';
