@@ -329,6 +329,7 @@ async function sessionMemory(t, redis) {
   const usedBefore = await usedMemory(redis);
   const started = performance.now();
   let failures = 0;
+  const refreshTokens = [];
   await mapLimit(memory.usernames.length, 8, async (i) => {
     try {
       const browser = new Browser(t.origin);
@@ -343,7 +344,8 @@ async function sessionMemory(t, redis) {
         body: formBody({ grant_type: 'authorization_code', code, redirect_uri: memory.app.redirectUri, code_verifier: CODE_VERIFIER }),
       });
       if (res.status !== 200) throw new Error(`token ${res.status}`);
-      await res.arrayBuffer();
+      const { refresh_token: refreshToken } = await res.json();
+      if (refreshToken) refreshTokens.push(refreshToken);
     } catch (err) {
       failures += 1;
       if (failures <= 3) log(`  session ${i} failed: ${err.message}`);
@@ -383,7 +385,37 @@ async function sessionMemory(t, redis) {
   }
   const codes = groups.get(KEY_GROUPS[2][0]) ?? 0;
   const redisVersion = /redis_version:([^\r\n]+)/.exec(await redis.info('server'))?.[1];
-  return { sessions, failures, seconds, kinds, groups: [...groups], total, perSession: total / sessions, codes, usedMemoryDelta: usedAfter - usedBefore, redisVersion };
+  const refresh = await refreshGrowth(t, redis, refreshTokens);
+  return { sessions, failures, seconds, kinds, groups: [...groups], total, perSession: total / sessions, codes, usedMemoryDelta: usedAfter - usedBefore, redisVersion, refresh };
+}
+
+/**
+ * What one refresh adds to a session (sizing for apps that refresh): each session's refresh token
+ * is used once, and the grants' MEMORY USAGE is compared before and after. A refresh adds an access
+ * token (kept until it expires) and keeps the spent refresh token (as long as it would have lived,
+ * so that a replay revokes the grant).
+ */
+async function refreshGrowth(t, redis, refreshTokens) {
+  const { memory, keyPrefix } = t.info;
+  const grants = (await scanKeys(redis, `${keyPrefix}o:g:`)).filter((key) => key.slice(keyPrefix.length).split(':').length === 3);
+  const grantBytes = async () => {
+    const pipeline = redis.pipeline();
+    for (const key of grants) pipeline.call('MEMORY', 'USAGE', key, 'SAMPLES', '0');
+    return (await pipeline.exec()).reduce((sum, [, bytes]) => sum + Number(bytes ?? 0), 0);
+  };
+  const before = await grantBytes();
+  let refreshed = 0;
+  await mapLimit(refreshTokens.length, 8, async (i) => {
+    const res = await fetch(`${t.origin}${t.paths.token}`, {
+      method: 'POST',
+      headers: { authorization: basic(memory.app.clientId, memory.app.secret), 'content-type': FORM, accept: 'application/json' },
+      body: formBody({ grant_type: 'refresh_token', refresh_token: refreshTokens[i] }),
+    });
+    if (res.status === 200) refreshed += 1;
+    await res.arrayBuffer();
+  });
+  const after = await grantBytes();
+  return { refreshed, perRefresh: refreshed ? (after - before) / refreshed : undefined };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -121,6 +121,11 @@ function memoryLines(memo) {
       `Sum of MEMORY USAGE (SAMPLES 0) over every key those sign-ins created under the bench's prefix: ${m.total} bytes = ${perSession(m.total)} (${kib(m.perSession)}) per session, ${perSession(m.total - m.codes)} once the consumed codes have expired.`,
       ...m.groups.map(([group, bytes]) => `${group}: ${perSession(bytes)} per session`),
       `Cross-check: INFO used_memory grew by ${m.usedMemoryDelta} bytes = ${perSession(m.usedMemoryDelta)} per session (the whole Redis; noisy when it is shared).`,
+      ...(m.refresh?.perRefresh === undefined
+        ? []
+        : [
+            `Then one refresh in each of ${m.refresh.refreshed} sessions: its grant grew by ${Math.round(m.refresh.perRefresh)} bytes per refresh (a new access token, kept until it expires, and the refresh token it replaced, cut to a spent marker that is kept as long as the token would have lived, so that a replay revokes the grant). An app refreshing every 2 hours adds 12 spent refresh tokens a day to its grant, kept for the refresh token lifetime (30 days by default).`,
+          ]),
     ],
     kinds: m.kinds.map((k) => [k.shape, k.group, String(k.keys), String(k.bytes), String(Math.round(k.bytes / m.sessions))]),
   };
