@@ -215,7 +215,7 @@ interface PendingWrite {
   /** The hash's TTL the write needs: the longest of its tokens' (undefined: none yet; null: permanent). */
   ttl: number | null | undefined;
   claim?: HashClaim;
-  /** Index entries of codes this request redeemed: the write needs them there, and drops them. */
+  /** Index entries of the codes this request redeems: the write needs them there, and drops them. */
   drop: string[];
 }
 const PENDING = 'oidc-pending';
@@ -258,10 +258,10 @@ export function afterWrites(fn: () => void): void {
 
 /**
  * At the end of a request: when it succeeded, its pending writes are done now (before its answer
- * leaves; a write refused because the grant was revoked, or its refresh token consumed, meanwhile
- * throws invalid_grant, which then becomes the answer), and what waited for them runs. When it
- * failed, all of it is dropped, so a request that issued nothing leaves its refresh token usable
- * for a retry.
+ * leaves; a write refused because the grant was revoked, or its refresh token or code redeemed by
+ * another request, meanwhile throws invalid_grant, which then becomes the answer), and what waited
+ * for them runs. When it failed, all of it is dropped, so a request that issued nothing leaves its
+ * refresh token or code usable for a retry.
  */
 export async function settleWrites(succeeded: boolean): Promise<void> {
   const memo = requestMemo();
@@ -269,20 +269,15 @@ export async function settleWrites(succeeded: boolean): Promise<void> {
   memo.set(SETTLED, true);
   const pending = (memo.get(PENDING) as PendingWrite[] | undefined)?.splice(0) ?? [];
   const after = (memo.get(AFTER) as (() => void)[] | undefined)?.splice(0) ?? [];
-  if (!succeeded) {
-    // The codes it redeemed stay consumed all the same: their index entries go.
-    for (const { store, key, drop } of pending) if (drop.length > 0) void store.hdel(key, ...drop).catch(() => undefined);
-    return;
-  }
+  if (!succeeded) return;
   const now = epochNow();
   const written = await Promise.all(
     pending.map(({ store, key, fields, ttl, claim, drop }) => {
       if (Object.keys(fields).length === 0) {
-        // Nothing written: a consume that no token write carried is done on its own (and fails the
-        // request when another one consumed the token first), and index entries are dropped
-        // without waiting.
-        if (drop.length > 0) void store.hdel(key, ...drop).catch(() => undefined);
-        return claim ? store.hconsume(key, claim.field, claim.stamp, { keep: claim.keep, rest: claim.rest }) : true;
+        // Nothing written: a consume, or a code's redemption, that no token write carried is done
+        // on its own (and fails the request when another request was first).
+        const consumed = claim ? store.hconsume(key, claim.field, claim.stamp, { keep: claim.keep, rest: claim.rest }) : Promise.resolve(true);
+        return consumed.then(async (ok) => ok && (drop.length === 0 || (await store.hdel(key, ...drop)) === drop.length));
       }
       return store.hsetRecords(key, fields, { ttl: ttl ?? undefined, requires: GRANT_FIELD, now, claim, drop });
     }),
@@ -403,16 +398,21 @@ export class StoreAdapter implements Adapter {
       if (payload.consumed && payload.scope === undefined && openid?.scope) payload.scope = openid.scope;
       return payload;
     }
-    // A code names its grant: the grant is read in the same round trip, for the redemption that
-    // follows in this request (Grant.find then answers from the request's memo).
-    const grantId = INDEXED.has(this.model) && requestMemo() ? splitTokenId(id)?.grantId : undefined;
-    const [value] = await Promise.all([
+    // A code names its grant: the grant and the code's index entry there are read in the same
+    // round trip, for the redemption that follows in this request (Grant.find then answers from the
+    // request's memo).
+    const grantId = INDEXED.has(this.model) ? splitTokenId(id)?.grantId : undefined;
+    const [value, indexed] = await Promise.all([
       getWithDirectoryVersion(this.store, this.key(id)),
-      grantId && recalledGrant(grantId) === undefined
-        ? this.store.hget(oidcKeys.grant(grantId), GRANT_FIELD).then((grant) => rememberGrant(grantId, grant))
-        : undefined,
+      grantId ? this.store.hgetMany(oidcKeys.grant(grantId), [GRANT_FIELD, `${this.code}:${id}`]) : undefined,
     ]);
-    return value === undefined || !isRecord(value) ? undefined : decodeRecord(this.model, id, value);
+    if (grantId && indexed && recalledGrant(grantId) === undefined) rememberGrant(grantId, indexed[0]);
+    if (value === undefined || !isRecord(value)) return undefined;
+    const payload = decodeRecord(this.model, id, value);
+    // A code redeemed within a request leaves its grant's index (see consume) and keeps its record
+    // until it expires, so that a replay is recognised as one and revokes the grant.
+    if (indexed?.[0] !== undefined && indexed[1] === undefined && payload.consumed === undefined) payload.consumed = epochNow();
+    return payload;
   }
 
   async findByUid(uid: string): Promise<AdapterPayload | undefined> {
@@ -440,17 +440,21 @@ export class StoreAdapter implements Adapter {
       if (!(await this.store.hconsume(inGrant.key, inGrant.field, now, SPENT))) throw new errors.InvalidGrant('grant request is invalid');
       return;
     }
-    if (!(await this.store.consume(this.key(id), now))) throw new errors.InvalidGrant('grant request is invalid');
-    // A consumed code can no longer be redeemed: its grant no longer needs to find it. Within a
-    // request, the entry goes with the write of the tokens the code is exchanged for, which needs it
-    // still there: a revocation of the grant's tokens and codes meanwhile (the revocation endpoint
-    // keeps the grant) refuses them. Otherwise best effort: an entry left behind is dropped when the
-    // code expires.
     const grantId = INDEXED.has(this.model) ? splitTokenId(id)?.grantId : undefined;
-    if (!grantId) return;
-    const pending = pendingWrites();
-    if (pending) pendingWrite(pending, this.store, oidcKeys.grant(grantId)).drop.push(`${this.code}:${id}`);
-    else void this.store.hdel(oidcKeys.grant(grantId), `${this.code}:${id}`).catch(() => undefined);
+    const pending = grantId ? pendingWrites() : undefined;
+    if (grantId && pending) {
+      // Within a request, redeeming a code is taking its entry out of its grant's index, in the
+      // write of the tokens it is exchanged for, which needs the entry still there: of parallel
+      // redemptions one write succeeds, the others get invalid_grant; so does one that a
+      // revocation of the grant's tokens and codes (the revocation endpoint keeps the grant) came
+      // before. A code found without its entry is consumed (see find).
+      pendingWrite(pending, this.store, oidcKeys.grant(grantId)).drop.push(`${this.code}:${id}`);
+      return;
+    }
+    if (!(await this.store.consume(this.key(id), now))) throw new errors.InvalidGrant('grant request is invalid');
+    // A consumed code can no longer be redeemed: its grant no longer needs to find it. Best effort:
+    // an entry left behind is dropped when the code expires.
+    if (grantId) void this.store.hdel(oidcKeys.grant(grantId), `${this.code}:${id}`).catch(() => undefined);
   }
 
   async destroy(id: string): Promise<void> {
