@@ -82,7 +82,7 @@ describe('observability', () => {
     expect(text).toMatch(/atrium_signins_total\{result="success"\} \d+/);
     expect(text).toMatch(/atrium_tokens_issued_total\{grant_type="authorization_code"\} 1/);
     expect(text).toMatch(/atrium_tokens_issued_total\{grant_type="refresh_token"\} 1/);
-    expect(text).toMatch(/atrium_store_operation_duration_seconds_count\{operation="consume"\} \d+/);
+    expect(text).toMatch(/atrium_store_operation_duration_seconds_count\{operation="hsetRecords"\} \d+/);
     expect(text).toMatch(/atrium_argon2_queue_depth 0/);
   });
 });
