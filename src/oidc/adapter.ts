@@ -95,6 +95,9 @@ function mapAuthorizations(value: unknown, names: Record<string, string>, check?
   return Object.fromEntries(Object.entries(value).map(([app, entry]) => [app, renameKeys(entry, names, check)]));
 }
 
+/** Seconds an index entry outlives the code it indexes (clocks of processes differ a little). */
+const INDEX_MARGIN = 30;
+
 const STAMP = 10;
 const HEADER = 2 * STAMP;
 const UNCONSUMED = '0'.repeat(STAMP);
@@ -210,6 +213,7 @@ const SPENT = { keep: STAMP, rest: '{}' };
  */
 interface PendingWrite {
   store: Store;
+  grantId: string;
   key: string;
   fields: Record<string, string>;
   /** The hash's TTL the write needs: the longest of its tokens' (undefined: none yet; null: permanent). */
@@ -232,9 +236,10 @@ function pendingWrites(): PendingWrite[] | undefined {
   return pending;
 }
 
-function pendingWrite(pending: PendingWrite[], store: Store, key: string): PendingWrite {
+function pendingWrite(pending: PendingWrite[], store: Store, grantId: string): PendingWrite {
+  const key = oidcKeys.grant(grantId);
   let write = pending.find((w) => w.key === key);
-  if (!write) pending.push((write = { store, key, fields: {}, ttl: undefined, drop: [] }));
+  if (!write) pending.push((write = { store, grantId, key, fields: {}, ttl: undefined, drop: [] }));
   return write;
 }
 
@@ -282,7 +287,13 @@ export async function settleWrites(succeeded: boolean): Promise<void> {
       return store.hsetRecords(key, fields, { ttl: ttl ?? undefined, requires: GRANT_FIELD, now, claim, drop });
     }),
   );
-  if (written.includes(false)) throw new errors.InvalidGrant('grant request is invalid');
+  const refused = pending.filter((_, i) => !written[i]);
+  if (refused.length > 0) {
+    // A code whose entry went while this redemption ran was redeemed by another request (or its
+    // grant's codes revoked): as for any replay, the grant goes, with what the other one issued.
+    await Promise.all(refused.filter((w) => w.drop.length > 0).map((w) => new StoreAdapter(w.store, 'Grant').destroy(w.grantId)));
+    throw new errors.InvalidGrant('grant request is invalid');
+  }
   for (const fn of after) fn();
 }
 
@@ -349,7 +360,7 @@ export class StoreAdapter implements Adapter {
       const pending = pendingWrites();
       if (pending) {
         // Within a request: written at its end, with the grant's other writes (see PendingWrite).
-        const write = pendingWrite(pending, this.store, inGrant.key);
+        const write = pendingWrite(pending, this.store, inGrant.grantId);
         write.fields[inGrant.field] = record;
         write.ttl = longerTtl(write.ttl, ttl);
         return;
@@ -360,8 +371,10 @@ export class StoreAdapter implements Adapter {
     }
     if (payload.grantId && (INDEXED.has(this.model) || IN_GRANT.has(this.model))) {
       // The index entry first, and only into a live grant: a code is never written for a grant
-      // that was revoked meanwhile. Its header carries the code's expiry, so it is dropped after.
-      const entry = UNCONSUMED + stamp(ttl === undefined ? undefined : now + Math.ceil(ttl));
+      // that was revoked meanwhile. Its header carries the code's expiry and a margin, so it is
+      // dropped after, and never before the code expires, even by a process whose clock is ahead
+      // (a code found without its entry counts as redeemed).
+      const entry = UNCONSUMED + stamp(ttl === undefined ? undefined : now + Math.ceil(ttl) + INDEX_MARGIN);
       const indexed = await this.store.hsetRecords(oidcKeys.grant(payload.grantId), { [`${this.code}:${id}`]: entry }, { ttl, requires: GRANT_FIELD, now });
       if (!indexed) throw new errors.InvalidGrant('grant request is invalid');
     }
@@ -429,7 +442,7 @@ export class StoreAdapter implements Adapter {
     const inGrant = this.inGrant(id);
     if (inGrant) {
       const pending = pendingWrites();
-      const write = pending && pendingWrite(pending, this.store, inGrant.key);
+      const write = pending && pendingWrite(pending, this.store, inGrant.grantId);
       if (write && !write.claim) {
         // Within a request, the claim goes out with the request's writes into the same grant (the
         // refresh token that replaces this one), atomically: that write fails with invalid_grant
@@ -448,7 +461,7 @@ export class StoreAdapter implements Adapter {
       // redemptions one write succeeds, the others get invalid_grant; so does one that a
       // revocation of the grant's tokens and codes (the revocation endpoint keeps the grant) came
       // before. A code found without its entry is consumed (see find).
-      pendingWrite(pending, this.store, oidcKeys.grant(grantId)).drop.push(`${this.code}:${id}`);
+      pendingWrite(pending, this.store, grantId).drop.push(`${this.code}:${id}`);
       return;
     }
     if (!(await this.store.consume(this.key(id), now))) throw new errors.InvalidGrant('grant request is invalid');

@@ -15,6 +15,7 @@ describe.each(ALL_TOPOLOGIES)('oidc-provider adapter on the %s store', (driver) 
     ttl === 'forever'
       ? adapter('Grant').upsert(id, { jti: id, kind: 'Grant', accountId: 'acc', clientId: 'app' }, undefined)
       : adapter('Grant').upsert(id, { jti: id, kind: 'Grant', accountId: 'acc', clientId: 'app', exp: epoch() + ttl }, ttl);
+  const UNCONSUMED_RECORD = (expires: number) => `0000000000${String(expires).padStart(10, '0')}{}`;
   const token = (grantId: string, n: string, ttl: number) => ({ jti: `${grantId}.${n}`, grantId, accountId: 'acc', clientId: 'app', exp: epoch() + ttl });
   beforeAll(async () => {
     t = await openTestStore(driver);
@@ -207,7 +208,7 @@ describe.each(ALL_TOPOLOGIES)('oidc-provider adapter on the %s store', (driver) 
     }
   });
 
-  it('refuses the tokens of a code exchange when the grant’s tokens and codes were revoked while it ran (the grant kept)', async () => {
+  it('refuses the tokens of a code exchange when the grant’s tokens and codes were revoked while it ran, and revokes the grant', async () => {
     await grant('g10');
     const codes = adapter('AuthorizationCode');
     const at = adapter('AccessToken');
@@ -220,7 +221,42 @@ describe.each(ALL_TOPOLOGIES)('oidc-provider adapter on the %s store', (driver) 
       await settleWrites(true);
     });
     await expect(exchange).rejects.toBeInstanceOf(errors.InvalidGrant);
-    expect(Object.keys((await t.store.hgetall(oidcKeys.grant('g10'))) ?? {})).toEqual(['G']);
+    expect(await t.store.ttl(oidcKeys.grant('g10'))).toBe(-2);
+  });
+
+  it('gives tokens to one of two redemptions of a code that overlap, and then revokes the grant as for a replay', async () => {
+    await grant('g11');
+    const codes = adapter('AuthorizationCode');
+    const at = adapter('AccessToken');
+    await codes.upsert('g11.code', { jti: 'g11.code', grantId: 'g11' }, 60);
+    let bothFound!: () => void;
+    const found = new Promise<void>((resolve) => (bothFound = resolve));
+    let finds = 0;
+    const redeem = (n: string) =>
+      withRecordCache(async () => {
+        expect((await codes.find('g11.code'))?.consumed).toBeUndefined();
+        if ((finds += 1) === 2) bothFound();
+        await found; // both have found the code unredeemed before either writes
+        await codes.consume('g11.code');
+        await at.upsert(`g11.${n}`, token('g11', n, 60), 60);
+        await settleWrites(true);
+      });
+    const results = await Promise.allSettled([redeem('a'), redeem('b')]);
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    expect((results.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason).toBeInstanceOf(errors.InvalidGrant);
+    // The winner's tokens go with the grant.
+    expect(await t.store.ttl(oidcKeys.grant('g11'))).toBe(-2);
+    expect(await at.find('g11.a')).toBeUndefined();
+    expect(await at.find('g11.b')).toBeUndefined();
+  });
+
+  it('keeps a code’s index entry past the code’s expiry, so that a process whose clock is ahead cannot make it look redeemed', async () => {
+    await grant('g12');
+    const codes = adapter('AuthorizationCode');
+    await codes.upsert('g12.code', { jti: 'g12.code', grantId: 'g12' }, 60);
+    // Another process writes into the grant, its clock 20 s ahead of the code's expiry.
+    await t.store.hsetRecords(oidcKeys.grant('g12'), { 'AT:other': UNCONSUMED_RECORD(epoch() + 3600) }, { ttl: 3600, requires: 'G', now: epoch() + 80 });
+    expect((await codes.find('g12.code'))?.consumed).toBeUndefined();
   });
 
   it('refuses, at the end of a request, the tokens of a grant revoked while it ran', async () => {
