@@ -392,8 +392,8 @@ async function sessionMemory(t, redis) {
 /**
  * What one refresh adds to a session (sizing for apps that refresh): each session's refresh token
  * is used once, and the grants' MEMORY USAGE is compared before and after. A refresh adds an access
- * token (kept until it expires) and keeps the spent refresh token (as long as it would have lived,
- * so that a replay revokes the grant).
+ * token (kept until it expires); the spent refresh token leaves its grant (its sealed id tells a
+ * replay, see src/oidc/refresh-seal.ts).
  */
 async function refreshGrowth(t, redis, refreshTokens) {
   const { memory, keyPrefix } = t.info;

@@ -124,7 +124,7 @@ function memoryLines(memo) {
       ...(m.refresh?.perRefresh === undefined
         ? []
         : [
-            `Then one refresh in each of ${m.refresh.refreshed} sessions: its grant grew by ${Math.round(m.refresh.perRefresh)} bytes per refresh (a new access token, kept until it expires, and the refresh token it replaced, cut to a spent marker that is kept as long as the token would have lived, so that a replay revokes the grant). An app refreshing every 2 hours adds 12 spent refresh tokens a day to its grant, kept for the refresh token lifetime (30 days by default).`,
+            `Then one refresh in each of ${m.refresh.refreshed} sessions: its grant grew by ${Math.round(m.refresh.perRefresh)} bytes per refresh (the new access token, kept until it expires, 2 h by default; the refresh token it replaced leaves nothing behind, its sealed id tells a replay).`,
           ]),
     ],
     kinds: m.kinds.map((k) => [k.shape, k.group, String(k.keys), String(k.bytes), String(Math.round(k.bytes / m.sessions))]),

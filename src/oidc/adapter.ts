@@ -10,7 +10,9 @@
  *                       grant's, so they are not stored twice: they come back from `G` on `find`, read
  *                       in the same command. Codes have their own keys (below) and an index entry
  *                       `AC:{id}` here. The hash lives as long as its longest-lived member; members
- *                       that expired are dropped whenever a member is written.
+ *                       that expired are dropped whenever a member is written. A refresh token's
+ *                       `n` ends in a seal (refresh-seal.ts): spent, it leaves the hash, and its
+ *                       seal tells a replay of it from an unknown id.
  * Other records:        `o:{code}:{id}`  string (sessions, codes, interactions, client credentials).
  * Session uid index:    `o:su:{uid}`  → the session's current id.
  * Account sessions:     `o:as:{accountId}`  hash { uid: '' }.
@@ -38,6 +40,7 @@ import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type Provider from 'oidc-provider';
 import { getWithDirectoryVersion, readWithDirectoryVersion, requestMemo } from '../directory/records.js';
 import type { HashClaim, Store } from '../store/store.js';
+import { MAX_SEALED_EXPIRY, type RefreshSeal } from './refresh-seal.js';
 
 /** Models whose records live in their grant's hash (their ids carry the grant id). */
 const IN_GRANT = new Set(['AccessToken', 'RefreshToken']);
@@ -95,7 +98,10 @@ function mapAuthorizations(value: unknown, names: Record<string, string>, check?
   return Object.fromEntries(Object.entries(value).map(([app, entry]) => [app, renameKeys(entry, names, check)]));
 }
 
-/** Seconds an index entry outlives the code it indexes (clocks of processes differ a little). */
+/**
+ * Seconds an index entry outlives the code it indexes, and before its expiry that a sealed refresh
+ * token missing from its grant is no longer taken as spent (clocks of processes differ a little).
+ */
 const INDEX_MARGIN = 30;
 
 const STAMP = 10;
@@ -136,18 +142,29 @@ function splitTokenId(id: string): { grantId: string; n: string } | undefined {
 /**
  * Ids of access tokens, refresh tokens and codes become `{grantId}.{n}`, where `n` is the id the
  * provider made (as random as configured: 256 bits by default), so the adapter finds a token's
- * grant from its id alone.
+ * grant from its id alone. With `seal`, a refresh token's `n` also ends in its seal (its expiry and
+ * a MAC, see refresh-seal.ts), and the token's expiry is fixed here to the one sealed.
  */
-export function grantTokenIds(provider: Provider): void {
-  type Token = { grantId?: string; format?: string };
+export function grantTokenIds(provider: Provider, seal?: RefreshSeal): void {
+  type Token = { grantId?: string; format?: string; exp?: number; expiration?: number };
   type WithTokenId = { generateTokenId(this: Token): string };
   for (const model of [provider.AccessToken, provider.RefreshToken, provider.AuthorizationCode]) {
     const prototype = model.prototype as unknown as WithTokenId;
     const original = prototype.generateTokenId;
     if (typeof original !== 'function') throw new Error('oidc-provider no longer has generateTokenId');
+    const sealed = seal && model === provider.RefreshToken ? seal : undefined;
     prototype.generateTokenId = function generateTokenId(this: Token): string {
       const id = original.call(this);
       if (typeof this.grantId !== 'string' || this.grantId.includes('.') || this.format === 'jwt' || id.includes('.')) return id;
+      if (sealed) {
+        // The expiry the provider would give it at save (now + its TTL), fixed now so that the
+        // record and the seal say the same.
+        const exp = this.exp ?? (typeof this.expiration === 'number' ? epochNow() + this.expiration : undefined);
+        if (exp !== undefined && exp <= MAX_SEALED_EXPIRY) {
+          this.exp = exp;
+          return `${this.grantId}.${id}${sealed.seal(this.grantId, id, exp)}`;
+        }
+      }
       return `${this.grantId}.${id}`;
     };
   }
@@ -202,7 +219,8 @@ export function decodeRecord(model: string, id: string, value: string, restore?:
 }
 
 /** A spent refresh token only needs to be recognised (a replay revokes its grant) until it would
- * have expired: it keeps its header (consumed, expiry) and nothing else. */
+ * have expired: one whose id has no seal (issued before seals, or without the provider's
+ * generateTokenId) keeps its header (consumed, expiry) and nothing else. */
 const SPENT = { keep: STAMP, rest: '{}' };
 
 /**
@@ -221,6 +239,8 @@ interface PendingWrite {
   claim?: HashClaim;
   /** Index entries of the codes this request redeems: the write needs them there, and drops them. */
   drop: string[];
+  /** The field of the sealed refresh token this request rotates out: needed there, and dropped. */
+  spend?: string;
 }
 const PENDING = 'oidc-pending';
 
@@ -277,14 +297,15 @@ export async function settleWrites(succeeded: boolean): Promise<void> {
   if (!succeeded) return;
   const now = epochNow();
   const written = await Promise.all(
-    pending.map(({ store, key, fields, ttl, claim, drop }) => {
+    pending.map(({ store, key, fields, ttl, claim, drop, spend }) => {
+      const drops = spend === undefined ? drop : [...drop, spend];
       if (Object.keys(fields).length === 0) {
         // Nothing written: a consume, or a code's redemption, that no token write carried is done
         // on its own (and fails the request when another request was first).
         const consumed = claim ? store.hconsume(key, claim.field, claim.stamp, { keep: claim.keep, rest: claim.rest }) : Promise.resolve(true);
-        return consumed.then(async (ok) => ok && (drop.length === 0 || (await store.hdel(key, ...drop)) === drop.length));
+        return consumed.then(async (ok) => ok && (drops.length === 0 || (await store.hdel(key, ...drops)) === drops.length));
       }
-      return store.hsetRecords(key, fields, { ttl: ttl ?? undefined, requires: GRANT_FIELD, now, claim, drop });
+      return store.hsetRecords(key, fields, { ttl: ttl ?? undefined, requires: GRANT_FIELD, now, claim, drop: drops });
     }),
   );
   const refused = pending.filter((_, i) => !written[i]);
@@ -315,11 +336,28 @@ function recalledGrant(grantId: string): string | null | undefined {
 export class StoreAdapter implements Adapter {
   private readonly code: string;
 
+  /** Seals of refresh token ids (see refresh-seal.ts): only for the RefreshToken model. */
+  private readonly seal: RefreshSeal | undefined;
+
   constructor(
     private readonly store: Store,
     private readonly model: string,
+    seal?: RefreshSeal,
   ) {
     this.code = modelCode(model);
+    this.seal = model === 'RefreshToken' ? seal : undefined;
+  }
+
+  /**
+   * Until when a refresh token that is not in its grant was valid, when its id carries Atrium's
+   * seal: such a token was spent (rotated out), and a replay of it before that time must revoke
+   * its grant. Undefined for any other id, and once that time has passed.
+   */
+  private spentUntil(grantId: string, n: string): number | undefined {
+    const exp = this.seal?.open(grantId, n);
+    // Not in its last INDEX_MARGIN seconds: a process whose clock is ahead may already have pruned
+    // the token as expired, and an expired token is not spent.
+    return exp !== undefined && (exp - INDEX_MARGIN) * 1000 > Date.now() ? exp : undefined;
   }
 
   private key(id: string): string {
@@ -327,10 +365,10 @@ export class StoreAdapter implements Adapter {
   }
 
   /** The grant hash field of a token in its grant, when `id` is one. */
-  private inGrant(id: string): { key: string; field: string; grantId: string } | undefined {
+  private inGrant(id: string): { key: string; field: string; grantId: string; n: string } | undefined {
     if (!IN_GRANT.has(this.model)) return undefined;
     const parts = splitTokenId(id);
-    return parts && { key: oidcKeys.grant(parts.grantId), field: `${this.code}:${parts.n}`, grantId: parts.grantId };
+    return parts && { key: oidcKeys.grant(parts.grantId), field: `${this.code}:${parts.n}`, grantId: parts.grantId, n: parts.n };
   }
 
   async upsert(id: string, payload: AdapterPayload, expiresIn: number | undefined): Promise<void> {
@@ -401,11 +439,19 @@ export class StoreAdapter implements Adapter {
         this.store.hgetMany(inGrant.key, [GRANT_FIELD, inGrant.field]),
       );
       rememberGrant(inGrant.grantId, grant);
+      if (grant === undefined) return undefined;
       // A member of a hash outlives its expiry until the hash is next written: not found, as a key.
-      if (grant === undefined || token === undefined || expired(token)) return undefined;
+      if (token !== undefined && expired(token)) return undefined;
+      // A sealed refresh token missing from its live grant was spent (rotated out).
+      const spentUntil = token === undefined ? this.spentUntil(inGrant.grantId, inGrant.n) : undefined;
+      if (token === undefined && spentUntil === undefined) return undefined;
       // Only the grant's account, app and scope are needed here (Grant.find decodes it in full).
       const { [SHORT.accountId!]: accountId, [SHORT.clientId!]: clientId, openid } = JSON.parse(grant.slice(HEADER)) as Record<string, unknown> & { openid?: { scope?: string } };
-      const payload = decodeRecord(this.model, id, token, { grantId: inGrant.grantId, accountId, clientId });
+      const restore = { grantId: inGrant.grantId, accountId, clientId };
+      const payload =
+        token === undefined
+          ? ({ jti: id, kind: this.model, ...restore, exp: spentUntil, consumed: epochNow() } as AdapterPayload)
+          : decodeRecord(this.model, id, token, restore);
       // A spent refresh token keeps no scope: it answers with its grant's (a superset), so that a
       // replay asking for any of those scopes reaches the reuse check and revokes the grant.
       if (payload.consumed && payload.scope === undefined && openid?.scope) payload.scope = openid.scope;
@@ -440,6 +486,19 @@ export class StoreAdapter implements Adapter {
   async consume(id: string): Promise<void> {
     const now = stamp(epochNow());
     const inGrant = this.inGrant(id);
+    if (inGrant && this.seal?.open(inGrant.grantId, inGrant.n) !== undefined) {
+      // A sealed refresh token is spent by taking it out of its grant (its seal tells a replay).
+      const pending = pendingWrites();
+      const write = pending && pendingWrite(pending, this.store, inGrant.grantId);
+      if (write && write.spend === undefined) {
+        // Within a request, with the write of the token replacing it: of parallel rotations of
+        // one token one write succeeds, the others get invalid_grant.
+        write.spend = inGrant.field;
+        return;
+      }
+      if ((await this.store.hdel(inGrant.key, inGrant.field)) !== 1) throw new errors.InvalidGrant('grant request is invalid');
+      return;
+    }
     if (inGrant) {
       const pending = pendingWrites();
       const write = pending && pendingWrite(pending, this.store, inGrant.grantId);
@@ -552,6 +611,6 @@ class ClientAdapter implements Adapter {
 export type ClientSource = (clientId: string) => Promise<AdapterPayload | undefined>;
 
 /** The provider's `adapter` setting: one adapter per model name. */
-export function createAdapterFactory(store: Store, clients: ClientSource): (model: string) => Adapter {
-  return (model) => (model === 'Client' ? new ClientAdapter(clients) : new StoreAdapter(store, model));
+export function createAdapterFactory(store: Store, clients: ClientSource, seal?: RefreshSeal): (model: string) => Adapter {
+  return (model) => (model === 'Client' ? new ClientAdapter(clients) : new StoreAdapter(store, model, seal));
 }

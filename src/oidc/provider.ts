@@ -12,6 +12,7 @@ import { compareHashedClientSecrets } from './client-auth.js';
 import { ACCESS_TOKEN_TTL, clientMetadata, PKCE_OPTIONAL, PREVIOUS_SECRET, PREVIOUS_SECRET_UNTIL, REFRESH_TOKEN_TTL, toClientMetadata } from './clients.js';
 import { createLaunchTickets, LAUNCH_PARAM, type LaunchTickets } from './launch-ticket.js';
 import { sessionTtl } from './sessions.js';
+import { createRefreshSeal } from './refresh-seal.js';
 import { loadCookieKeys, loadSigningKeys, toProviderJwks } from './keys.js';
 
 export const INTERACTION_PATH = '/interaction';
@@ -64,12 +65,13 @@ export async function createProvider(options: {
   const { config, store, directory, pages } = options;
   const [signingKeys, cookieKeys] = await Promise.all([loadSigningKeys(store), loadCookieKeys(store, config.cookieKeys)]);
   const launchTickets = createLaunchTickets(cookieKeys[0]!);
+  const refreshSeal = createRefreshSeal(cookieKeys);
 
   const configuration: Configuration = {
     adapter: createAdapterFactory(store, async (clientId) => {
       const app = await directory.apps.byId(clientId);
       return app ? clientMetadataOf(app) : undefined;
-    }),
+    }, refreshSeal),
     clients: [
       {
         client_id: WORKBENCH_CLIENT_ID,
@@ -132,6 +134,11 @@ export async function createProvider(options: {
     // use; the provider revokes the whole grant when a rotated-away token comes back.
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
     rotateRefreshToken: true,
+    // Revoking any token of a grant at the revocation endpoint revokes the grant (the provider's
+    // default keeps it when the token is an access token, while still revoking all of its tokens).
+    // A grant never lives on without the refresh tokens it issued: one of those missing from its
+    // live grant is taken as spent, and its replay revokes the grant (refresh-seal.ts).
+    revokeGrantPolicy: () => true,
     // Token lifetimes are their own (2 h, 30 days); signing out revokes them explicitly instead.
     expiresWithSession: async () => false,
     extraTokenClaims: async (ctx, token) => {
@@ -178,7 +185,7 @@ export async function createProvider(options: {
 
   const provider = new Provider(config.issuer, configuration);
   compareHashedClientSecrets(provider);
-  grantTokenIds(provider);
+  grantTokenIds(provider, refreshSeal);
 
   // Every authorization response with a code also names the user's tenant (the joint-operation
   // callback contract: callback?code=…&tenant=…). The listener runs before the response is sent.

@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { errors } from 'oidc-provider';
 import { GrantRevoked, StoreAdapter, afterWrites, decodeRecord, encodeRecord, oidcKeys, settleWrites } from '../../src/oidc/adapter.js';
 import { withRecordCache } from '../../src/directory/records.js';
+import { createRefreshSeal } from '../../src/oidc/refresh-seal.js';
 import { ALL_TOPOLOGIES, openTestStore, type TestStore } from '../helpers/stores.js';
 
 const epoch = (): number => Math.floor(Date.now() / 1000);
@@ -117,6 +118,94 @@ describe.each(ALL_TOPOLOGIES)('oidc-provider adapter on the %s store', (driver) 
     expect((await rt.find('g4.old'))?.consumed).toBeGreaterThan(0);
     const fields = Object.keys((await t.store.hgetall(oidcKeys.grant('g4'))) ?? {}).filter((f) => f.startsWith('RT:new'));
     expect(fields).toHaveLength(1);
+  });
+
+  describe('sealed refresh token ids', () => {
+    const seal = createRefreshSeal(['a cookie key of at least thirty-two characters']);
+    const sealedRt = () => new StoreAdapter(t.store, 'RefreshToken', seal);
+    /** A refresh token of `grantId` as grantTokenIds names it: its random part, then its seal. */
+    const sealed = (grantId: string, random: string, ttl: number) => {
+      const exp = epoch() + ttl;
+      const n = `${random}${seal.seal(grantId, random, exp)}`;
+      return { id: `${grantId}.${n}`, field: `RT:${n}`, payload: { ...token(grantId, n, ttl), exp } };
+    };
+    const members = async (grantId: string) => Object.keys((await t.store.hgetall(oidcKeys.grant(grantId))) ?? {}).sort();
+
+    it('within a request, takes a spent one out of its grant with the write of the one replacing it, for exactly one of many', async () => {
+      await grant('gs1');
+      const rt = sealedRt();
+      const old = sealed('gs1', 'old', 600);
+      await rt.upsert(old.id, old.payload, 600);
+      const attempts = await Promise.allSettled(
+        Array.from({ length: 10 }, (_, i) =>
+          withRecordCache(async () => {
+            await rt.consume(old.id); // deferred: nothing written yet
+            const next = sealed('gs1', `new${i}`, 600);
+            await rt.upsert(next.id, next.payload, 600);
+            await settleWrites(true);
+          }),
+        ),
+      );
+      expect(attempts.filter((a) => a.status === 'fulfilled')).toHaveLength(1);
+      for (const a of attempts.filter((r): r is PromiseRejectedResult => r.status === 'rejected')) expect(a.reason).toBeInstanceOf(errors.InvalidGrant);
+      // Nothing of the spent one stays: the grant and the one token that replaced it.
+      const left = await members('gs1');
+      expect(left).toHaveLength(2);
+      expect(left[0]).toBe('G');
+      expect(left[1]).toMatch(/^RT:new\d/);
+    });
+
+    it('finds a spent one as consumed, with what a replay needs from its grant', async () => {
+      await adapter('Grant').upsert('gs2', { jti: 'gs2', kind: 'Grant', accountId: 'acc', clientId: 'app', openid: { scope: 'openid email' }, exp: epoch() + 600 }, 600);
+      const rt = sealedRt();
+      const spent = sealed('gs2', 'spent', 600);
+      await rt.upsert(spent.id, { ...spent.payload, scope: 'openid' }, 600);
+      await rt.consume(spent.id); // outside a request: at once
+      expect(await members('gs2')).toEqual(['G']);
+      const found = await rt.find(spent.id);
+      expect(found?.consumed).toBeGreaterThan(epoch() - 5);
+      expect(found).toEqual({ jti: spent.id, kind: 'RefreshToken', grantId: 'gs2', accountId: 'acc', clientId: 'app', exp: spent.payload.exp, scope: 'openid email', consumed: found?.consumed });
+      await expect(rt.consume(spent.id)).rejects.toBeInstanceOf(errors.InvalidGrant);
+    });
+
+    it('takes an id it did not seal, or one sealed for another grant, as not found, and a spent one of a revoked grant too', async () => {
+      await grant('gs3');
+      await grant('gs4');
+      const rt = sealedRt();
+      const live = sealed('gs3', 'live', 600);
+      await rt.upsert(live.id, live.payload, 600);
+      const n = live.id.split('.')[1]!;
+      const tampered = `gs3.${n.slice(0, -1)}${n.endsWith('A') ? 'B' : 'A'}`;
+      expect(await rt.find(tampered)).toBeUndefined();
+      expect(await rt.find(`gs4.${n}`)).toBeUndefined(); // the seal names its grant
+      expect(await rt.find(`gs3.x${n}`)).toBeUndefined();
+      const otherKey = createRefreshSeal(['another cookie key, also thirty-two characters or more']);
+      const foreign = `gs3.y${otherKey.seal('gs3', 'y', epoch() + 600)}`;
+      expect(await rt.find(foreign)).toBeUndefined();
+      // Unsealed ids keep the spent marker of before, which is still recognised.
+      await expect(rt.consume(tampered)).rejects.toBeInstanceOf(errors.InvalidGrant);
+      await rt.consume(live.id);
+      await adapter('Grant').destroy('gs3');
+      expect(await rt.find(live.id)).toBeUndefined();
+    });
+
+    it('takes a sealed one missing from its grant as spent until 30 s before its expiry, then as expired (another process’s clock may be ahead)', async () => {
+      await grant('gs6');
+      const rt = sealedRt();
+      // Never written here: as if pruned, or spent.
+      expect((await rt.find(sealed('gs6', 'far', 600).id))?.consumed).toBeGreaterThan(0);
+      expect(await rt.find(sealed('gs6', 'near', 20).id)).toBeUndefined();
+    });
+
+    it('opens a seal made with an older cookie key, so that rotating the keys keeps recognising tokens already out', async () => {
+      await grant('gs5');
+      const before = sealed('gs5', 'before', 600);
+      const rotated = new StoreAdapter(t.store, 'RefreshToken', createRefreshSeal(['a new cookie key, also thirty-two characters long', 'a cookie key of at least thirty-two characters']));
+      await rotated.upsert(before.id, before.payload, 600);
+      await rotated.consume(before.id);
+      expect(await members('gs5')).toEqual(['G']);
+      expect((await rotated.find(before.id))?.consumed).toBeGreaterThan(0);
+    });
   });
 
   it('settles a deferred consume at the end of a request that succeeded, and drops it when the request failed', async () => {

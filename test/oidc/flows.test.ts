@@ -157,6 +157,41 @@ describe.each(ALL_TOPOLOGIES)('standard OIDC flows on the %s store', (driver) =>
     expect((await oidc.tokenIntrospection(crm, tokens.access_token)).active).toBe(false);
   });
 
+  it('keeps nothing of a spent refresh token, yet a replay of one spent many rotations ago revokes the grant', async () => {
+    const { tokens } = await tokensFor(crm, 'https://crm.test/callback');
+    const grantId = tokens.refresh_token!.split('.')[0]!; // ids are {grantId}.{n}
+    const grantKey = oidcKeys.grant(grantId);
+    const refreshFields = async () => Object.keys((await t.atrium.store.hgetall(grantKey)) ?? {}).filter((f) => f.startsWith('RT:'));
+    const chain = [tokens.refresh_token!];
+    for (let i = 0; i < 5; i += 1) chain.push((await oidc.refreshTokenGrant(crm, chain.at(-1)!)).refresh_token!);
+    // Only the live refresh token is in the grant: no marker per refresh, however many there were.
+    expect(await refreshFields()).toEqual([`RT:${chain.at(-1)!.split('.')[1]}`]);
+
+    // An id of this grant that Atrium did not seal is only not found: the grant stays.
+    const live = chain.at(-1)!;
+    const forged = `${live.slice(0, -4)}${live.endsWith('AAAA') ? 'BBBB' : 'AAAA'}`;
+    await expect(oidc.refreshTokenGrant(crm, forged)).rejects.toMatchObject({ error: 'invalid_grant' });
+    expect(await refreshFields()).toHaveLength(1);
+
+    // The first token of the chain, five rotations back: a replay, and the whole grant goes.
+    await expect(oidc.refreshTokenGrant(crm, chain[0]!)).rejects.toMatchObject({ error: 'invalid_grant' });
+    expect(await t.atrium.store.hgetall(grantKey)).toBeUndefined();
+    await expect(oidc.refreshTokenGrant(crm, live)).rejects.toMatchObject({ error: 'invalid_grant' });
+  });
+
+  it('revokes the grant when its access token is revoked: a later sign-in gets a new grant that the old refresh token cannot touch', async () => {
+    const first = await tokensFor(crm, 'https://crm.test/callback');
+    const grantId = first.tokens.refresh_token!.split('.')[0]!;
+    await oidc.tokenRevocation(crm, first.tokens.access_token);
+    expect(await t.atrium.store.hgetall(oidcKeys.grant(grantId))).toBeUndefined();
+    // The same browser session signs in to the app again.
+    const second = await tokensFor(crm, 'https://crm.test/callback', { browser: first.browser });
+    expect(second.tokens.refresh_token!.split('.')[0]).not.toBe(grantId);
+    // Another instance of the app still holds the first refresh token, which was never spent.
+    await expect(oidc.refreshTokenGrant(crm, first.tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+    expect((await oidc.refreshTokenGrant(crm, second.tokens.refresh_token!)).access_token).toBeTruthy();
+  });
+
   it('revokes the grant when a spent refresh token is replayed asking for a scope', async () => {
     const { tokens } = await tokensFor(crm, 'https://crm.test/callback');
     const first = tokens.refresh_token!;
@@ -324,5 +359,34 @@ describe.each(ALL_TOPOLOGIES)('standard OIDC flows on the %s store', (driver) =>
     const page = await new Browser(t.issuer).follow(endUrl.href);
     expect(page.location).toBeUndefined();
     expect(page.status).toBe(400);
+  });
+});
+
+describe('refresh tokens that outlive what a seal can carry', () => {
+  let t: TestServer;
+  let seed: Seed;
+  let crm: oidc.Configuration;
+  beforeAll(async () => {
+    // 100 years: past 2106, the last expiry a seal holds (refresh-seal.ts).
+    t = await startAtrium('sqlite', (config) => {
+      config.ttl.refreshToken = 100 * 365 * 86_400;
+    });
+    seed = await seedDirectory(t.atrium.directory);
+    crm = await oidc.discovery(new URL(t.issuer), seed.crm.app.clientId, seed.crm.clientSecret, undefined, insecure);
+  });
+  afterAll(() => t.close());
+
+  it('are issued without a seal, and a replay of a spent one still revokes the grant (its spent marker)', async () => {
+    const verifier = oidc.randomPKCECodeVerifier();
+    const state = oidc.randomState();
+    const url = oidc.buildAuthorizationUrl(crm, { redirect_uri: 'https://crm.test/callback', scope: 'openid', code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', state });
+    const page = await authorize(new Browser(t.issuer), url.href, aliceLogin);
+    const tokens = await oidc.authorizationCodeGrant(crm, new URL(page.location!), { pkceCodeVerifier: verifier, expectedState: state });
+    const [grantId, n] = tokens.refresh_token!.split('.') as [string, string];
+    expect(n).toHaveLength(43); // 256 random bits, no seal
+    const second = await oidc.refreshTokenGrant(crm, tokens.refresh_token!);
+    expect(Object.keys((await t.atrium.store.hgetall(oidcKeys.grant(grantId))) ?? {})).toContain(`RT:${n}`);
+    await expect(oidc.refreshTokenGrant(crm, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+    await expect(oidc.refreshTokenGrant(crm, second.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
   });
 });
