@@ -12,7 +12,8 @@
  *                       `AC:{id}` here. The hash lives as long as its longest-lived member; members
  *                       that expired are dropped whenever a member is written. A refresh token's
  *                       `n` ends in a seal (refresh-seal.ts): spent, it leaves the hash, and its
- *                       seal tells a replay of it from an unknown id.
+ *                       seal tells a replay of it from an unknown id. At most ACCESS_TOKEN_CAP
+ *                       access tokens: a new one revokes the one expiring first.
  * Other records:        `o:{code}:{id}`  string (sessions, codes, interactions, client credentials).
  * Session uid index:    `o:su:{uid}`  → the session's current id.
  * Account sessions:     `o:as:{accountId}`  hash { uid: '' }.
@@ -39,7 +40,7 @@
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type Provider from 'oidc-provider';
 import { getWithDirectoryVersion, readWithDirectoryVersion, requestMemo } from '../directory/records.js';
-import type { HashClaim, Store } from '../store/store.js';
+import type { HashCap, HashClaim, Store } from '../store/store.js';
 import { MAX_SEALED_EXPIRY, type RefreshSeal } from './refresh-seal.js';
 
 /** Models whose records live in their grant's hash (their ids carry the grant id). */
@@ -108,6 +109,13 @@ const STAMP = 10;
 const HEADER = 2 * STAMP;
 const UNCONSUMED = '0'.repeat(STAMP);
 const GRANT_FIELD = 'G';
+/**
+ * Access tokens one grant keeps: beyond these, the ones expiring first are revoked as a new one is
+ * written. Every refresh issues an access token that lives its full lifetime (2 h by default), so an
+ * app refreshing in a loop would otherwise fill Redis; an app that behaves holds one or two.
+ */
+export const ACCESS_TOKEN_CAP: HashCap = { prefix: `${MODEL_CODES.AccessToken}:`, max: 100 };
+
 /** Payload fields a token in its grant's hash does not store (restored from the key and the grant). */
 const FROM_GRANT = ['grantId', 'accountId', 'clientId'] as const;
 
@@ -305,7 +313,7 @@ export async function settleWrites(succeeded: boolean): Promise<void> {
         const consumed = claim ? store.hconsume(key, claim.field, claim.stamp, { keep: claim.keep, rest: claim.rest }) : Promise.resolve(true);
         return consumed.then(async (ok) => ok && (drops.length === 0 || (await store.hdel(key, ...drops)) === drops.length));
       }
-      return store.hsetRecords(key, fields, { ttl: ttl ?? undefined, requires: GRANT_FIELD, now, claim, drop: drops });
+      return store.hsetRecords(key, fields, { ttl: ttl ?? undefined, requires: GRANT_FIELD, now, claim, drop: drops, cap: ACCESS_TOKEN_CAP });
     }),
   );
   const refused = pending.filter((_, i) => !written[i]);
@@ -403,7 +411,7 @@ export class StoreAdapter implements Adapter {
         write.ttl = longerTtl(write.ttl, ttl);
         return;
       }
-      const written = await this.store.hsetRecords(inGrant.key, { [inGrant.field]: record }, { ttl, requires: GRANT_FIELD, now });
+      const written = await this.store.hsetRecords(inGrant.key, { [inGrant.field]: record }, { ttl, requires: GRANT_FIELD, now, cap: ACCESS_TOKEN_CAP });
       if (!written) throw new errors.InvalidGrant('grant request is invalid');
       return;
     }

@@ -81,8 +81,8 @@ const SCRIPTS = {
       return at > 0 and at <= now
     end
     -- The members to drop must be there, expired or not (checked before pruning may take them).
-    local drops = tonumber(ARGV[9])
-    for i = 10, 9 + drops do
+    local drops = tonumber(ARGV[11])
+    for i = 12, 11 + drops do
       if redis.call('hexists', KEYS[1], ARGV[i]) == 0 then return 0 end
     end
     local cursor = redis.call('hget', KEYS[1], '#') or '0'
@@ -112,9 +112,32 @@ const SCRIPTS = {
     if claimed then
       redis.call('hset', KEYS[1], ARGV[5], ARGV[6] .. string.sub(claimed, #ARGV[6] + 1, #ARGV[6] + tonumber(ARGV[7])) .. ARGV[8])
     end
-    if drops > 0 then redis.call('hdel', KEYS[1], unpack(ARGV, 10, 9 + drops)) end
+    if drops > 0 then redis.call('hdel', KEYS[1], unpack(ARGV, 12, 11 + drops)) end
     local existed = redis.call('exists', KEYS[1]) == 1
-    redis.call('hset', KEYS[1], unpack(ARGV, 10 + drops))
+    redis.call('hset', KEYS[1], unpack(ARGV, 12 + drops))
+    -- The cap: only a hash longer than it can hold too many of the capped members.
+    local cap, prefix = tonumber(ARGV[10]), ARGV[9]
+    if cap > 0 and redis.call('hlen', KEYS[1]) > cap then
+      local written, kept = {}, 0
+      for i = 12 + drops, #ARGV, 2 do
+        written[ARGV[i]] = true
+        if string.sub(ARGV[i], 1, #prefix) == prefix then kept = kept + 1 end
+      end
+      local others = {}
+      local all = redis.call('hgetall', KEYS[1])
+      for i = 1, #all, 2 do
+        if not written[all[i]] and string.sub(all[i], 1, #prefix) == prefix then
+          local expires = string.sub(all[i + 1], 11, 20)
+          if expires == '0000000000' then expires = '9999999999' end
+          others[#others + 1] = { all[i], expires }
+        end
+      end
+      local over = #others + kept - cap
+      if over > 0 then
+        table.sort(others, function(a, b) return a[2] < b[2] end)
+        for i = 1, math.min(over, #others) do redis.call('hdel', KEYS[1], others[i][1]) end
+      end
+    end
     ${extendTtl('ARGV[4]')}
     return 1`,
   saddExtend: `
@@ -341,7 +364,8 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Stor
       const { claim } = options;
       const claimArgs = claim ? [claim.field, claim.stamp, claim.keep, claim.rest] : ['', '', 0, ''];
       const drop = options.drop ?? [];
-      return (await script('hsetRecords', key, [...requires, Math.floor(options.now), ms(options.ttl), ...claimArgs, drop.length, ...drop, ...pairs])) === 1;
+      const cap = options.cap ? [options.cap.prefix, options.cap.max] : ['', 0];
+      return (await script('hsetRecords', key, [...requires, Math.floor(options.now), ms(options.ttl), ...claimArgs, ...cap, drop.length, ...drop, ...pairs])) === 1;
     },
 
     async sadd(key, members, options = {}) {

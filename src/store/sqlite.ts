@@ -72,6 +72,11 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     members: db.prepare<[string], { member: string; value: string }>(
       'SELECT member, value FROM members WHERE key = ? ORDER BY member',
     ),
+    // Members whose names start with a prefix, earliest expiry first (none: last).
+    prefixed: db.prepare<[string, number, string], { member: string }>(
+      `SELECT member FROM members WHERE key = ? AND substr(member, 1, ?) = ?
+         ORDER BY CASE substr(value, 11, 10) WHEN '0000000000' THEN '9999999999' ELSE substr(value, 11, 10) END`,
+    ),
     countMembers: db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM members WHERE key = ?'),
     putMember: db.prepare<[string, string, string]>(
       'INSERT OR REPLACE INTO members (key, member, value) VALUES (?, ?, ?)',
@@ -310,6 +315,13 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
         if (!row) q.putEntry.run(key, 'hash', null, expiryOf(options.ttl, now));
         else extendExpiry(key, row, expiryOf(options.ttl, now));
         for (const [field, value] of entries) q.putMember.run(key, field, value);
+        if (options.cap) {
+          const { prefix, max } = options.cap;
+          const capped = q.prefixed.all(key, prefix.length, prefix);
+          const kept = entries.filter(([field]) => field.startsWith(prefix)).length;
+          const others = capped.filter((m) => !Object.hasOwn(fields, m.member));
+          for (const m of others.slice(0, Math.max(0, others.length + kept - max))) q.delMember.run(key, m.member);
+        }
         return true;
       });
     },

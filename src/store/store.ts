@@ -12,6 +12,12 @@
  *   (HTTP 503), never as a silent success.
  */
 /** An `hconsume` (of `field`, with `stamp`, cut to `keep` characters and `rest`) done as part of a write. */
+/** At most `max` fields of a hash whose names start with `prefix` (see `hsetRecords`). */
+export interface HashCap {
+  prefix: string;
+  max: number;
+}
+
 export interface HashClaim {
   field: string;
   stamp: string;
@@ -82,12 +88,14 @@ export interface Store {
    * permanent), as `extend`; otherwise nothing is written and the answer is false. With `claim`,
    * the write also needs that `hconsume` of another field of the hash succeeds, in the same step;
    * with `drop`, it also needs those fields to be there (expired or not: they are checked before
-   * pruning), and deletes them in the same step.
+   * pruning), and deletes them in the same step. With `cap`, once written, the hash keeps at most
+   * `cap.max` fields whose names start with `cap.prefix`: beyond that, those with the earliest
+   * expiry (never one this call wrote) are deleted in the same step.
    */
   hsetRecords(
     key: string,
     fields: Record<string, string>,
-    options: { ttl?: number; requires?: string; now: number; claim?: HashClaim; drop?: readonly string[] },
+    options: { ttl?: number; requires?: string; now: number; claim?: HashClaim; drop?: readonly string[]; cap?: HashCap },
   ): Promise<boolean>;
 
   /**

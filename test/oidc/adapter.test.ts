@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { errors } from 'oidc-provider';
-import { GrantRevoked, StoreAdapter, afterWrites, decodeRecord, encodeRecord, oidcKeys, settleWrites } from '../../src/oidc/adapter.js';
+import { ACCESS_TOKEN_CAP, GrantRevoked, StoreAdapter, afterWrites, decodeRecord, encodeRecord, oidcKeys, settleWrites } from '../../src/oidc/adapter.js';
 import { withRecordCache } from '../../src/directory/records.js';
 import { createRefreshSeal } from '../../src/oidc/refresh-seal.js';
 import { ALL_TOPOLOGIES, openTestStore, type TestStore } from '../helpers/stores.js';
@@ -118,6 +118,27 @@ describe.each(ALL_TOPOLOGIES)('oidc-provider adapter on the %s store', (driver) 
     expect((await rt.find('g4.old'))?.consumed).toBeGreaterThan(0);
     const fields = Object.keys((await t.store.hgetall(oidcKeys.grant('g4'))) ?? {}).filter((f) => f.startsWith('RT:new'));
     expect(fields).toHaveLength(1);
+  });
+
+  it(`keeps at most ${ACCESS_TOKEN_CAP.max} access tokens per grant: a new one revokes the one expiring first`, async () => {
+    await grant('gcap');
+    const at = adapter('AccessToken');
+    const max = ACCESS_TOKEN_CAP.max;
+    // Written in request order, as refreshes in a loop would: each lives a little longer.
+    for (let i = 0; i < max; i += 1) await at.upsert(`gcap.a${i}`, token('gcap', `a${i}`, 3600 + i), 3600 + i);
+    await withRecordCache(async () => {
+      await at.upsert('gcap.b0', token('gcap', 'b0', 7200), 7200);
+      await at.upsert('gcap.b1', token('gcap', 'b1', 7201), 7201);
+      await settleWrites(true);
+    });
+    const fields = Object.keys((await t.store.hgetall(oidcKeys.grant('gcap'))) ?? {});
+    expect(fields.filter((f) => f.startsWith('AT:'))).toHaveLength(max);
+    expect(await at.find('gcap.a0')).toBeUndefined();
+    expect(await at.find('gcap.a1')).toBeUndefined();
+    expect(await at.find('gcap.a2')).toBeDefined();
+    expect(await at.find('gcap.b0')).toBeDefined();
+    expect(await at.find('gcap.b1')).toBeDefined();
+    expect(fields).toContain('G');
   });
 
   describe('sealed refresh token ids', () => {

@@ -183,6 +183,24 @@ describe.each(ALL_TOPOLOGIES)('store conformance: %s driver', (driver) => {
       expect(await store.hsetRecords('r:claim', { ghost: record(now + 60) }, { ttl: 60, now, claim: { ...claim, field: 'missing' } })).toBe(false);
     });
 
+    it('keeps at most the cap of members with its prefix: the earliest to expire go, never one just written', async () => {
+      const now = nowS();
+      await store.hset('r:cap', { G: record(0), 'RT:x': record(now + 5), 'AT:1': record(now + 100), 'AT:2': record(now + 300), 'AT:3': record(now + 200) });
+      const cap = { prefix: 'AT:', max: 3 };
+      // Within the cap: nothing goes.
+      expect(await store.hsetRecords('r:cap', { 'RT:y': record(now + 50) }, { requires: 'G', ttl: 600, now, cap })).toBe(true);
+      expect(Object.keys((await store.hgetall('r:cap')) ?? {}).sort()).toEqual(['AT:1', 'AT:2', 'AT:3', 'G', 'RT:x', 'RT:y']);
+      // One more: the one expiring first goes (other prefixes are not counted, whatever their expiry).
+      expect(await store.hsetRecords('r:cap', { 'AT:4': record(now + 400) }, { requires: 'G', ttl: 600, now, cap })).toBe(true);
+      expect(Object.keys((await store.hgetall('r:cap')) ?? {}).sort()).toEqual(['AT:2', 'AT:3', 'AT:4', 'G', 'RT:x', 'RT:y']);
+      // A new member expiring before the others is still kept: the others make room.
+      expect(await store.hsetRecords('r:cap', { 'AT:5': record(now + 10), 'AT:6': record(0) }, { requires: 'G', ttl: 600, now, cap })).toBe(true);
+      expect(Object.keys((await store.hgetall('r:cap')) ?? {}).sort()).toEqual(['AT:4', 'AT:5', 'AT:6', 'G', 'RT:x', 'RT:y']);
+      // A member without expiry is the last to go.
+      expect(await store.hsetRecords('r:cap', { 'AT:7': record(now + 500) }, { requires: 'G', ttl: 600, now, cap: { prefix: 'AT:', max: 2 } })).toBe(true);
+      expect(Object.keys((await store.hgetall('r:cap')) ?? {}).sort()).toEqual(['AT:6', 'AT:7', 'G', 'RT:x', 'RT:y']);
+    });
+
     it('drops the named members in the same step as a write, and only when the write happens', async () => {
       const now = nowS();
       await store.hset('r:drop', { G: record(0), 'AC:a': record(now + 60), 'AC:b': record(now + 60) });
