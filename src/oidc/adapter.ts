@@ -12,8 +12,8 @@
  *                       `AC:{id}` here. The hash lives as long as its longest-lived member; members
  *                       that expired are dropped whenever a member is written. A refresh token's
  *                       `n` ends in a seal (refresh-seal.ts): spent, it leaves the hash, and its
- *                       seal tells a replay of it from an unknown id. At most ACCESS_TOKEN_CAP
- *                       access tokens: a new one revokes the one expiring first.
+ *                       seal tells a replay of it from an unknown id. At most 100 access and
+ *                       100 refresh tokens (GRANT_CAPS): past that, those expiring first go.
  * Other records:        `o:{code}:{id}`  string (sessions, codes, interactions, client credentials).
  * Session uid index:    `o:su:{uid}`  → the session's current id.
  * Account sessions:     `o:as:{accountId}`  hash { uid: '' }.
@@ -111,10 +111,18 @@ const UNCONSUMED = '0'.repeat(STAMP);
 const GRANT_FIELD = 'G';
 /**
  * Access tokens one grant keeps: beyond these, the ones expiring first are revoked as a new one is
- * written. Every refresh issues an access token that lives its full lifetime (2 h by default), so an
+ * written (down to 90, so that a loop pays for the pass once in ten writes). Every refresh issues an access token that lives its full lifetime (2 h by default), so an
  * app refreshing in a loop would otherwise fill Redis; an app that behaves holds one or two.
  */
-export const ACCESS_TOKEN_CAP: HashCap = { prefix: `${MODEL_CODES.AccessToken}:`, max: 100 };
+export const ACCESS_TOKEN_CAP: HashCap = { prefix: `${MODEL_CODES.AccessToken}:`, max: 100, trimTo: 90 };
+/**
+ * Refresh tokens one grant keeps: each sign-in of the same session into the same app starts a
+ * chain of its own (30 days), so a sign-in loop would otherwise grow the grant. Beyond these the
+ * ones expiring first go; presenting one of those later revokes the grant, as a replay does (a
+ * sealed token missing from its grant is taken as spent).
+ */
+export const REFRESH_TOKEN_CAP: HashCap = { prefix: `${MODEL_CODES.RefreshToken}:`, max: 100, trimTo: 90 };
+const GRANT_CAPS = [ACCESS_TOKEN_CAP, REFRESH_TOKEN_CAP];
 
 /** Payload fields a token in its grant's hash does not store (restored from the key and the grant). */
 const FROM_GRANT = ['grantId', 'accountId', 'clientId'] as const;
@@ -313,7 +321,7 @@ export async function settleWrites(succeeded: boolean): Promise<void> {
         const consumed = claim ? store.hconsume(key, claim.field, claim.stamp, { keep: claim.keep, rest: claim.rest }) : Promise.resolve(true);
         return consumed.then(async (ok) => ok && (drops.length === 0 || (await store.hdel(key, ...drops)) === drops.length));
       }
-      return store.hsetRecords(key, fields, { ttl: ttl ?? undefined, requires: GRANT_FIELD, now, claim, drop: drops, cap: ACCESS_TOKEN_CAP });
+      return store.hsetRecords(key, fields, { ttl: ttl ?? undefined, requires: GRANT_FIELD, now, claim, drop: drops, caps: GRANT_CAPS });
     }),
   );
   const refused = pending.filter((_, i) => !written[i]);
@@ -411,7 +419,7 @@ export class StoreAdapter implements Adapter {
         write.ttl = longerTtl(write.ttl, ttl);
         return;
       }
-      const written = await this.store.hsetRecords(inGrant.key, { [inGrant.field]: record }, { ttl, requires: GRANT_FIELD, now, cap: ACCESS_TOKEN_CAP });
+      const written = await this.store.hsetRecords(inGrant.key, { [inGrant.field]: record }, { ttl, requires: GRANT_FIELD, now, caps: GRANT_CAPS });
       if (!written) throw new errors.InvalidGrant('grant request is invalid');
       return;
     }

@@ -14,7 +14,7 @@ import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import calculateSlot from 'cluster-key-slot';
 import type { HostPort } from '../config/index.js';
 import { storeUnavailable } from '../errors.js';
-import type { Store } from './store.js';
+import { trimSize, type Store } from './store.js';
 
 /**
  * Lua, after a write to KEYS[1] (whose prior existence is in `existed`): a TTL of `ttl` ms ('' for
@@ -80,9 +80,15 @@ const SCRIPTS = {
       local at = tonumber(expires)
       return at > 0 and at <= now
     end
+    -- ARGV: 1–2 requires, 3 now, 4 ttl, 5–8 claim, 9 the number of caps, then a prefix, a maximum
+    -- and a size to trim to for each, then the number of members to drop, those members, and the
+    -- field pairs.
+    local caps = tonumber(ARGV[9])
+    local dropAt = 10 + 3 * caps
+    local drops = tonumber(ARGV[dropAt])
+    local pairsAt = dropAt + 1 + drops
     -- The members to drop must be there, expired or not (checked before pruning may take them).
-    local drops = tonumber(ARGV[11])
-    for i = 12, 11 + drops do
+    for i = dropAt + 1, dropAt + drops do
       if redis.call('hexists', KEYS[1], ARGV[i]) == 0 then return 0 end
     end
     local cursor = redis.call('hget', KEYS[1], '#') or '0'
@@ -112,30 +118,47 @@ const SCRIPTS = {
     if claimed then
       redis.call('hset', KEYS[1], ARGV[5], ARGV[6] .. string.sub(claimed, #ARGV[6] + 1, #ARGV[6] + tonumber(ARGV[7])) .. ARGV[8])
     end
-    if drops > 0 then redis.call('hdel', KEYS[1], unpack(ARGV, 12, 11 + drops)) end
+    if drops > 0 then redis.call('hdel', KEYS[1], unpack(ARGV, dropAt + 1, dropAt + drops)) end
     local existed = redis.call('exists', KEYS[1]) == 1
-    redis.call('hset', KEYS[1], unpack(ARGV, 12 + drops))
-    -- The cap: only a hash longer than it can hold too many of the capped members.
-    local cap, prefix = tonumber(ARGV[10]), ARGV[9]
-    if cap > 0 and redis.call('hlen', KEYS[1]) > cap then
-      local written, kept = {}, 0
-      for i = 12 + drops, #ARGV, 2 do
-        written[ARGV[i]] = true
+    redis.call('hset', KEYS[1], unpack(ARGV, pairsAt))
+    -- The caps, of those whose prefix this write adds to (only they can have grown), and only in a
+    -- hash longer than the smallest of them. A cap that is exceeded trims its members to the size
+    -- it gives, a little below its maximum, so that a client writing in a loop pays for the full
+    -- pass once in several writes.
+    local written, adding, least = {}, {}, nil
+    for i = pairsAt, #ARGV, 2 do written[ARGV[i]] = true end
+    if claimed then written[ARGV[5]] = true end
+    for c = 1, caps do
+      local prefix, max = ARGV[7 + 3 * c], tonumber(ARGV[8 + 3 * c])
+      local kept = 0
+      for i = pairsAt, #ARGV, 2 do
         if string.sub(ARGV[i], 1, #prefix) == prefix then kept = kept + 1 end
       end
-      local others = {}
-      local all = redis.call('hgetall', KEYS[1])
-      for i = 1, #all, 2 do
-        if not written[all[i]] and string.sub(all[i], 1, #prefix) == prefix then
-          local expires = string.sub(all[i + 1], 11, 20)
-          if expires == '0000000000' then expires = '9999999999' end
-          others[#others + 1] = { all[i], expires }
-        end
+      if kept > 0 then
+        adding[#adding + 1] = { prefix, max, tonumber(ARGV[9 + 3 * c]) }
+        if not least or max < least then least = max end
       end
-      local over = #others + kept - cap
-      if over > 0 then
-        table.sort(others, function(a, b) return a[2] < b[2] end)
-        for i = 1, math.min(over, #others) do redis.call('hdel', KEYS[1], others[i][1]) end
+    end
+    if least and redis.call('hlen', KEYS[1]) > least then
+      local all = redis.call('hgetall', KEYS[1])
+      for _, cap in ipairs(adding) do
+        local prefix, max, trimTo = cap[1], cap[2], cap[3]
+        local count, others = 0, {}
+        for i = 1, #all, 2 do
+          if string.sub(all[i], 1, #prefix) == prefix then
+            count = count + 1
+            if not written[all[i]] then
+              local expires = string.sub(all[i + 1], 11, 20)
+              if expires == '0000000000' then expires = '9999999999' end
+              others[#others + 1] = { all[i], expires }
+            end
+          end
+        end
+        if count > max then
+          -- Earliest expiry first; the same expiry by name, as the SQLite store does.
+          table.sort(others, function(a, b) return a[2] < b[2] or (a[2] == b[2] and a[1] < b[1]) end)
+          for i = 1, math.min(count - trimTo, #others) do redis.call('hdel', KEYS[1], others[i][1]) end
+        end
       end
     end
     ${extendTtl('ARGV[4]')}
@@ -364,8 +387,9 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Stor
       const { claim } = options;
       const claimArgs = claim ? [claim.field, claim.stamp, claim.keep, claim.rest] : ['', '', 0, ''];
       const drop = options.drop ?? [];
-      const cap = options.cap ? [options.cap.prefix, options.cap.max] : ['', 0];
-      return (await script('hsetRecords', key, [...requires, Math.floor(options.now), ms(options.ttl), ...claimArgs, ...cap, drop.length, ...drop, ...pairs])) === 1;
+      const caps = options.caps ?? [];
+      const capArgs = [caps.length, ...caps.flatMap((cap) => [cap.prefix, cap.max, trimSize(cap)])];
+      return (await script('hsetRecords', key, [...requires, Math.floor(options.now), ms(options.ttl), ...claimArgs, ...capArgs, drop.length, ...drop, ...pairs])) === 1;
     },
 
     async sadd(key, members, options = {}) {

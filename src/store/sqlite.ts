@@ -6,7 +6,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import type { Store } from './store.js';
+import { trimSize, type Store } from './store.js';
 
 type EntryType = 'string' | 'hash' | 'set';
 interface Entry {
@@ -33,6 +33,9 @@ const SCHEMA = `
 
 /** Keys purged per transaction. */
 const PURGE_CHUNK = 500;
+
+/** The first string after every string that starts with `prefix` (its last character, plus one). */
+const prefixEnd = (prefix: string): string => prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
 
 const expiryOf = (ttl: number | undefined, now: number): number | null =>
   ttl === undefined ? null : now + Math.max(1, Math.round(ttl * 1000));
@@ -73,10 +76,13 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
       'SELECT member, value FROM members WHERE key = ? ORDER BY member',
     ),
     // Members whose names start with a prefix, earliest expiry first (none: last).
-    prefixed: db.prepare<[string, number, string], { member: string }>(
-      `SELECT member FROM members WHERE key = ? AND substr(member, 1, ?) = ?
-         ORDER BY CASE substr(value, 11, 10) WHEN '0000000000' THEN '9999999999' ELSE substr(value, 11, 10) END`,
+    // Members whose names are in [from, to) (a prefix's range), earliest expiry first (none: last),
+    // the same expiry by name.
+    prefixed: db.prepare<[string, string, string], { member: string }>(
+      `SELECT member FROM members WHERE key = ? AND member >= ? AND member < ?
+         ORDER BY CASE substr(value, 11, 10) WHEN '0000000000' THEN '9999999999' ELSE substr(value, 11, 10) END, member`,
     ),
+    countPrefixed: db.prepare<[string, string, string], { n: number }>('SELECT COUNT(*) AS n FROM members WHERE key = ? AND member >= ? AND member < ?'),
     countMembers: db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM members WHERE key = ?'),
     putMember: db.prepare<[string, string, string]>(
       'INSERT OR REPLACE INTO members (key, member, value) VALUES (?, ?, ?)',
@@ -315,12 +321,15 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
         if (!row) q.putEntry.run(key, 'hash', null, expiryOf(options.ttl, now));
         else extendExpiry(key, row, expiryOf(options.ttl, now));
         for (const [field, value] of entries) q.putMember.run(key, field, value);
-        if (options.cap) {
-          const { prefix, max } = options.cap;
-          const capped = q.prefixed.all(key, prefix.length, prefix);
-          const kept = entries.filter(([field]) => field.startsWith(prefix)).length;
-          const others = capped.filter((m) => !Object.hasOwn(fields, m.member));
-          for (const m of others.slice(0, Math.max(0, others.length + kept - max))) q.delMember.run(key, m.member);
+        for (const cap of options.caps ?? []) {
+          const trimTo = trimSize(cap);
+          if (!entries.some(([field]) => field.startsWith(cap.prefix))) continue;
+          // The range of names with the prefix, which the primary key serves.
+          const bounds = [key, cap.prefix, prefixEnd(cap.prefix)] as const;
+          const count = q.countPrefixed.get(...bounds)!.n;
+          if (count <= cap.max) continue;
+          const others = q.prefixed.all(...bounds).filter((m) => !Object.hasOwn(fields, m.member) && m.member !== claim?.field);
+          for (const m of others.slice(0, count - trimTo)) q.delMember.run(key, m.member);
         }
         return true;
       });

@@ -11,13 +11,26 @@
  * - Store failures (connection lost, timeout) surface as AtriumError `temporarily_unavailable`
  *   (HTTP 503), never as a silent success.
  */
-/** An `hconsume` (of `field`, with `stamp`, cut to `keep` characters and `rest`) done as part of a write. */
-/** At most `max` fields of a hash whose names start with `prefix` (see `hsetRecords`). */
+/**
+ * At most `max` fields of a hash whose names start with `prefix` (see `hsetRecords`); once more,
+ * the hash is trimmed to `trimTo` of them (default `max`).
+ */
 export interface HashCap {
   prefix: string;
   max: number;
+  trimTo?: number;
 }
 
+/** The size a cap trims to once exceeded (checked: a cap that could empty a hash is a bug). */
+export function trimSize(cap: HashCap): number {
+  const trimTo = cap.trimTo ?? cap.max;
+  if (cap.prefix === '' || !Number.isInteger(cap.max) || cap.max < 1 || !Number.isInteger(trimTo) || trimTo < 0 || trimTo > cap.max) {
+    throw new Error(`invalid hash cap ${JSON.stringify(cap)}`);
+  }
+  return trimTo;
+}
+
+/** An `hconsume` (of `field`, with `stamp`, cut to `keep` characters and `rest`) done as part of a write. */
 export interface HashClaim {
   field: string;
   stamp: string;
@@ -88,14 +101,15 @@ export interface Store {
    * permanent), as `extend`; otherwise nothing is written and the answer is false. With `claim`,
    * the write also needs that `hconsume` of another field of the hash succeeds, in the same step;
    * with `drop`, it also needs those fields to be there (expired or not: they are checked before
-   * pruning), and deletes them in the same step. With `cap`, once written, the hash keeps at most
-   * `cap.max` fields whose names start with `cap.prefix`: beyond that, those with the earliest
-   * expiry (never one this call wrote) are deleted in the same step.
+   * pruning), and deletes them in the same step. With `caps` (prefixes that do not overlap): when
+   * this write adds a field with a cap's prefix and the hash then holds more than its `max` of them,
+   * those with the earliest expiry (none: last; the same expiry: by name) are deleted in the same
+   * step until `trimTo` remain, never one this call wrote or claimed.
    */
   hsetRecords(
     key: string,
     fields: Record<string, string>,
-    options: { ttl?: number; requires?: string; now: number; claim?: HashClaim; drop?: readonly string[]; cap?: HashCap },
+    options: { ttl?: number; requires?: string; now: number; claim?: HashClaim; drop?: readonly string[]; caps?: readonly HashCap[] },
   ): Promise<boolean>;
 
   /**

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { errors } from 'oidc-provider';
-import { ACCESS_TOKEN_CAP, GrantRevoked, StoreAdapter, afterWrites, decodeRecord, encodeRecord, oidcKeys, settleWrites } from '../../src/oidc/adapter.js';
+import { ACCESS_TOKEN_CAP, GrantRevoked, REFRESH_TOKEN_CAP, StoreAdapter, afterWrites, decodeRecord, encodeRecord, oidcKeys, settleWrites } from '../../src/oidc/adapter.js';
 import { withRecordCache } from '../../src/directory/records.js';
 import { createRefreshSeal } from '../../src/oidc/refresh-seal.js';
 import { ALL_TOPOLOGIES, openTestStore, type TestStore } from '../helpers/stores.js';
@@ -120,25 +120,22 @@ describe.each(ALL_TOPOLOGIES)('oidc-provider adapter on the %s store', (driver) 
     expect(fields).toHaveLength(1);
   });
 
-  it(`keeps at most ${ACCESS_TOKEN_CAP.max} access tokens per grant: a new one revokes the one expiring first`, async () => {
-    await grant('gcap');
+  it(`keeps at most ${ACCESS_TOKEN_CAP.max} access tokens per grant: past that, those expiring first are revoked down to ${ACCESS_TOKEN_CAP.trimTo}`, async () => {
+    await grant('gcap', 7300);
     const at = adapter('AccessToken');
-    const max = ACCESS_TOKEN_CAP.max;
-    // Written in request order, as refreshes in a loop would: each lives a little longer.
-    for (let i = 0; i < max; i += 1) await at.upsert(`gcap.a${i}`, token('gcap', `a${i}`, 3600 + i), 3600 + i);
+    const { max, trimTo } = { ...ACCESS_TOKEN_CAP, trimTo: ACCESS_TOKEN_CAP.trimTo! };
+    // Names in the opposite order of their expiries: a0 expires last.
+    for (let i = 0; i < max; i += 1) await at.upsert(`gcap.a${i}`, token('gcap', `a${i}`, 3600 + max - i), 3600 + max - i);
     await withRecordCache(async () => {
       await at.upsert('gcap.b0', token('gcap', 'b0', 7200), 7200);
       await at.upsert('gcap.b1', token('gcap', 'b1', 7201), 7201);
       await settleWrites(true);
     });
-    const fields = Object.keys((await t.store.hgetall(oidcKeys.grant('gcap'))) ?? {});
-    expect(fields.filter((f) => f.startsWith('AT:'))).toHaveLength(max);
-    expect(await at.find('gcap.a0')).toBeUndefined();
-    expect(await at.find('gcap.a1')).toBeUndefined();
-    expect(await at.find('gcap.a2')).toBeDefined();
-    expect(await at.find('gcap.b0')).toBeDefined();
-    expect(await at.find('gcap.b1')).toBeDefined();
-    expect(fields).toContain('G');
+    const kept = Object.keys((await t.store.hgetall(oidcKeys.grant('gcap'))) ?? {}).filter((f) => f.startsWith('AT:'));
+    const expected = [...Array.from({ length: trimTo - 2 }, (_, i) => `AT:a${i}`), 'AT:b0', 'AT:b1'];
+    expect(kept.sort()).toEqual(expected.sort());
+    expect(await at.find(`gcap.a${trimTo - 2}`)).toBeUndefined();
+    expect(await at.find(`gcap.a${trimTo - 3}`)).toBeDefined();
   });
 
   describe('sealed refresh token ids', () => {
@@ -216,6 +213,24 @@ describe.each(ALL_TOPOLOGIES)('oidc-provider adapter on the %s store', (driver) 
       // Never written here: as if pruned, or spent.
       expect((await rt.find(sealed('gs6', 'far', 600).id))?.consumed).toBeGreaterThan(0);
       expect(await rt.find(sealed('gs6', 'near', 20).id)).toBeUndefined();
+    });
+
+    it(`keeps at most ${REFRESH_TOKEN_CAP.max} per grant: those expiring first go, and are then taken as spent`, async () => {
+      await grant('gs7', 7200);
+      const rt = sealedRt();
+      const { max, trimTo } = { ...REFRESH_TOKEN_CAP, trimTo: REFRESH_TOKEN_CAP.trimTo! };
+      // Names in the opposite order of their expiries: chain0 expires last of the first ones.
+      const chains = Array.from({ length: max }, (_, i) => sealed('gs7', `chain${i}`, 3600 + max - i));
+      for (const chain of chains) await rt.upsert(chain.id, chain.payload, 3600);
+      const last = sealed('gs7', 'last', 3800);
+      await withRecordCache(async () => {
+        await rt.upsert(last.id, last.payload, 3800);
+        await settleWrites(true);
+      });
+      expect((await members('gs7')).filter((f) => f.startsWith('RT:')).sort()).toEqual([...chains.slice(0, trimTo - 1), last].map((c) => c.field).sort());
+      expect((await rt.find(chains[trimTo - 1]!.id))?.consumed).toBeGreaterThan(0);
+      expect((await rt.find(chains[trimTo - 2]!.id))?.consumed).toBeUndefined();
+      expect((await rt.find(last.id))?.consumed).toBeUndefined();
     });
 
     it('opens a seal made with an older cookie key, so that rotating the keys keeps recognising tokens already out', async () => {

@@ -183,22 +183,46 @@ describe.each(ALL_TOPOLOGIES)('store conformance: %s driver', (driver) => {
       expect(await store.hsetRecords('r:claim', { ghost: record(now + 60) }, { ttl: 60, now, claim: { ...claim, field: 'missing' } })).toBe(false);
     });
 
-    it('keeps at most the cap of members with its prefix: the earliest to expire go, never one just written', async () => {
+    it('keeps at most the cap of members with its prefix: the earliest to expire go (the same expiry: by name), never one just written', async () => {
       const now = nowS();
-      await store.hset('r:cap', { G: record(0), 'RT:x': record(now + 5), 'AT:1': record(now + 100), 'AT:2': record(now + 300), 'AT:3': record(now + 200) });
+      const fields = async () => Object.keys((await store.hgetall('r:cap')) ?? {}).sort();
+      // Names in the opposite order of their expiries.
+      await store.hset('r:cap', { G: record(0), 'RT:x': record(now + 5), 'AT:a': record(now + 300), 'AT:b': record(now + 200), 'AT:c': record(now + 100) });
       const cap = { prefix: 'AT:', max: 3 };
-      // Within the cap: nothing goes.
-      expect(await store.hsetRecords('r:cap', { 'RT:y': record(now + 50) }, { requires: 'G', ttl: 600, now, cap })).toBe(true);
-      expect(Object.keys((await store.hgetall('r:cap')) ?? {}).sort()).toEqual(['AT:1', 'AT:2', 'AT:3', 'G', 'RT:x', 'RT:y']);
+      // A write that adds none of a cap's members leaves them alone, even past it.
+      expect(await store.hsetRecords('r:cap', { 'RT:y': record(now + 50) }, { requires: 'G', ttl: 600, now, caps: [{ prefix: 'AT:', max: 1 }] })).toBe(true);
+      expect(await fields()).toEqual(['AT:a', 'AT:b', 'AT:c', 'G', 'RT:x', 'RT:y']);
       // One more: the one expiring first goes (other prefixes are not counted, whatever their expiry).
-      expect(await store.hsetRecords('r:cap', { 'AT:4': record(now + 400) }, { requires: 'G', ttl: 600, now, cap })).toBe(true);
-      expect(Object.keys((await store.hgetall('r:cap')) ?? {}).sort()).toEqual(['AT:2', 'AT:3', 'AT:4', 'G', 'RT:x', 'RT:y']);
-      // A new member expiring before the others is still kept: the others make room.
-      expect(await store.hsetRecords('r:cap', { 'AT:5': record(now + 10), 'AT:6': record(0) }, { requires: 'G', ttl: 600, now, cap })).toBe(true);
-      expect(Object.keys((await store.hgetall('r:cap')) ?? {}).sort()).toEqual(['AT:4', 'AT:5', 'AT:6', 'G', 'RT:x', 'RT:y']);
-      // A member without expiry is the last to go.
-      expect(await store.hsetRecords('r:cap', { 'AT:7': record(now + 500) }, { requires: 'G', ttl: 600, now, cap: { prefix: 'AT:', max: 2 } })).toBe(true);
-      expect(Object.keys((await store.hgetall('r:cap')) ?? {}).sort()).toEqual(['AT:6', 'AT:7', 'G', 'RT:x', 'RT:y']);
+      expect(await store.hsetRecords('r:cap', { 'AT:d': record(now + 400) }, { requires: 'G', ttl: 600, now, caps: [cap] })).toBe(true);
+      expect(await fields()).toEqual(['AT:a', 'AT:b', 'AT:d', 'G', 'RT:x', 'RT:y']);
+      // New members expiring before the others are still kept: the others make room.
+      expect(await store.hsetRecords('r:cap', { 'AT:e': record(now + 10), 'AT:f': record(0) }, { requires: 'G', ttl: 600, now, caps: [cap] })).toBe(true);
+      expect(await fields()).toEqual(['AT:d', 'AT:e', 'AT:f', 'G', 'RT:x', 'RT:y']);
+      // Trimmed below the maximum once it is passed; the same expiry goes by name, none goes last.
+      await store.hset('r:cap', { 'AT:m': record(now + 700), 'AT:k': record(now + 700), 'AT:l': record(now + 700) });
+      expect(await store.hsetRecords('r:cap', { 'AT:z': record(now + 800) }, { requires: 'G', ttl: 900, now, caps: [{ prefix: 'AT:', max: 4, trimTo: 3 }] })).toBe(true);
+      expect(await fields()).toEqual(['AT:f', 'AT:m', 'AT:z', 'G', 'RT:x', 'RT:y']);
+      // Several caps at once, each counting its own prefix.
+      const caps = [{ prefix: 'AT:', max: 1 }, { prefix: 'RT:', max: 2 }];
+      expect(await store.hsetRecords('r:cap', { 'RT:w': record(now + 20), 'AT:y': record(now + 900) }, { requires: 'G', ttl: 900, now, caps })).toBe(true);
+      expect(await fields()).toEqual(['AT:y', 'G', 'RT:w', 'RT:y']);
+    });
+
+    it('caps along with a claim and a drop: the claimed member stays, the dropped one is gone', async () => {
+      const now = nowS();
+      // The claimed member expires first: the cap would take it first, were it not protected.
+      await store.hset('r:capdc', { G: record(0), 'RT:old': record(now + 50, '{"long":"payload"}'), 'AC:code': record(now + 60), 'RT:b': record(now + 100), 'RT:a': record(now + 200) });
+      const claim = { field: 'RT:old', stamp: '1234567890', keep: 10, rest: '{}' };
+      const options = { requires: 'G', ttl: 1000, now, claim, drop: ['AC:code'], caps: [{ prefix: 'RT:', max: 2 }] };
+      expect(await store.hsetRecords('r:capdc', { 'RT:new': record(now + 950) }, options)).toBe(true);
+      expect(await store.hgetall('r:capdc')).toEqual({ G: record(0), 'RT:old': `1234567890${String(now + 50).padStart(10, '0')}{}`, 'RT:new': record(now + 950) });
+    });
+
+    it('refuses a cap that could empty a hash, or that trims to more than its maximum', async () => {
+      for (const cap of [{ prefix: '', max: 1 }, { prefix: 'AT:', max: 0 }, { prefix: 'AT:', max: 1.5 }, { prefix: 'AT:', max: 2, trimTo: 3 }]) {
+        await expect(store.hsetRecords('r:capbad', { 'AT:x': record(0) }, { now: nowS(), caps: [cap] })).rejects.toThrow(/invalid hash cap/);
+      }
+      expect(await store.hgetall('r:capbad')).toBeUndefined();
     });
 
     it('drops the named members in the same step as a write, and only when the write happens', async () => {
