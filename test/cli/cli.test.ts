@@ -1,6 +1,9 @@
 /** The `atrium` command line, in-process on both drivers, plus the real executable's exit codes. */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runCli } from '../../src/cli/main.js';
 import { createDirectory } from '../../src/directory/index.js';
@@ -79,20 +82,21 @@ describe.each(DRIVERS)('atrium CLI on the %s store', (driver) => {
   });
 
   it('imports users from a CSV file with progress, and reports bad rows by line', async () => {
-    const dir = (await import('node:fs')).mkdtempSync(`${(await import('node:os')).tmpdir()}/atrium-import-`);
-    const file = `${dir}/users.csv`;
-    (await import('node:fs')).writeFileSync(file, 'username,password,name\nivy,a fine passphrase,Ivy\njack,another passphrase,Jack\n');
+    const dir = mkdtempSync(join(tmpdir(), 'atrium-import-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, 'users.csv');
+    writeFileSync(file, 'username,password,name\nivy,a fine passphrase,Ivy\njack,another passphrase,Jack\n');
     const progress: number[] = [];
     let out = '';
     const code = await runCli(['user', 'import', '--tenant', 'acme', file, '--json'], env, { stdin: async () => '', out: (l) => (out += l), err: () => undefined, progress: (done) => progress.push(done) });
     expect(code).toBe(0);
     expect(JSON.parse(out)).toMatchObject({ tenant: 'acme', rows: 2 });
     expect(progress).toEqual([1, 2]);
-    (await import('node:fs')).writeFileSync(file, 'username,password\nok,a fine passphrase\nbad!,x\n');
+    writeFileSync(file, 'username,password\nok,a fine passphrase\nbad!,x\n');
     const bad = await cli(['user', 'import', '--tenant', 'acme', file]);
     expect(bad.code).toBe(2);
     expect(bad.err).toMatch(/1 invalid row\(s\), nothing imported: line 3: username: /);
-    expect((await cli(['user', 'import', '--tenant', 'acme', `${dir}/missing.csv`])).err).toMatch(/cannot read/);
+    expect((await cli(['user', 'import', '--tenant', 'acme', join(dir, 'missing.csv')])).err).toMatch(/cannot read/);
   });
 
   it('rotates signing keys', async () => {

@@ -1,8 +1,20 @@
-import { describe, expect, it } from 'vitest';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig } from '../../src/config/index.js';
+
+
+/** A temporary folder for config files, removed after the file's tests. */
+const configDirs: string[] = [];
+const configDir = (): string => {
+  const dir = mkdtempSync(join(tmpdir(), 'atrium-config-'));
+  configDirs.push(dir);
+  return dir;
+};
+afterAll(() => {
+  for (const dir of configDirs) rmSync(dir, { recursive: true, force: true });
+});
 
 describe('configuration', () => {
   it('defaults to the embedded store under ./data, on port 3000, with an http://localhost issuer', () => {
@@ -63,7 +75,7 @@ describe('configuration', () => {
   });
 
   it('refuses a code lifetime over 60 s and an argon2 cost under the floor from a config file', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'atrium-config-'));
+    const dir = configDir();
     const long = join(dir, 'long.json');
     writeFileSync(long, JSON.stringify({ ttl: { authorizationCode: 120 } }));
     expect(() => loadConfig({ ATRIUM_CONFIG: long })).toThrow(/ttl.authorizationCode/);
@@ -76,7 +88,7 @@ describe('configuration', () => {
     // One more than the cores, below the thread pool's 4 threads (this process did not set UV_THREADPOOL_SIZE).
     expect(process.env.UV_THREADPOOL_SIZE).toBeUndefined();
     expect(loadConfig({}).passwordHashing).toEqual({ concurrency: Math.min(availableParallelism() + 1, 3), maxQueue: 200 });
-    const dir = mkdtempSync(join(tmpdir(), 'atrium-config-'));
+    const dir = configDir();
     const fixed = join(dir, 'fixed.json');
     writeFileSync(fixed, JSON.stringify({ passwordHashing: { concurrency: 5, maxQueue: 10 } }));
     expect(loadConfig({ ATRIUM_CONFIG: fixed }).passwordHashing).toEqual({ concurrency: 5, maxQueue: 10 });
