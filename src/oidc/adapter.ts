@@ -29,9 +29,9 @@
  * `Store.hsetRecords`; the field `#` is the store's own).
  *
  * Tokens are written into their grant's hash only while it holds the grant: a token can never
- * outlive the revocation of its grant. `consume` is the store's atomic header claim: of many
- * parallel redemptions of one code or refresh token exactly one succeeds; the others get
- * invalid_grant. Deleting a grant deletes its hash, so its tokens and codes go with it.
+ * outlive the revocation of its grant. `consume` is atomic (the store's claim of a record's header;
+ * for a sealed refresh token, its deletion from the grant): of many parallel redemptions of one
+ * code or refresh token exactly one succeeds; the others get invalid_grant. Deleting a grant deletes its hash, so its tokens and codes go with it.
  *
  * Writes of a record and its index entries complete before the id is handed to a client, so a
  * record whose index write failed is never known to anyone. Within a request, the tokens written
@@ -111,17 +111,20 @@ const UNCONSUMED = '0'.repeat(STAMP);
 const GRANT_FIELD = 'G';
 /**
  * Access tokens one grant keeps: beyond these, the ones expiring first are revoked as a new one is
- * written (down to 90, so that a loop pays for the pass once in ten writes). Every refresh issues an access token that lives its full lifetime (2 h by default), so an
- * app refreshing in a loop would otherwise fill Redis; an app that behaves holds one or two.
+ * written, down to 90. Every refresh issues an access token that lives its full lifetime (2 h by
+ * default), so an app refreshing in a loop would otherwise fill Redis; an app that behaves holds
+ * one or two. (On Redis, a token write into a grant of more than 100 members reads the grant whole
+ * to count; grants that large are made only by such loops.)
  */
 export const ACCESS_TOKEN_CAP: HashCap = { prefix: `${MODEL_CODES.AccessToken}:`, max: 100, trimTo: 90 };
 /**
  * Refresh tokens one grant keeps: each sign-in of the same session into the same app starts a
  * chain of its own (30 days), so a sign-in loop would otherwise grow the grant. Beyond these the
- * ones expiring first go; presenting one of those later revokes the grant, as a replay does (a
- * sealed token missing from its grant is taken as spent).
+ * ones expiring first go, and the grant's field `RX` keeps the latest expiry among them: a sealed
+ * token missing from its grant that expires no later than that may have been trimmed rather than
+ * spent, so it is only not found (no replay, no revocation).
  */
-export const REFRESH_TOKEN_CAP: HashCap = { prefix: `${MODEL_CODES.RefreshToken}:`, max: 100, trimTo: 90 };
+export const REFRESH_TOKEN_CAP: HashCap = { prefix: `${MODEL_CODES.RefreshToken}:`, max: 100, trimTo: 90, mark: 'RX' };
 const GRANT_CAPS = [ACCESS_TOKEN_CAP, REFRESH_TOKEN_CAP];
 
 /** Payload fields a token in its grant's hash does not store (restored from the key and the grant). */
@@ -369,11 +372,13 @@ export class StoreAdapter implements Adapter {
    * seal: such a token was spent (rotated out), and a replay of it before that time must revoke
    * its grant. Undefined for any other id, and once that time has passed.
    */
-  private spentUntil(grantId: string, n: string): number | undefined {
+  private spentUntil(grantId: string, n: string, trimmed: string | undefined): number | undefined {
     const exp = this.seal?.open(grantId, n);
     // Not in its last INDEX_MARGIN seconds: a process whose clock is ahead may already have pruned
-    // the token as expired, and an expired token is not spent.
-    return exp !== undefined && (exp - INDEX_MARGIN) * 1000 > Date.now() ? exp : undefined;
+    // the token as expired, and an expired token is not spent. Nor when the grant's refresh tokens
+    // were trimmed (REFRESH_TOKEN_CAP) up to a later expiry: it may be one of those.
+    if (exp === undefined || (exp - INDEX_MARGIN) * 1000 <= Date.now()) return undefined;
+    return trimmed !== undefined && !expired(trimmed) && exp <= Number(trimmed.slice(STAMP, HEADER)) ? undefined : exp;
   }
 
   private key(id: string): string {
@@ -451,15 +456,15 @@ export class StoreAdapter implements Adapter {
     }
     const inGrant = this.inGrant(id);
     if (inGrant) {
-      const [grant, token] = await readWithDirectoryVersion(this.store, () =>
-        this.store.hgetMany(inGrant.key, [GRANT_FIELD, inGrant.field]),
+      const [grant, token, trimmed] = await readWithDirectoryVersion(this.store, () =>
+        this.store.hgetMany(inGrant.key, this.seal ? [GRANT_FIELD, inGrant.field, REFRESH_TOKEN_CAP.mark!] : [GRANT_FIELD, inGrant.field]),
       );
       rememberGrant(inGrant.grantId, grant);
       if (grant === undefined) return undefined;
       // A member of a hash outlives its expiry until the hash is next written: not found, as a key.
       if (token !== undefined && expired(token)) return undefined;
       // A sealed refresh token missing from its live grant was spent (rotated out).
-      const spentUntil = token === undefined ? this.spentUntil(inGrant.grantId, inGrant.n) : undefined;
+      const spentUntil = token === undefined ? this.spentUntil(inGrant.grantId, inGrant.n, trimmed) : undefined;
       if (token === undefined && spentUntil === undefined) return undefined;
       // Only the grant's account, app and scope are needed here (Grant.find decodes it in full).
       const { [SHORT.accountId!]: accountId, [SHORT.clientId!]: clientId, openid } = JSON.parse(grant.slice(HEADER)) as Record<string, unknown> & { openid?: { scope?: string } };
@@ -534,7 +539,7 @@ export class StoreAdapter implements Adapter {
       // Within a request, redeeming a code is taking its entry out of its grant's index, in the
       // write of the tokens it is exchanged for, which needs the entry still there: of parallel
       // redemptions one write succeeds, the others get invalid_grant; so does one that a
-      // revocation of the grant's tokens and codes (the revocation endpoint keeps the grant) came
+      // revocation of the grant's tokens and codes (Atrium's revocations take the grant too) came
       // before. A code found without its entry is consumed (see find).
       pendingWrite(pending, this.store, grantId).drop.push(`${this.code}:${id}`);
       return;

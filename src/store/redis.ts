@@ -80,11 +80,11 @@ const SCRIPTS = {
       local at = tonumber(expires)
       return at > 0 and at <= now
     end
-    -- ARGV: 1–2 requires, 3 now, 4 ttl, 5–8 claim, 9 the number of caps, then a prefix, a maximum
-    -- and a size to trim to for each, then the number of members to drop, those members, and the
-    -- field pairs.
+    -- ARGV: 1–2 requires, 3 now, 4 ttl, 5–8 claim, 9 the number of caps, then a prefix, a maximum,
+    -- a size to trim to and a mark field ('' for none) for each, then the number of members to
+    -- drop, those members, and the field pairs.
     local caps = tonumber(ARGV[9])
-    local dropAt = 10 + 3 * caps
+    local dropAt = 10 + 4 * caps
     local drops = tonumber(ARGV[dropAt])
     local pairsAt = dropAt + 1 + drops
     -- The members to drop must be there, expired or not (checked before pruning may take them).
@@ -122,27 +122,28 @@ const SCRIPTS = {
     local existed = redis.call('exists', KEYS[1]) == 1
     redis.call('hset', KEYS[1], unpack(ARGV, pairsAt))
     -- The caps, of those whose prefix this write adds to (only they can have grown), and only in a
-    -- hash longer than the smallest of them. A cap that is exceeded trims its members to the size
-    -- it gives, a little below its maximum, so that a client writing in a loop pays for the full
-    -- pass once in several writes.
+    -- hash longer than the smallest of them (then the hash is read whole, to count). A cap that is
+    -- exceeded trims its members to the size it gives, a little below its maximum, so that a loop
+    -- that writes only members of that cap trims once in several writes.
     local written, adding, least = {}, {}, nil
     for i = pairsAt, #ARGV, 2 do written[ARGV[i]] = true end
     if claimed then written[ARGV[5]] = true end
     for c = 1, caps do
-      local prefix, max = ARGV[7 + 3 * c], tonumber(ARGV[8 + 3 * c])
+      local at = 6 + 4 * c
+      local prefix, max = ARGV[at], tonumber(ARGV[at + 1])
       local kept = 0
       for i = pairsAt, #ARGV, 2 do
         if string.sub(ARGV[i], 1, #prefix) == prefix then kept = kept + 1 end
       end
       if kept > 0 then
-        adding[#adding + 1] = { prefix, max, tonumber(ARGV[9 + 3 * c]) }
+        adding[#adding + 1] = { prefix, max, tonumber(ARGV[at + 2]), ARGV[at + 3] }
         if not least or max < least then least = max end
       end
     end
     if least and redis.call('hlen', KEYS[1]) > least then
       local all = redis.call('hgetall', KEYS[1])
       for _, cap in ipairs(adding) do
-        local prefix, max, trimTo = cap[1], cap[2], cap[3]
+        local prefix, max, trimTo, mark = cap[1], cap[2], cap[3], cap[4]
         local count, others = 0, {}
         for i = 1, #all, 2 do
           if string.sub(all[i], 1, #prefix) == prefix then
@@ -155,9 +156,31 @@ const SCRIPTS = {
           end
         end
         if count > max then
-          -- Earliest expiry first; the same expiry by name, as the SQLite store does.
-          table.sort(others, function(a, b) return a[2] < b[2] or (a[2] == b[2] and a[1] < b[1]) end)
-          for i = 1, math.min(count - trimTo, #others) do redis.call('hdel', KEYS[1], others[i][1]) end
+          -- Earliest expiry first; the same expiry by name, byte by byte as the SQLite store does
+          -- (Lua's own string order follows the server's locale).
+          table.sort(others, function(a, b)
+            if a[2] ~= b[2] then return a[2] < b[2] end
+            local x, y = a[1], b[1]
+            for i = 1, math.min(#x, #y) do
+              local p, q = string.byte(x, i), string.byte(y, i)
+              if p ~= q then return p < q end
+            end
+            return #x < #y
+          end)
+          local trimmed = math.min(count - trimTo, #others)
+          for i = 1, trimmed do redis.call('hdel', KEYS[1], others[i][1]) end
+          if mark ~= '' and trimmed > 0 then
+            -- The latest expiry trimmed (sorted: the last one), kept if the mark already says later.
+            local latest = others[trimmed][2]
+            local current = redis.call('hget', KEYS[1], mark)
+            if current then
+              local expires = string.sub(current, 11, 20)
+              if expires == '0000000000' then expires = '9999999999' end
+              if expires > latest then latest = expires end
+            end
+            if latest == '9999999999' then latest = '0000000000' end
+            redis.call('hset', KEYS[1], mark, '0000000000' .. latest .. '{}')
+          end
         end
       end
     end
@@ -388,7 +411,7 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Stor
       const claimArgs = claim ? [claim.field, claim.stamp, claim.keep, claim.rest] : ['', '', 0, ''];
       const drop = options.drop ?? [];
       const caps = options.caps ?? [];
-      const capArgs = [caps.length, ...caps.flatMap((cap) => [cap.prefix, cap.max, trimSize(cap)])];
+      const capArgs = [caps.length, ...caps.flatMap((cap) => [cap.prefix, cap.max, trimSize(cap), cap.mark ?? ''])];
       return (await script('hsetRecords', key, [...requires, Math.floor(options.now), ms(options.ttl), ...claimArgs, ...capArgs, drop.length, ...drop, ...pairs])) === 1;
     },
 

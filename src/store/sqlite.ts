@@ -75,11 +75,10 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     members: db.prepare<[string], { member: string; value: string }>(
       'SELECT member, value FROM members WHERE key = ? ORDER BY member',
     ),
-    // Members whose names start with a prefix, earliest expiry first (none: last).
     // Members whose names are in [from, to) (a prefix's range), earliest expiry first (none: last),
     // the same expiry by name.
-    prefixed: db.prepare<[string, string, string], { member: string }>(
-      `SELECT member FROM members WHERE key = ? AND member >= ? AND member < ?
+    prefixed: db.prepare<[string, string, string], { member: string; value: string }>(
+      `SELECT member, value FROM members WHERE key = ? AND member >= ? AND member < ?
          ORDER BY CASE substr(value, 11, 10) WHEN '0000000000' THEN '9999999999' ELSE substr(value, 11, 10) END, member`,
     ),
     countPrefixed: db.prepare<[string, string, string], { n: number }>('SELECT COUNT(*) AS n FROM members WHERE key = ? AND member >= ? AND member < ?'),
@@ -329,7 +328,15 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
           const count = q.countPrefixed.get(...bounds)!.n;
           if (count <= cap.max) continue;
           const others = q.prefixed.all(...bounds).filter((m) => !Object.hasOwn(fields, m.member) && m.member !== claim?.field);
-          for (const m of others.slice(0, count - trimTo)) q.delMember.run(key, m.member);
+          const trimmed = others.slice(0, count - trimTo);
+          for (const m of trimmed) q.delMember.run(key, m.member);
+          if (cap.mark !== undefined && trimmed.length > 0) {
+            // The latest expiry trimmed (sorted: the last one), kept if the mark already says later;
+            // none (zeros) is the latest of all.
+            const expires = (value: string | undefined): string => (value === undefined ? '' : value.slice(10, 20).replace(/^0{10}$/, '9'.repeat(10)));
+            const latest = [expires(trimmed.at(-1)!.value), expires(q.member.get(key, cap.mark)?.value)].sort().at(-1)!;
+            q.putMember.run(key, cap.mark, `0000000000${latest.replace(/^9{10}$/, '0'.repeat(10))}{}`);
+          }
         }
         return true;
       });

@@ -13,18 +13,21 @@
  */
 /**
  * At most `max` fields of a hash whose names start with `prefix` (see `hsetRecords`); once more,
- * the hash is trimmed to `trimTo` of them (default `max`).
+ * the hash is trimmed to `trimTo` of them (default `max`). With `mark`, the field `mark` then holds
+ * a record whose expiry is the latest of those trimmed (kept as long as they would have lived), so
+ * that readers can tell a field trimmed away from one deleted otherwise.
  */
 export interface HashCap {
   prefix: string;
   max: number;
   trimTo?: number;
+  mark?: string;
 }
 
 /** The size a cap trims to once exceeded (checked: a cap that could empty a hash is a bug). */
 export function trimSize(cap: HashCap): number {
   const trimTo = cap.trimTo ?? cap.max;
-  if (cap.prefix === '' || !Number.isInteger(cap.max) || cap.max < 1 || !Number.isInteger(trimTo) || trimTo < 0 || trimTo > cap.max) {
+  if (cap.prefix === '' || cap.mark?.startsWith(cap.prefix) || cap.mark === '' || !Number.isInteger(cap.max) || cap.max < 1 || !Number.isInteger(trimTo) || trimTo < 0 || trimTo > cap.max) {
     throw new Error(`invalid hash cap ${JSON.stringify(cap)}`);
   }
   return trimTo;

@@ -212,25 +212,33 @@ describe.each(ALL_TOPOLOGIES)('oidc-provider adapter on the %s store', (driver) 
       const rt = sealedRt();
       // Never written here: as if pruned, or spent.
       expect((await rt.find(sealed('gs6', 'far', 600).id))?.consumed).toBeGreaterThan(0);
-      expect(await rt.find(sealed('gs6', 'near', 20).id)).toBeUndefined();
+      expect((await rt.find(sealed('gs6', 'past-margin', 33).id))?.consumed).toBeGreaterThan(0);
+      expect(await rt.find(sealed('gs6', 'within-margin', 28).id)).toBeUndefined();
     });
 
-    it(`keeps at most ${REFRESH_TOKEN_CAP.max} per grant: those expiring first go, and are then taken as spent`, async () => {
+    it(`keeps at most ${REFRESH_TOKEN_CAP.max} per grant: those expiring first go, and are then only not found, not replays`, async () => {
       await grant('gs7', 7200);
       const rt = sealedRt();
       const { max, trimTo } = { ...REFRESH_TOKEN_CAP, trimTo: REFRESH_TOKEN_CAP.trimTo! };
       // Names in the opposite order of their expiries: chain0 expires last of the first ones.
       const chains = Array.from({ length: max }, (_, i) => sealed('gs7', `chain${i}`, 3600 + max - i));
       for (const chain of chains) await rt.upsert(chain.id, chain.payload, 3600);
-      const last = sealed('gs7', 'last', 3800);
+      // The new one expires first of all: it stays, the others make room.
+      const last = sealed('gs7', 'last', 3500);
       await withRecordCache(async () => {
-        await rt.upsert(last.id, last.payload, 3800);
+        await rt.upsert(last.id, last.payload, 3500);
         await settleWrites(true);
       });
       expect((await members('gs7')).filter((f) => f.startsWith('RT:')).sort()).toEqual([...chains.slice(0, trimTo - 1), last].map((c) => c.field).sort());
-      expect((await rt.find(chains[trimTo - 1]!.id))?.consumed).toBeGreaterThan(0);
-      expect((await rt.find(chains[trimTo - 2]!.id))?.consumed).toBeUndefined();
-      expect((await rt.find(last.id))?.consumed).toBeUndefined();
+      // A trimmed one is not found (its grant stays); so is a spent one expiring no later.
+      expect(await rt.find(chains[trimTo - 1]!.id)).toBeUndefined();
+      expect(await rt.find(chains[max - 1]!.id)).toBeUndefined();
+      await rt.consume(last.id);
+      expect(await rt.find(last.id)).toBeUndefined();
+      // One spent expiring after every trimmed one is still a replay.
+      await rt.consume(chains[trimTo - 2]!.id);
+      expect((await rt.find(chains[trimTo - 2]!.id))?.consumed).toBeGreaterThan(0);
+      expect((await rt.find(chains[0]!.id))?.consumed).toBeUndefined();
     });
 
     it('opens a seal made with an older cookie key, so that rotating the keys keeps recognising tokens already out', async () => {

@@ -218,8 +218,21 @@ describe.each(ALL_TOPOLOGIES)('store conformance: %s driver', (driver) => {
       expect(await store.hgetall('r:capdc')).toEqual({ G: record(0), 'RT:old': `1234567890${String(now + 50).padStart(10, '0')}{}`, 'RT:new': record(now + 950) });
     });
 
+    it('marks the latest expiry a cap trimmed away, and keeps the mark when a later trim goes less far', async () => {
+      const now = nowS();
+      const cap = { prefix: 'RT:', max: 2, trimTo: 1, mark: 'RX' };
+      await store.hset('r:mark', { G: record(0), 'RT:z': record(now + 100), 'RT:y': record(now + 300) });
+      expect(await store.hsetRecords('r:mark', { 'RT:x': record(now + 200) }, { requires: 'G', ttl: 600, now, caps: [cap] })).toBe(true);
+      // Trimmed to one: z (100) and y (300) went, the member this call wrote stays; the mark says 300.
+      expect(await store.hgetall('r:mark')).toEqual({ G: record(0), 'RT:x': record(now + 200), RX: record(now + 300) });
+      await store.hset('r:mark', { 'RT:w': record(now + 50) });
+      expect(await store.hsetRecords('r:mark', { 'RT:v': record(now + 400) }, { requires: 'G', ttl: 600, now, caps: [cap] })).toBe(true);
+      // w (50) and x (200) trimmed: the mark keeps 300, later than both.
+      expect(await store.hgetall('r:mark')).toEqual({ G: record(0), 'RT:v': record(now + 400), RX: record(now + 300) });
+    });
+
     it('refuses a cap that could empty a hash, or that trims to more than its maximum', async () => {
-      for (const cap of [{ prefix: '', max: 1 }, { prefix: 'AT:', max: 0 }, { prefix: 'AT:', max: 1.5 }, { prefix: 'AT:', max: 2, trimTo: 3 }]) {
+      for (const cap of [{ prefix: '', max: 1 }, { prefix: 'AT:', max: 0 }, { prefix: 'AT:', max: 1.5 }, { prefix: 'AT:', max: 2, trimTo: 3 }, { prefix: 'AT:', max: 2, mark: 'AT:mark' }]) {
         await expect(store.hsetRecords('r:capbad', { 'AT:x': record(0) }, { now: nowS(), caps: [cap] })).rejects.toThrow(/invalid hash cap/);
       }
       expect(await store.hgetall('r:capbad')).toBeUndefined();
