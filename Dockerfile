@@ -41,4 +41,5 @@ USER node
 VOLUME ["/data"]
 EXPOSE 3000
 HEALTHCHECK --interval=30s --timeout=3s CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
-CMD ["node", "dist/main.js"]
+# The young generation size of SERVER_NODE_FLAGS (src/server.ts); the workers get it too.
+CMD ["node", "--max-semi-space-size=32", "dist/main.js"]

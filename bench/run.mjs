@@ -15,6 +15,7 @@ import { startChild } from './lib/child.mjs';
 import { measure, problems } from './lib/measure.mjs';
 import { renderConsole, renderMarkdown } from './lib/report.mjs';
 import { basic, CODE_CHALLENGE, CODE_VERIFIER, mapLimit } from './lib/util.mjs';
+import { SERVER_NODE_FLAGS } from '../dist/server.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const LIB = join(ROOT, 'bench', 'lib');
@@ -39,6 +40,7 @@ const settings = {
   scenarios: list('BENCH_SCENARIOS'),
   out: env.BENCH_OUT || join(ROOT, 'bench', 'results', 'latest.md'),
   profileDir: env.BENCH_PROFILE_DIR,
+  nodeFlags: SERVER_NODE_FLAGS,
 };
 const CODE_LIFETIME_BUDGET_S = 45; // codes live 60 s: minting plus redeeming a pool must fit well inside
 
@@ -577,7 +579,8 @@ function childEnv(extra = {}) {
 
 async function startTarget(target, redisPrefix) {
   if (target === 'baseline') {
-    const child = await startChild(join(LIB, 'baseline-server.mjs'), { env: childEnv(), name: 'baseline' });
+    // The baseline runs with the same Node flags as Atrium's servers: the ratio compares the code.
+    const child = await startChild(join(LIB, 'baseline-server.mjs'), { env: childEnv(), execArgv: [...SERVER_NODE_FLAGS], name: 'baseline' });
     return { name: target, kind: 'baseline', child, info: child.info, origin: child.info.issuer };
   }
   let dataDir;
@@ -593,7 +596,7 @@ async function startTarget(target, redisPrefix) {
   };
   let child;
   try {
-    child = await startChild(join(LIB, 'atrium-server.mjs'), { env: childEnv(extra), name: `atrium (${target})` });
+    child = await startChild(join(LIB, 'atrium-server.mjs'), { env: childEnv(extra), execArgv: [...SERVER_NODE_FLAGS], name: `atrium (${target})` });
   } catch (err) {
     await cleanup();
     throw err;

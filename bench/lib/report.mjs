@@ -171,7 +171,7 @@ const mdTable = (header, body) => [`| ${header.join(' | ')} |`, `|${header.map((
 function settingsLine(memo) {
   const s = memo.settings;
   const rounds = s.rounds > 1 ? `${s.rounds} rounds of each scenario on every server in turn, each server's median round shown` : 'each scenario measured on the servers in turn';
-  return `${s.duration} s per scenario (plus ${s.warmup} s warm-up; one-use request pools sized by pilot runs), ${s.connections} connections (sign-in ${s.signInConnections}), one process per server, ${rounds}, autocannon in a separate process on the same machine.`;
+  return `${s.duration} s per scenario (plus ${s.warmup} s warm-up; one-use request pools sized by pilot runs), ${s.connections} connections (sign-in ${s.signInConnections}), one process per server (Node flags \`${memo.settings.nodeFlags.join(' ')}\`, as Atrium's servers run, for the baseline too), ${rounds}, autocannon in a separate process on the same machine.`;
 }
 
 function machineLine(memo) {

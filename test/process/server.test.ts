@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { workerThreadPoolSize } from '../../src/config/index.js';
+import { SERVER_NODE_FLAGS, workerExecArgv } from '../../src/server.js';
 import { testStoreConfig } from '../helpers/stores.js';
 import { CLI, MAIN, startProcess } from '../helpers/processes.js';
 
@@ -43,8 +44,9 @@ describe('the server process', () => {
   it('runs `atrium start --workers 2` as two worker processes on one port, and stops them all on SIGTERM', async () => {
     const { config, cleanup } = testStoreConfig('sqlite');
     const env = { ATRIUM_DATA_DIR: (config as { dataDir: string }).dataDir, ATRIUM_ADMIN_PASSWORD: 'a long admin password' };
+    let started: Awaited<ReturnType<typeof startProcess>> | undefined;
     try {
-      const server = await startProcess(env, { args: [CLI, 'start', '--workers', '2'] });
+      const server = (started = await startProcess(env, { args: [CLI, 'start', '--workers', '2'] }));
       const workers = childrenOf(server.child.pid!);
       expect(workers).toHaveLength(2);
       // Each worker starts with its count and a thread pool sized for its share of the hashing
@@ -55,6 +57,9 @@ describe('the server process', () => {
         );
         expect(environ.ATRIUM_WORKERS).toBe('2');
         expect(environ.UV_THREADPOOL_SIZE).toBe(String(workerThreadPoolSize(2)));
+        // …and the server's V8 flags, though `atrium start` itself was started without them.
+        const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+        expect(argv).toEqual(expect.arrayContaining(['--max-semi-space-size=32']));
       }
       // Many short connections land on both workers; every one is answered.
       const statuses = await Promise.all(Array.from({ length: 20 }, () => fetch(`${server.base}/.well-known/openid-configuration`, { headers: { connection: 'close' } }).then((r) => r.status)));
@@ -66,8 +71,20 @@ describe('the server process', () => {
       expect(await server.stop()).toBe(0);
       expect(workers.filter(alive)).toEqual([]);
     } finally {
+      await started?.stop(); // when an expectation failed before: no server left running
       await cleanup();
     }
+  });
+
+  it('gives workers the server V8 flags, unless the operator set the same flag another way', () => {
+    expect(SERVER_NODE_FLAGS).toEqual(['--max-semi-space-size=32']);
+    expect(workerExecArgv([])).toEqual(['--max-semi-space-size=32']);
+    expect(workerExecArgv(['--enable-source-maps'])).toEqual(['--enable-source-maps', '--max-semi-space-size=32']);
+    expect(workerExecArgv(['--max-semi-space-size=32', '--inspect'])).toEqual(['--max-semi-space-size=32', '--inspect']);
+    expect(workerExecArgv(['--max-semi-space-size=64'])).toEqual(['--max-semi-space-size=64']);
+    expect(workerExecArgv(['--max_semi_space_size', '8'])).toEqual(['--max_semi_space_size', '8']);
+    expect(workerExecArgv([], '--max-old-space-size=512 --max-semi-space-size=16')).toEqual([]);
+    expect(workerExecArgv([], '--max-old-space-size=512')).toEqual(['--max-semi-space-size=32']);
   });
 
   it('refuses a bad --workers value with exit code 2 and the usage', () => {
