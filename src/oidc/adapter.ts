@@ -40,6 +40,7 @@
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type Provider from 'oidc-provider';
 import { getWithDirectoryVersion, readWithDirectoryVersion, requestMemo } from '../directory/records.js';
+import { currentRequest } from '../request-context.js';
 import type { HashCap, HashClaim, Store } from '../store/store.js';
 import { MAX_SEALED_EXPIRY, type RefreshSeal } from './refresh-seal.js';
 
@@ -445,7 +446,36 @@ export class StoreAdapter implements Adapter {
     await Promise.all(writes);
   }
 
-  async find(id: string): Promise<AdapterPayload | undefined> {
+  /**
+   * Starts `find(id)` now, for this request's next `find(id)` to take (see `prefetchCredential`).
+   * Whatever it finds is what `find` would find at this moment: the redemption that follows is
+   * decided by the atomic write at the end of the request, as without it.
+   */
+  prefetch(id: string): void {
+    const memo = requestMemo();
+    const key = prefetchKey(this.model, id);
+    if (!memo || memo.has(key)) return;
+    const read = this.read(id);
+    // Taken by the request's next find, or never (its client failed to authenticate): a failure
+    // then must not go unhandled.
+    read.catch(() => undefined);
+    memo.set(key, read);
+  }
+
+  find(id: string): Promise<AdapterPayload | undefined> {
+    const memo = requestMemo(false);
+    const key = memo && prefetchKey(this.model, id);
+    const early = key === undefined ? undefined : memo!.get(key);
+    if (early instanceof Promise) {
+      // Once: a later find reads again (the token may be spent by then), and a later find of the
+      // client starts no second read.
+      memo!.set(key!, TAKEN);
+      return early as Promise<AdapterPayload | undefined>;
+    }
+    return this.read(id);
+  }
+
+  private async read(id: string): Promise<AdapterPayload | undefined> {
     if (this.model === 'Grant') {
       let raw = recalledGrant(id);
       if (raw === undefined) {
@@ -601,9 +631,13 @@ export class GrantRevoked extends errors.InvalidGrant {
 }
 
 class ClientAdapter implements Adapter {
-  constructor(private readonly source: ClientSource) {}
+  constructor(
+    private readonly source: ClientSource,
+    private readonly beforeFind: () => void = () => undefined,
+  ) {}
 
   find(id: string): Promise<AdapterPayload | undefined> {
+    this.beforeFind();
     return this.source(id);
   }
 
@@ -631,7 +665,41 @@ class ClientAdapter implements Adapter {
 /** Serves the `Client` model read-only from the app directory. */
 export type ClientSource = (clientId: string) => Promise<AdapterPayload | undefined>;
 
-/** The provider's `adapter` setting: one adapter per model name. */
+const prefetchKey = (model: string, id: string): string => `oidc-prefetch:${model}:${id}`;
+/** A prefetched read that a find took. */
+const TAKEN = Symbol('taken');
+
+/** The grant types whose token request redeems a credential of this model, named by this parameter. */
+const CREDENTIALS = new Map([
+  ['authorization_code', { model: 'AuthorizationCode', param: 'code' }],
+  ['refresh_token', { model: 'RefreshToken', param: 'refresh_token' }],
+]);
+
+/**
+ * The provider's `adapter` setting: one adapter per model name.
+ *
+ * A token request finds its client (whose record comes from the directory's cache, checked against
+ * the directory version: one read) before the code or refresh token it redeems (another read). The
+ * client's adapter starts the credential's read too, in the same tick, so that both go to Redis in
+ * one round trip (auto-pipelining), the directory version along with the credential.
+ */
 export function createAdapterFactory(store: Store, clients: ClientSource, seal?: RefreshSeal): (model: string) => Adapter {
-  return (model) => (model === 'Client' ? new ClientAdapter(clients) : new StoreAdapter(store, model, seal));
+  const adapters = new Map<string, StoreAdapter>();
+  const adapterOf = (model: string): StoreAdapter => {
+    let adapter = adapters.get(model);
+    if (!adapter) adapters.set(model, (adapter = new StoreAdapter(store, model, seal)));
+    return adapter;
+  };
+  const prefetchCredential = (): void => {
+    const oidc = (currentRequest() as { oidc?: { route?: string; params?: Record<string, unknown> } } | undefined)?.oidc;
+    if (oidc?.route !== 'token' || !oidc.params) return;
+    const credential = CREDENTIALS.get(String(oidc.params.grant_type));
+    if (!credential) return;
+    const id = oidc.params[credential.param];
+    if (typeof id === 'string' && id !== '' && id.length <= MAX_PREFETCHED_ID) adapterOf(credential.model).prefetch(id);
+  };
+  return (model) => (model === 'Client' ? new ClientAdapter(clients, prefetchCredential) : adapterOf(model));
 }
+
+/** Longer ids are not Atrium's (its codes and refresh tokens are under 200 characters): no read. */
+const MAX_PREFETCHED_ID = 512;

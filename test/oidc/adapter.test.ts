@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { errors } from 'oidc-provider';
-import { ACCESS_TOKEN_CAP, GrantRevoked, REFRESH_TOKEN_CAP, StoreAdapter, afterWrites, decodeRecord, encodeRecord, oidcKeys, settleWrites } from '../../src/oidc/adapter.js';
+import { ACCESS_TOKEN_CAP, GrantRevoked, REFRESH_TOKEN_CAP, StoreAdapter, afterWrites, createAdapterFactory, decodeRecord, encodeRecord, oidcKeys, settleWrites } from '../../src/oidc/adapter.js';
 import { withRecordCache } from '../../src/directory/records.js';
 import { createRefreshSeal } from '../../src/oidc/refresh-seal.js';
 import { ALL_TOPOLOGIES, openTestStore, type TestStore } from '../helpers/stores.js';
@@ -31,6 +31,63 @@ describe.each(ALL_TOPOLOGIES)('oidc-provider adapter on the %s store', (driver) 
     expect(await t.store.ttl(oidcKeys.record('AuthorizationCode', 'g1.c1'))).toBeLessThanOrEqual(60);
     expect(Object.keys((await t.store.hgetall(oidcKeys.grant('g1'))) ?? {}).sort()).toEqual(['AC:g1.c1', 'G']);
     expect(await codes.find('g1.missing')).toBeUndefined();
+  });
+
+  it("starts reading the code or refresh token of a token request as it finds the request's client, for the next find only", async () => {
+    await grant('gp');
+    await adapter('AuthorizationCode').upsert('gp.c1', { jti: 'gp.c1', grantId: 'gp', kind: 'AuthorizationCode' }, 60);
+    await adapter('RefreshToken').upsert('gp.r1', { ...token('gp', 'r1', 60), kind: 'RefreshToken' }, 60);
+    // The store as the adapters see it, noting each operation as it is called.
+    const calls: string[] = [];
+    const store = new Proxy(t.store, {
+      get(target, property, receiver) {
+        const value = Reflect.get(target, property, receiver) as unknown;
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          calls.push(String(property));
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    const factory = createAdapterFactory(store, async (id) => {
+      calls.push('client');
+      return { client_id: id };
+    });
+    const tokenRequest = (params: Record<string, string>, route = 'token') => ({ oidc: { route, params } });
+
+    await withRecordCache(async () => {
+      await factory('Client').find('app');
+      // The code, its grant's index entry and the directory version, started before the client's
+      // record is looked up: in the same tick, so in one round trip.
+      expect(calls).toEqual(['getMany', 'hgetMany', 'client']);
+      expect(await factory('AuthorizationCode').find('gp.c1')).toEqual({ jti: 'gp.c1', grantId: 'gp', kind: 'AuthorizationCode' });
+      expect(calls).toHaveLength(3); // taken, not read again
+      await factory('AuthorizationCode').find('gp.c1');
+      expect(calls).toHaveLength(5); // once only: a later find reads again (get, hgetMany)
+      await factory('Client').find('app');
+      expect(calls).toHaveLength(6); // and the client found again starts no second read
+    }, tokenRequest({ grant_type: 'authorization_code', code: 'gp.c1' }));
+
+    calls.length = 0;
+    await withRecordCache(async () => {
+      await factory('Client').find('app');
+      expect(calls).toEqual(['get', 'hgetMany', 'client']);
+      expect((await factory('RefreshToken').find('gp.r1'))?.jti).toBe('gp.r1');
+      expect(calls).toHaveLength(3);
+    }, tokenRequest({ grant_type: 'refresh_token', refresh_token: 'gp.r1' }));
+
+    // Nothing is started elsewhere: other routes, other grant types, no credential or a made-up one.
+    for (const request of [
+      tokenRequest({ grant_type: 'authorization_code', code: 'gp.c1' }, 'userinfo'),
+      tokenRequest({ grant_type: 'client_credentials' }),
+      tokenRequest({ grant_type: 'constructor', constructor: 'gp.c1' }),
+      tokenRequest({ grant_type: 'refresh_token' }),
+      tokenRequest({ grant_type: 'refresh_token', refresh_token: 'x'.repeat(513) }),
+    ]) {
+      calls.length = 0;
+      await withRecordCache(() => factory('Client').find('app'), request);
+      expect(calls).toEqual(['client']);
+    }
   });
 
   it('keeps a grant without TTL when expiresIn is undefined', async () => {
