@@ -90,6 +90,27 @@ describe.each(ALL_TOPOLOGIES)('oidc-provider adapter on the %s store', (driver) 
     }
   });
 
+  it('lets a prefetched read that fails go, when no find takes it (the client failed to authenticate)', async () => {
+    const unavailable = new Proxy(t.store, {
+      get(target, property, receiver) {
+        const value = Reflect.get(target, property, receiver) as unknown;
+        return typeof value === 'function' ? () => Promise.reject(new Error('store unavailable')) : value;
+      },
+    });
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const factory = createAdapterFactory(unavailable, async () => undefined);
+      const request = { oidc: { route: 'token', params: { grant_type: 'refresh_token', refresh_token: 'gx.r1' } } };
+      expect(await withRecordCache(() => factory('Client').find('unknown-app'), request)).toBeUndefined();
+      await sleep(20);
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
   it('keeps a grant without TTL when expiresIn is undefined', async () => {
     await grant('g-forever', 'forever');
     expect(await t.store.ttl(oidcKeys.grant('g-forever'))).toBe(-1);

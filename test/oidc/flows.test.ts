@@ -68,6 +68,25 @@ describe.each(ALL_TOPOLOGIES)('standard OIDC flows on the %s store', (driver) =>
     expect(jwks.keys.every((k) => k.d === undefined)).toBe(true);
   });
 
+  /** How many times each store operation ran so far, from /metrics. */
+  async function storeOperations(): Promise<Record<string, number>> {
+    const text = await (await fetch(`${t.issuer}/metrics`)).text();
+    return Object.fromEntries([...text.matchAll(/atrium_store_operation_duration_seconds_count\{operation="(\w+)"\} (\d+)/g)].map((m) => [m[1]!, Number(m[2])]));
+  }
+
+  it("reads a code being exchanged along with the directory version its client's record is checked against", async () => {
+    const { callback, verifier, state } = await signIn(crm, 'https://crm.test/callback');
+    const before = await storeOperations();
+    const tokens = await oidc.authorizationCodeGrant(crm, new URL(callback), { pkceCodeVerifier: verifier, expectedState: state });
+    expect(tokens.refresh_token).toBeTruthy();
+    const after = await storeOperations();
+    const ran = (operation: string) => (after[operation] ?? 0) - (before[operation] ?? 0);
+    // One getMany (the code and the version) and one hgetMany (its grant and index entry), started
+    // as the client is found; no get of the version on its own, nor of the code after it. The app,
+    // account and assignment records come from the cache the sign-in filled, at the same version.
+    expect({ get: ran('get'), getMany: ran('getMany'), hgetMany: ran('hgetMany') }).toEqual({ get: 0, getMany: 1, hgetMany: 1 });
+  });
+
   it('signs alice in with code + PKCE and puts the tenant on the callback, in the ID token and in userinfo', async () => {
     const { tokens, callback } = await tokensFor(crm, 'https://crm.test/callback');
     const params = new URL(callback).searchParams;
