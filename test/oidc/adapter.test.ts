@@ -5,6 +5,7 @@ import { ACCESS_TOKEN_CAP, GrantRevoked, REFRESH_TOKEN_CAP, StoreAdapter, afterW
 import { withRecordCache } from '../../src/directory/records.js';
 import { createRefreshSeal } from '../../src/oidc/refresh-seal.js';
 import { ALL_TOPOLOGIES, openTestStore, type TestStore } from '../helpers/stores.js';
+import type { Store } from '../../src/store/store.js';
 
 const epoch = (): number => Math.floor(Date.now() / 1000);
 
@@ -18,6 +19,18 @@ describe.each(ALL_TOPOLOGIES)('oidc-provider adapter on the %s store', (driver) 
       : adapter('Grant').upsert(id, { jti: id, kind: 'Grant', accountId: 'acc', clientId: 'app', exp: epoch() + ttl }, ttl);
   const UNCONSUMED_RECORD = (expires: number) => `0000000000${String(expires).padStart(10, '0')}{}`;
   const token = (grantId: string, n: string, ttl: number) => ({ jti: `${grantId}.${n}`, grantId, accountId: 'acc', clientId: 'app', exp: epoch() + ttl });
+  /** The test store as the adapters see it, noting in `calls` each operation as it is called. */
+  const recordingStore = (calls: string[]): Store =>
+    new Proxy(t.store, {
+      get(target, property, receiver) {
+        const value = Reflect.get(target, property, receiver) as unknown;
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          calls.push(String(property));
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
   beforeAll(async () => {
     t = await openTestStore(driver);
   });
@@ -37,18 +50,8 @@ describe.each(ALL_TOPOLOGIES)('oidc-provider adapter on the %s store', (driver) 
     await grant('gp');
     await adapter('AuthorizationCode').upsert('gp.c1', { jti: 'gp.c1', grantId: 'gp', kind: 'AuthorizationCode' }, 60);
     await adapter('RefreshToken').upsert('gp.r1', { ...token('gp', 'r1', 60), kind: 'RefreshToken' }, 60);
-    // The store as the adapters see it, noting each operation as it is called.
     const calls: string[] = [];
-    const store = new Proxy(t.store, {
-      get(target, property, receiver) {
-        const value = Reflect.get(target, property, receiver) as unknown;
-        if (typeof value !== 'function') return value;
-        return (...args: unknown[]) => {
-          calls.push(String(property));
-          return (value as (...a: unknown[]) => unknown).apply(target, args);
-        };
-      },
-    });
+    const store = recordingStore(calls);
     const factory = createAdapterFactory(store, async (id) => {
       calls.push('client');
       return { client_id: id };
@@ -583,16 +586,7 @@ describe.each(ALL_TOPOLOGIES)('oidc-provider adapter on the %s store', (driver) 
     await grant('GC');
     await adapter('AuthorizationCode').upsert('GC.c', { jti: 'GC.c', grantId: 'GC' }, 60);
     const reads: string[] = [];
-    const counted = new Proxy(t.store, {
-      get(target, property, receiver) {
-        const value = Reflect.get(target, property, receiver) as unknown;
-        if (typeof value !== 'function') return value;
-        return (...args: unknown[]) => {
-          reads.push(String(property));
-          return (value as (...a: unknown[]) => unknown).apply(target, args);
-        };
-      },
-    });
+    const counted = recordingStore(reads);
     await withRecordCache(async () => {
       expect((await new StoreAdapter(counted, 'AuthorizationCode').find('GC.c'))?.grantId).toBe('GC');
       const before = reads.length;
