@@ -2,6 +2,11 @@
  * Password sign-in. Every failure — unknown tenant, unknown user, wrong password, disabled user or
  * tenant, throttled account or address — gives the same answer after the same work: an unknown or
  * locked user is verified against a dummy hash, and status checks come after the hash check.
+ *
+ * A caller that still has to check the request (the sign-in form: its interaction and CSRF token)
+ * passes that check as `gate`: the lock check and the lookups start at once, beside it, and the
+ * password is hashed only once it has passed. A gate that fails is this call's failure, with no
+ * hashing and nothing counted.
  */
 import type { PasswordHasher } from './passwords.js';
 import type { Throttle } from './throttle.js';
@@ -21,9 +26,11 @@ export type SignInResult =
   | { ok: false; reason: 'invalid' | 'locked'; user?: User; tenant?: Tenant };
 
 export function createAuthentication(tenants: Tenants, users: Users, hasher: PasswordHasher, throttle?: Throttle) {
-  return async function authenticate(credentials: Credentials): Promise<SignInResult> {
-    // The lock check and the lookups go to the store side by side (their reads share round trips).
-    const [locked, { tenant, user }] = await Promise.all([
+  return async function authenticate(credentials: Credentials, gate?: Promise<unknown>): Promise<SignInResult> {
+    // The lock check and the lookups go to the store side by side (their reads share round trips,
+    // and with the gate's own reads when it makes any).
+    const [, locked, { tenant, user }] = await Promise.all([
+      gate,
       throttle ? throttle.isLocked(credentials.tenant, credentials.username, credentials.ip) : false,
       (async () => {
         const tenant = credentials.tenant ? await tenants.byCode(credentials.tenant) : undefined;

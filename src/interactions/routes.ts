@@ -103,14 +103,18 @@ export function createInteractionRoutes(options: {
   });
 
   router.post('/:uid/login', form, async (ctx) => {
-    const interaction = await details(ctx);
-    if (interaction.prompt.name !== 'login') throw new AtriumError('invalid_request', 'This sign-in page has already been used', 400);
-
     const body = ctx.request.body;
-    assertCsrf(ctx, field(body, CSRF_FIELD));
+    // The form is checked (its interaction, then its CSRF token) as the account's lock and records
+    // are read, in the same round trips; its password is hashed only once the check has passed.
+    const checked = details(ctx).then((interaction) => {
+      if (interaction.prompt.name !== 'login') throw new AtriumError('invalid_request', 'This sign-in page has already been used', 400);
+      assertCsrf(ctx, field(body, CSRF_FIELD));
+      return interaction;
+    });
     const tenant = field(body, 'tenant').trim();
     const username = field(body, 'username').trim();
-    const result = await directory.authenticate({ tenant, username, password: field(body, 'password'), ip: ctx.ip });
+    const result = await directory.authenticate({ tenant, username, password: field(body, 'password'), ip: ctx.ip }, checked);
+    const interaction = await checked;
     onSignIn?.(result.ok ? 'success' : result.reason);
     if (!result.ok) {
       if (result.tenant) {

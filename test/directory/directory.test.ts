@@ -1,9 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parseOptions, verify as argon2Verify } from '@node-rs/argon2';
 import { createDirectory, type Directory } from '../../src/directory/index.js';
 import { createAuthentication } from '../../src/directory/authentication.js';
 import { createPasswordHasher, type PasswordHasher } from '../../src/directory/passwords.js';
 import { createTenants } from '../../src/directory/tenants.js';
+import { createThrottle } from '../../src/directory/throttle.js';
 import { createUsers } from '../../src/directory/users.js';
 import { secretMatches, sha256Hex } from '../../src/directory/ids.js';
 import { decideAccess } from '../../src/directory/assignments.js';
@@ -140,6 +141,42 @@ describe.each(DRIVERS)('directory on the %s store', (driver) => {
       await authenticate({ tenant: 'signin', username: 'dora', password: 'whatever pw' });
       expect(verified).toHaveLength(3);
       expect(verified.slice(0, 2)).toEqual([undefined, undefined]); // the dummy hash of the same cost
+    });
+
+    it('reads the lock and the account beside a gate, and hashes only once the gate has passed', async () => {
+      const real = createPasswordHasher(COST);
+      let verifies = 0;
+      const counting: PasswordHasher = { ...real, verify: (hash, password) => ((verifies += 1), real.verify(hash, password)) };
+      const reads: string[] = [];
+      const recording = new Proxy(t.store, {
+        get(target, name, receiver) {
+          const value: unknown = Reflect.get(target, name, receiver);
+          if (typeof value !== 'function') return value;
+          return (...args: unknown[]) => {
+            if (String(name).startsWith('get')) reads.push(String(args[0]));
+            return (value as (...a: unknown[]) => unknown).apply(target, args);
+          };
+        },
+      });
+      const throttle = createThrottle(recording, { accountFailuresPerHour: 5, ipFailuresPerHour: 50 });
+      const authenticate = createAuthentication(createTenants(recording), createUsers(recording, counting), counting, throttle);
+      const credentials = { tenant: 'signin', username: 'dora', password: PASSWORD, ip: '192.0.2.7' };
+
+      let pass!: () => void;
+      const signedIn = authenticate(credentials, new Promise<void>((resolve) => (pass = resolve)));
+      await vi.waitFor(() => expect(reads.filter((key) => key.startsWith('throttle:'))).toHaveLength(2));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(verifies).toBe(0);
+      pass();
+      expect((await signedIn).ok).toBe(true);
+      expect(verifies).toBe(1);
+
+      // A gate that fails is the sign-in's failure: no hashing, and no failure counted.
+      const before = await throttle.failures('signin', 'dora');
+      const forged = new AtriumError('forbidden', 'bad CSRF token', 403);
+      await expect(authenticate({ ...credentials, password: 'a wrong password' }, Promise.reject(forged))).rejects.toBe(forged);
+      expect(verifies).toBe(1);
+      expect(await throttle.failures('signin', 'dora')).toBe(before);
     });
 
     it('re-hashes at sign-in when the configured cost changed', async () => {

@@ -9,7 +9,7 @@ import { oidcKeys } from '../../src/oidc/adapter.js';
 import { withRecordCache } from '../../src/directory/records.js';
 import { revokeGrant } from '../../src/oidc/logout.js';
 import { grantForAssignedApp } from '../../src/oidc/provider.js';
-import { authorize, Browser } from '../helpers/browser.js';
+import { authorize, Browser, submitForm } from '../helpers/browser.js';
 import { aliceLogin, seedDirectory, type Seed } from '../helpers/fixtures.js';
 import { startAtrium, type TestServer } from '../helpers/atrium.js';
 import { ALL_TOPOLOGIES } from '../helpers/stores.js';
@@ -85,6 +85,21 @@ describe.each(ALL_TOPOLOGIES)('standard OIDC flows on the %s store', (driver) =>
     // as the client is found; no get of the version on its own, nor of the code after it. The app,
     // account and assignment records come from the cache the sign-in filled, at the same version.
     expect({ get: ran('get'), getMany: ran('getMany'), hgetMany: ran('hgetMany') }).toEqual({ get: 0, getMany: 1, hgetMany: 1 });
+  });
+
+  it("reads a sign-in form's interaction once, beside the account's lock, and writes only the result and the audit event", async () => {
+    await signIn(crm, 'https://crm.test/callback'); // alice's records are in the cache from here on
+    const browser = new Browser(t.issuer);
+    const login = await browser.follow(oidc.buildAuthorizationUrl(crm, { redirect_uri: 'https://crm.test/callback', scope: 'openid', state: 'st', ...PKCE }).href);
+    const before = await storeOperations();
+    const answer = await submitForm(browser, login, aliceLogin);
+    expect(answer.status).toBe(303);
+    const after = await storeOperations();
+    const ran = Object.fromEntries(Object.keys(after).map((operation) => [operation, after[operation]! - (before[operation] ?? 0)]).filter(([, n]) => n !== 0));
+    // The interaction with the directory version (getMany), the account's and the address's failure
+    // counts (two gets), the event (hset) and the result (set). The provider's second find of the
+    // interaction, to save the result, reads nothing.
+    expect(ran).toEqual({ getMany: 1, get: 2, hset: 1, set: 1 });
   });
 
   it('signs alice in with code + PKCE and puts the tenant on the callback, in the ID token and in userinfo', async () => {
