@@ -19,13 +19,18 @@ export function csrfToken(ctx: Context): string {
   return token;
 }
 
-export function assertCsrf(ctx: Context, submitted: unknown): void {
+/** Does the form's token match the browser's? */
+export function csrfMatches(ctx: Context, submitted: unknown): boolean {
   const expected = ctx.cookies.get(CSRF_COOKIE);
-  const ok =
+  return (
     typeof submitted === 'string' &&
     expected !== undefined &&
     FORMAT.test(expected) &&
     submitted.length === expected.length &&
-    timingSafeEqual(Buffer.from(submitted), Buffer.from(expected));
-  if (!ok) throw new AtriumError('csrf_failed', 'This form has expired. Go back, reload the page and try again.', 403);
+    timingSafeEqual(Buffer.from(submitted), Buffer.from(expected))
+  );
+}
+
+export function assertCsrf(ctx: Context, submitted: unknown): void {
+  if (!csrfMatches(ctx, submitted)) throw new AtriumError('csrf_failed', 'This form has expired. Go back, reload the page and try again.', 403);
 }

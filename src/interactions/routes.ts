@@ -9,7 +9,7 @@ import type Provider from 'oidc-provider';
 import type { Context } from 'koa';
 import type { Directory } from '../directory/index.js';
 import { AtriumError } from '../errors.js';
-import { assertCsrf, csrfToken, CSRF_FIELD } from '../http/csrf.js';
+import { assertCsrf, csrfMatches, csrfToken, CSRF_FIELD } from '../http/csrf.js';
 import type { MessageKey } from '../http/i18n.js';
 import type { Render } from '../http/pages.js';
 import { decideAccess, grantForAssignedApp, INTERACTION_PATH } from '../oidc/provider.js';
@@ -104,13 +104,15 @@ export function createInteractionRoutes(options: {
 
   router.post('/:uid/login', form, async (ctx) => {
     const body = ctx.request.body;
-    // The form is checked (its interaction, then its CSRF token) as the account's lock and records
-    // are read, in the same round trips; its password is hashed only once the check has passed.
     const checked = details(ctx).then((interaction) => {
       if (interaction.prompt.name !== 'login') throw new AtriumError('invalid_request', 'This sign-in page has already been used', 400);
       assertCsrf(ctx, field(body, CSRF_FIELD));
       return interaction;
     });
+    // A form that carries its browser's CSRF token is checked (its interaction) as the account's
+    // lock and records are read, in the same round trips, and its password is hashed only once the
+    // check has passed. Any other is refused as before, having made no read of the account.
+    if (!csrfMatches(ctx, field(body, CSRF_FIELD))) await checked;
     const tenant = field(body, 'tenant').trim();
     const username = field(body, 'username').trim();
     const result = await directory.authenticate({ tenant, username, password: field(body, 'password'), ip: ctx.ip }, checked);

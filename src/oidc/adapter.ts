@@ -396,10 +396,7 @@ export class StoreAdapter implements Adapter {
   async upsert(id: string, payload: AdapterPayload, expiresIn: number | undefined): Promise<void> {
     // Saved after its expiry (the provider saves an interaction's result with what is left of its
     // lifetime, which may be nothing): it is gone, and written without a TTL it would never go.
-    if (typeof expiresIn === 'number' && expiresIn <= 0) {
-      this.remember(id, undefined);
-      return;
-    }
+    if (typeof expiresIn === 'number' && expiresIn <= 0) return;
     const ttl = expiresIn && expiresIn > 0 ? expiresIn : undefined;
     const now = epochNow();
     if (this.model === 'Grant') {
@@ -441,29 +438,12 @@ export class StoreAdapter implements Adapter {
       const indexed = await this.store.hsetRecords(oidcKeys.grant(payload.grantId), { [`${this.code}:${id}`]: entry }, { ttl, requires: GRANT_FIELD, now });
       if (!indexed) throw new errors.InvalidGrant('grant request is invalid');
     }
-    const record = encodeRecord(this.model, id, payload);
-    // Forgotten while the write is in flight: should it fail, the next find reads the store.
-    this.remember(id, undefined);
-    const writes: Promise<unknown>[] = [this.store.set(this.key(id), record, { ttl })];
+    const writes: Promise<unknown>[] = [this.store.set(this.key(id), encodeRecord(this.model, id, payload), { ttl })];
     if (this.model === 'Session' && payload.uid) {
       writes.push(this.store.set(oidcKeys.sessionUid(payload.uid), id, { ttl }));
       if (payload.accountId) writes.push(this.store.hset(oidcKeys.accountSessions(payload.accountId), { [payload.uid]: '' }, { ttl, extend: true }));
     }
     await Promise.all(writes);
-    this.remember(id, record);
-  }
-
-  /**
-   * An interaction is found twice in one request: its sign-in form's POST reads it to check the
-   * form, and the provider reads it again to save the result. The record this request last found or
-   * saved answers the second find, one round trip fewer. Only for interactions: a browser's own
-   * sign-in, which nothing else changes meanwhile but that browser (and a form posted twice has its
-   * result overwritten either way, as the provider saves a result without merging it).
-   */
-  private remember(id: string, record: string | undefined): void {
-    if (this.model !== 'Interaction') return;
-    if (record === undefined) requestMemo(false)?.delete(recentKey(id));
-    else requestMemo()?.set(recentKey(id), record);
   }
 
   /**
@@ -484,11 +464,6 @@ export class StoreAdapter implements Adapter {
 
   find(id: string): Promise<AdapterPayload | undefined> {
     const memo = requestMemo(false);
-    if (this.model === 'Interaction') {
-      // Found or saved earlier in this request (see `remember`): the same record again.
-      const known = memo?.get(recentKey(id));
-      if (typeof known === 'string') return Promise.resolve(decodeRecord(this.model, id, known));
-    }
     const key = memo && prefetchKey(this.model, id);
     const early = key === undefined ? undefined : memo!.get(key);
     if (early instanceof Promise) {
@@ -543,7 +518,6 @@ export class StoreAdapter implements Adapter {
     ]);
     if (grantId && indexed && recalledGrant(grantId) === undefined) rememberGrant(grantId, indexed[0]);
     if (value === undefined || !isRecord(value)) return undefined;
-    this.remember(id, value);
     const payload = decodeRecord(this.model, id, value);
     // A code redeemed within a request leaves its grant's index (see consume) and keeps its record
     // until it expires, so that a replay is recognised as one and revokes the grant.
@@ -607,7 +581,6 @@ export class StoreAdapter implements Adapter {
   }
 
   async destroy(id: string): Promise<void> {
-    this.remember(id, undefined);
     if (this.model === 'Grant') {
       // The grant goes with everything it handed out: its tokens (in its hash) and its codes.
       const members = Object.entries((await this.store.hgetall(oidcKeys.grant(id))) ?? {});
@@ -693,7 +666,6 @@ class ClientAdapter implements Adapter {
 export type ClientSource = (clientId: string) => Promise<AdapterPayload | undefined>;
 
 const prefetchKey = (model: string, id: string): string => `oidc-prefetch:${model}:${id}`;
-const recentKey = (id: string): string => `oidc-recent:Interaction:${id}`;
 /** A prefetched read that a find took. */
 const TAKEN = Symbol('taken');
 

@@ -84,8 +84,8 @@ describe('configuration', () => {
     expect(() => loadConfig({ ATRIUM_CONFIG: cheap })).toThrow(/password.memoryCost/);
   });
 
-  it('hashes one more password at once than there are cores unless the config file says otherwise', () => {
-    // One more than the cores, below the thread pool's 4 threads (this process did not set UV_THREADPOOL_SIZE).
+  it('hashes as many passwords at once as there are cores unless the config file says otherwise', () => {
+    // As many as the cores, below the thread pool's 4 threads (this process did not set UV_THREADPOOL_SIZE).
     expect(process.env.UV_THREADPOOL_SIZE).toBeUndefined();
     expect(loadConfig({}).passwordHashing).toEqual({ concurrency: Math.min(availableParallelism(), 3), maxQueue: 200 });
     const dir = configDir();

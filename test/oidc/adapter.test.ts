@@ -595,67 +595,6 @@ describe.each(ALL_TOPOLOGIES)('oidc-provider adapter on the %s store', (driver) 
     });
   });
 
-  it('finds an interaction found or saved earlier in the same request without reading it again; nothing else', async () => {
-    const calls: string[] = [];
-    const interactions = new StoreAdapter(recordingStore(calls), 'Interaction');
-    const saved = { jti: 'i1', kind: 'Interaction', returnTo: 'https://atrium.test/auth/i1' };
-    await interactions.upsert('i1', saved, 60);
-    await withRecordCache(async () => {
-      expect(await interactions.find('i1')).toEqual(saved);
-      const read = calls.length;
-      const again = await interactions.find('i1');
-      expect(again).toEqual(saved);
-      expect(calls.length).toBe(read);
-      again!.returnTo = 'changed by its finder'; // each find gets its own copy
-      expect((await interactions.find('i1'))?.returnTo).toBe(saved.returnTo);
-
-      const result = { login: { accountId: 'acc' } };
-      await interactions.upsert('i1', { ...saved, result }, 60);
-      const written = calls.length;
-      expect((await interactions.find('i1'))?.result).toEqual(result);
-      expect(calls.length).toBe(written);
-
-      await interactions.destroy('i1');
-      expect(await interactions.find('i1')).toBeUndefined();
-      expect(calls.length).toBeGreaterThan(written + 1);
-    });
-
-    // Another request, and code outside any request, read the store.
-    await interactions.upsert('i2', { ...saved, jti: 'i2' }, 60);
-    await withRecordCache(() => interactions.find('i2'));
-    const before = calls.length;
-    await withRecordCache(() => interactions.find('i2'));
-    await interactions.find('i2');
-    await interactions.find('i2');
-    expect(calls.length).toBe(before + 3);
-
-    // Other models read the store at every find.
-    const sessions = new StoreAdapter(recordingStore(calls), 'Session');
-    await sessions.upsert('s1', { jti: 's1', kind: 'Session', uid: 'u1' }, 60);
-    await withRecordCache(async () => {
-      await sessions.find('s1');
-      const read = calls.length;
-      await sessions.find('s1');
-      expect(calls.length).toBeGreaterThan(read);
-    });
-  });
-
-  it('forgets an interaction whose save failed: the next find reads the store', async () => {
-    const calls: string[] = [];
-    const failing = new Proxy(recordingStore(calls), {
-      get: (target, property, receiver) => (property === 'set' ? () => Promise.reject(new Error('store down')) : Reflect.get(target, property, receiver)),
-    });
-    await adapter('Interaction').upsert('i3', { jti: 'i3', kind: 'Interaction' }, 60);
-    const interactions = new StoreAdapter(failing, 'Interaction');
-    await withRecordCache(async () => {
-      await interactions.find('i3');
-      await expect(interactions.upsert('i3', { jti: 'i3', kind: 'Interaction', result: { login: { accountId: 'acc' } } }, 60)).rejects.toThrow('store down');
-      const before = calls.length;
-      expect((await interactions.find('i3'))?.result).toBeUndefined();
-      expect(calls.length).toBeGreaterThan(before);
-    });
-  });
-
   it('takes a record of the previous layout (10-digit header) as not found', async () => {
     await t.store.set(oidcKeys.record('Session', 'old'), '0000000000{"iat":1795927847,"uid":"u"}', { ttl: 60 });
     expect(await adapter('Session').find('old')).toBeUndefined();

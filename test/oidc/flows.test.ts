@@ -87,19 +87,28 @@ describe.each(ALL_TOPOLOGIES)('standard OIDC flows on the %s store', (driver) =>
     expect({ get: ran('get'), getMany: ran('getMany'), hgetMany: ran('hgetMany') }).toEqual({ get: 0, getMany: 1, hgetMany: 1 });
   });
 
-  it("reads a sign-in form's interaction once, beside the account's lock, and writes only the result and the audit event", async () => {
+  it("reads a sign-in form's account beside its interaction, and nothing of the account for a form without its CSRF token", async () => {
     await signIn(crm, 'https://crm.test/callback'); // alice's records are in the cache from here on
-    const browser = new Browser(t.issuer);
-    const login = await browser.follow(oidc.buildAuthorizationUrl(crm, { redirect_uri: 'https://crm.test/callback', scope: 'openid', state: 'st', ...PKCE }).href);
-    const before = await storeOperations();
-    const answer = await submitForm(browser, login, aliceLogin);
-    expect(answer.status).toBe(303);
-    const after = await storeOperations();
-    const ran = Object.fromEntries(Object.keys(after).map((operation) => [operation, after[operation]! - (before[operation] ?? 0)]).filter(([, n]) => n !== 0));
-    // The interaction with the directory version (getMany), the account's and the address's failure
-    // counts (two gets), the event (hset) and the result (set). The provider's second find of the
-    // interaction, to save the result, reads nothing.
-    expect(ran).toEqual({ getMany: 1, get: 2, hset: 1, set: 1 });
+    const operationsOf = async (post: () => Promise<{ status: number }>, status: number) => {
+      const before = await storeOperations();
+      expect((await post()).status).toBe(status);
+      const after = await storeOperations();
+      return Object.fromEntries(Object.keys(after).map((operation) => [operation, after[operation]! - (before[operation] ?? 0)]).filter(([, n]) => n !== 0));
+    };
+    const loginPage = async () => {
+      const browser = new Browser(t.issuer);
+      return { browser, login: await browser.follow(oidc.buildAuthorizationUrl(crm, { redirect_uri: 'https://crm.test/callback', scope: 'openid', state: 'st', ...PKCE }).href) };
+    };
+
+    const { browser, login } = await loginPage();
+    // The interaction with the directory version (getMany) in the round trip of the account's and
+    // the address's failure counts (two gets); the interaction again (get), which the provider reads
+    // before it saves the result (set): the only check that the form was not already used and its
+    // sign-in resumed meanwhile, which must not be answered from memory; the event (hset).
+    expect(await operationsOf(() => submitForm(browser, login, aliceLogin), 303)).toEqual({ getMany: 1, get: 3, hset: 1, set: 1 });
+
+    const forged = await loginPage();
+    expect(await operationsOf(() => submitForm(forged.browser, forged.login, { ...aliceLogin, csrf: 'A'.repeat(43) }), 403)).toEqual({ getMany: 1 });
   });
 
   it('signs alice in with code + PKCE and puts the tenant on the callback, in the ID token and in userinfo', async () => {
