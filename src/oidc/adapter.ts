@@ -438,7 +438,16 @@ export class StoreAdapter implements Adapter {
       const indexed = await this.store.hsetRecords(oidcKeys.grant(payload.grantId), { [`${this.code}:${id}`]: entry }, { ttl, requires: GRANT_FIELD, now });
       if (!indexed) throw new errors.InvalidGrant('grant request is invalid');
     }
-    const writes: Promise<unknown>[] = [this.store.set(this.key(id), encodeRecord(this.model, id, payload), { ttl })];
+    // An interaction this request found is saved back only while it still exists: the form of a
+    // sign-in that another request resumed (and so ended) meanwhile must not bring it back, with the
+    // result this request adds (its resume cookie would give a second code).
+    const update = this.model === 'Interaction' && requestMemo(false)?.get(foundKey(id)) === true;
+    const saved = this.store.set(this.key(id), encodeRecord(this.model, id, payload), update ? { ttl, ifPresent: true } : { ttl });
+    if (update) {
+      if (!(await saved)) throw new errors.SessionNotFound('interaction session not found');
+      return;
+    }
+    const writes: Promise<unknown>[] = [saved];
     if (this.model === 'Session' && payload.uid) {
       writes.push(this.store.set(oidcKeys.sessionUid(payload.uid), id, { ttl }));
       if (payload.accountId) writes.push(this.store.hset(oidcKeys.accountSessions(payload.accountId), { [payload.uid]: '' }, { ttl, extend: true }));
@@ -518,6 +527,7 @@ export class StoreAdapter implements Adapter {
     ]);
     if (grantId && indexed && recalledGrant(grantId) === undefined) rememberGrant(grantId, indexed[0]);
     if (value === undefined || !isRecord(value)) return undefined;
+    if (this.model === 'Interaction') requestMemo()?.set(foundKey(id), true);
     const payload = decodeRecord(this.model, id, value);
     // A code redeemed within a request leaves its grant's index (see consume) and keeps its record
     // until it expires, so that a replay is recognised as one and revokes the grant.
@@ -581,6 +591,7 @@ export class StoreAdapter implements Adapter {
   }
 
   async destroy(id: string): Promise<void> {
+    if (this.model === 'Interaction') requestMemo(false)?.delete(foundKey(id));
     if (this.model === 'Grant') {
       // The grant goes with everything it handed out: its tokens (in its hash) and its codes.
       const members = Object.entries((await this.store.hgetall(oidcKeys.grant(id))) ?? {});
@@ -666,6 +677,8 @@ class ClientAdapter implements Adapter {
 export type ClientSource = (clientId: string) => Promise<AdapterPayload | undefined>;
 
 const prefetchKey = (model: string, id: string): string => `oidc-prefetch:${model}:${id}`;
+/** Marks an interaction this request found (see `upsert`). */
+const foundKey = (id: string): string => `oidc-found:Interaction:${id}`;
 /** A prefetched read that a find took. */
 const TAKEN = Symbol('taken');
 

@@ -337,10 +337,13 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Stor
 
     async set(key, value, options = {}) {
       const ttl = ms(options.ttl);
+      if (options.ifAbsent && options.ifPresent) throw new Error('set: ifAbsent and ifPresent exclude each other');
       const result = await call(() => {
         if (ttl && options.ifAbsent) return redis.set(key, value, 'PX', ttl, 'NX');
+        if (ttl && options.ifPresent) return redis.set(key, value, 'PX', ttl, 'XX');
         if (ttl) return redis.set(key, value, 'PX', ttl);
         if (options.ifAbsent) return redis.set(key, value, 'NX');
+        if (options.ifPresent) return redis.set(key, value, 'XX');
         return redis.set(key, value);
       });
       return result === 'OK';

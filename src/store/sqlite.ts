@@ -177,8 +177,10 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     },
 
     async set(key, value, options = {}) {
+      if (options.ifAbsent && options.ifPresent) throw new Error('set: ifAbsent and ifPresent exclude each other');
       return write((now) => {
         if (options.ifAbsent && live(key, now)) return false;
+        if (options.ifPresent && !live(key, now)) return false;
         drop(key);
         q.putEntry.run(key, 'string', value, expiryOf(options.ttl, now));
         return true;

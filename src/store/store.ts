@@ -49,10 +49,10 @@ export interface Store {
   /** Strings at several keys, in order (undefined where missing). */
   getMany(keys: readonly string[]): Promise<(string | undefined)[]>;
   /**
-   * Sets a string. With `ifAbsent`, only when the key does not exist (returns false otherwise).
-   * Replaces any value and TTL the key had.
+   * Sets a string. With `ifAbsent`, only when the key does not exist; with `ifPresent`, only when
+   * it does (not expired): false otherwise. Replaces any value and TTL the key had.
    */
-  set(key: string, value: string, options?: { ttl?: number; ifAbsent?: boolean }): Promise<boolean>;
+  set(key: string, value: string, options?: { ttl?: number; ifAbsent?: boolean; ifPresent?: boolean }): Promise<boolean>;
   /** Deletes keys of any type; returns how many existed. */
   del(...keys: string[]): Promise<number>;
   /** Deletes the string at `key` only while it still equals `expected`. */

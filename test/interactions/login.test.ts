@@ -5,6 +5,7 @@ import { authorize, Browser, inputValue, submitForm } from '../helpers/browser.j
 import { aliceLogin, PASSWORD, seedDirectory, type Seed } from '../helpers/fixtures.js';
 import { startAtrium, type TestServer } from '../helpers/atrium.js';
 import { DRIVERS } from '../helpers/stores.js';
+import { oidcKeys } from '../../src/oidc/adapter.js';
 
 describe.each(DRIVERS)('the sign-in page on the %s store', (driver) => {
   let t: TestServer;
@@ -99,6 +100,28 @@ describe.each(DRIVERS)('the sign-in page on the %s store', (driver) => {
     expect(answer.status).toBe(413);
     expect(answer.body).toContain('Request too large');
     expect(answer.body).not.toMatch(/node_modules|\n\s+at /);
+  });
+
+  it('signs a form posted four times at once in once: no post brings back a sign-in that resumed, nor a second code', async () => {
+    const browser = new Browser(t.issuer);
+    const login = await browser.follow(authUrl());
+    const uid = /\/interaction\/([^/?#]+)/.exec(login.url)![1]!;
+    const posts = Array.from({ length: 4 }, () => submitForm(browser, login, aliceLogin));
+    // As soon as one is signed in, the browser resumes: the sign-in ends, with a code for the app.
+    const first = await Promise.any(posts.map(async (post) => ((await post).status === 303 ? post : Promise.reject(new Error('not signed in')))));
+    const resumeCookies = ['_interaction_resume', '_interaction_resume.sig'].map((name) => [name, browser.cookie(name)] as const);
+    const callback = await browser.get(first.location!);
+    expect(new URL(callback.location!).searchParams.get('code')).toBeTruthy();
+
+    const answers = await Promise.all(posts);
+    expect(answers.every((answer) => answer.status === 303 || answer.status === 400)).toBe(true);
+    expect(await t.atrium.store.get(oidcKeys.record('Interaction', uid))).toBeUndefined();
+    // The resume cookie, replayed, gives nothing more.
+    const replay = new Browser(t.issuer);
+    for (const [name, value] of resumeCookies) if (value) replay.setCookie(name, value, `/auth/${uid}`);
+    const replayed = await replay.get(first.location!);
+    expect(replayed.location ?? '').not.toContain('code=');
+    expect(replayed.status).toBe(400);
   });
 
   it('explains an expired or foreign sign-in page instead of failing', async () => {

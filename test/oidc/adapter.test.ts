@@ -595,6 +595,39 @@ describe.each(ALL_TOPOLOGIES)('oidc-provider adapter on the %s store', (driver) 
     });
   });
 
+  it('saves an interaction this request found back only while it exists: one ended meanwhile stays gone', async () => {
+    const interactions = adapter('Interaction');
+    const form = { jti: 'if1', kind: 'Interaction', returnTo: 'https://atrium.test/auth/if1' };
+    const result = { login: { accountId: 'acc' } };
+    await interactions.upsert('if1', form, 60);
+    await withRecordCache(async () => {
+      expect(await interactions.find('if1')).toEqual(form);
+      await withRecordCache(() => interactions.destroy('if1')); // another request resumes it, and ends it
+      await expect(interactions.upsert('if1', { ...form, result }, 50)).rejects.toThrow(errors.SessionNotFound);
+    });
+    expect(await t.store.get(oidcKeys.record('Interaction', 'if1'))).toBeUndefined();
+
+    // Found and still there: saved, with the lifetime it has left.
+    await interactions.upsert('if2', { ...form, jti: 'if2' }, 60);
+    await withRecordCache(async () => {
+      await interactions.find('if2');
+      await interactions.upsert('if2', { ...form, jti: 'if2', result }, 30);
+    });
+    expect((await interactions.find('if2'))?.result).toEqual(result);
+    expect(await t.store.ttl(oidcKeys.record('Interaction', 'if2'))).toBeLessThanOrEqual(30);
+
+    // Not found by this request (a new interaction, or one this request ended and starts again):
+    // written as it is.
+    await withRecordCache(async () => {
+      await interactions.upsert('if3', { ...form, jti: 'if3' }, 60);
+      await interactions.find('if2');
+      await interactions.destroy('if2');
+      await interactions.upsert('if2', { ...form, jti: 'if2' }, 60);
+    });
+    expect(await interactions.find('if3')).toBeDefined();
+    expect(await interactions.find('if2')).toBeDefined();
+  });
+
   it('takes a record of the previous layout (10-digit header) as not found', async () => {
     await t.store.set(oidcKeys.record('Session', 'old'), '0000000000{"iat":1795927847,"uid":"u"}', { ttl: 60 });
     expect(await adapter('Session').find('old')).toBeUndefined();

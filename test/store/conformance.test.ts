@@ -30,6 +30,22 @@ describe.each(ALL_TOPOLOGIES)('store conformance: %s driver', (driver) => {
       expect(await store.get('s:nx')).toBe('first');
     });
 
+    it('sets only when present (and not expired) with ifPresent, with the new TTL', async () => {
+      expect(await store.set('s:xx', 'first', { ifPresent: true })).toBe(false);
+      expect(await store.get('s:xx')).toBeUndefined();
+      await store.set('s:xx', 'first');
+      expect(await store.set('s:xx', 'second', { ifPresent: true, ttl: 60 })).toBe(true);
+      expect(await store.get('s:xx')).toBe('second');
+      expect(await store.ttl('s:xx')).toBeGreaterThan(58);
+      await store.set('s:xx-gone', 'v', { ttl: 0.1 });
+      await sleep(200);
+      expect(await store.set('s:xx-gone', 'back', { ifPresent: true, ttl: 60 })).toBe(false);
+      expect(await store.get('s:xx-gone')).toBeUndefined();
+      await store.del('s:xx');
+      expect(await store.set('s:xx', 'third', { ifPresent: true })).toBe(false);
+      expect(await store.get('s:xx')).toBeUndefined();
+    });
+
     it('reads several values in order', async () => {
       await store.set('s:m1', '1');
       await store.set('s:m3', '3');
