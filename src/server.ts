@@ -44,7 +44,11 @@ export async function startServer(env: Record<string, string | undefined>, optio
   const logger = createLogger(config.logLevel);
   if (cluster.isWorker) return runProcess(config, logger);
   await bootstrap(config);
-  if (config.workers <= 1) return runProcess(config, logger);
+  // One process serves alone when it runs with the server's V8 flags (`npm start`, the Docker
+  // image); without them (`atrium start --workers 1`, which node starts bare) it forks one worker
+  // that has them.
+  const flagged = workerExecArgv(process.execArgv, env.NODE_OPTIONS).length === process.execArgv.length;
+  if (config.workers <= 1 && flagged) return runProcess(config, logger);
   return runPrimary(config, logger, env.NODE_OPTIONS);
 }
 

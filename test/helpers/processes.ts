@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from './redis-servers.js';
+import { SERVER_NODE_FLAGS } from '../../src/server.js';
 
 export const MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
 export const CLI = fileURLToPath(new URL('../../bin/atrium.js', import.meta.url));
@@ -20,7 +21,8 @@ export interface AtriumProcess {
 export async function startProcess(env: Record<string, string>, options: { args?: string[]; port?: number } = {}): Promise<AtriumProcess> {
   const port = options.port ?? (await freePort());
   let output = '';
-  const child = spawn(process.execPath, options.args ?? [MAIN], {
+  // By default as `npm start` runs it: dist/main.js with the server's V8 flags.
+  const child = spawn(process.execPath, options.args ?? [...SERVER_NODE_FLAGS, MAIN], {
     env: { ...process.env, ATRIUM_WORKERS: '1', ATRIUM_LOG_LEVEL: 'warn', ...env, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -10,9 +10,15 @@ import { SERVER_NODE_FLAGS, workerExecArgv } from '../../src/server.js';
 import { testStoreConfig } from '../helpers/stores.js';
 import { CLI, MAIN, startProcess } from '../helpers/processes.js';
 
-/** The pids of a process's children. */
-const childrenOf = (pid: number): number[] =>
-  execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' }).split('\n').map((l) => Number(l.trim())).filter(Boolean);
+/** The pids of a process's children (ps exits with 1 when there are none). */
+const childrenOf = (pid: number): number[] => {
+  try {
+    return execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' }).split('\n').map((l) => Number(l.trim())).filter(Boolean);
+  } catch (err) {
+    if ((err as { status?: number }).status === 1) return [];
+    throw err;
+  }
+};
 
 const alive = (pid: number): boolean => {
   try {
@@ -72,6 +78,31 @@ describe('the server process', () => {
       expect(workers.filter(alive)).toEqual([]);
     } finally {
       await started?.stop(); // when an expectation failed before: no server left running
+      await cleanup();
+    }
+  });
+
+  it('serves alone when started with the server V8 flags (npm start), and through one flagged worker when not (`atrium start --workers 1`)', async () => {
+    const { config, cleanup } = testStoreConfig('sqlite');
+    const env = { ATRIUM_DATA_DIR: (config as { dataDir: string }).dataDir, ATRIUM_ADMIN_PASSWORD: 'a long admin password' };
+    const started: Awaited<ReturnType<typeof startProcess>>[] = [];
+    try {
+      const alone = await startProcess(env);
+      started.push(alone);
+      expect(childrenOf(alone.child.pid!)).toEqual([]);
+      expect(readFileSync(`/proc/${alone.child.pid}/cmdline`, 'utf8').split('\0')).toContain('--max-semi-space-size=32');
+      expect(await alone.stop()).toBe(0);
+
+      const bare = await startProcess(env, { args: [CLI, 'start', '--workers', '1'] });
+      started.push(bare);
+      const [worker, ...more] = childrenOf(bare.child.pid!);
+      expect(more).toEqual([]);
+      expect(readFileSync(`/proc/${worker}/cmdline`, 'utf8').split('\0')).toContain('--max-semi-space-size=32');
+      expect((await fetch(`${bare.base}/readyz`)).status).toBe(200);
+      expect(await bare.stop()).toBe(0);
+      expect(alive(worker!)).toBe(false);
+    } finally {
+      for (const server of started) await server.stop();
       await cleanup();
     }
   });
