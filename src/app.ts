@@ -82,7 +82,16 @@ export async function createAtrium(config: Config, logger: Logger): Promise<Atri
   });
   hashingDepth = directory.hashingDepth;
   const render = createRenderer();
-  const { provider, launchTickets } = await createProvider({ config, store, directory, pages: providerPages(render) });
+  const { provider, launchTickets, stop } = await createProvider({
+    config,
+    store,
+    directory,
+    pages: providerPages(render),
+    keyEvents: {
+      changed: (kids) => logger.info({ kids }, 'signing keys changed'),
+      failed: (err) => logger.warn({ err }, 'could not re-read the signing keys; the current ones stay'),
+    },
+  });
   // Client addresses: only the configured number of proxies may speak for the client.
   provider.proxy = config.trustProxyHops > 0;
   provider.maxIpsCount = config.trustProxyHops;
@@ -156,6 +165,7 @@ export async function createAtrium(config: Config, logger: Logger): Promise<Atri
     backchannel,
     adminRoutes: servedRoutes(admin),
     async close() {
+      stop();
       await backchannel.settle();
       await directory.audit.flush();
       await store.close();

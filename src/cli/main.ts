@@ -193,11 +193,18 @@ const COMMANDS: Record<
     },
   },
   'keys rotate': {
-    options: {},
-    async run({ store, config }) {
-      // Old keys keep verifying until the longest-lived token they signed has expired.
-      const keys = await rotateSigningKeys(store, config.ttl.idToken + 300);
-      return { active: keys.filter((k) => !k.retireAt).map((k) => k.jwk.kid), retiring: keys.filter((k) => k.retireAt).map((k) => ({ kid: k.jwk.kid, retire_at: k.retireAt })) };
+    options: { 'activate-in': { type: 'string' } },
+    async run({ store, config, values }) {
+      // Published at once; signing once every running server has re-read the keys (or at once with
+      // --activate-in 0). Old keys keep verifying until the longest-lived token they signed expired.
+      const activateAfterSeconds = seconds(values, 'activate-in') ?? config.keys.activationDelaySeconds;
+      const keys = await rotateSigningKeys(store, { retireAfterSeconds: config.ttl.idToken + 300, activateAfterSeconds });
+      const fresh = keys.filter((k) => !k.retireAt);
+      return {
+        published: fresh.map((k) => k.jwk.kid),
+        signs_from: fresh[0]?.activateAt ?? fresh[0]?.createdAt,
+        retiring: keys.filter((k) => k.retireAt).map((k) => ({ kid: k.jwk.kid, retire_at: k.retireAt })),
+      };
     },
   },
 };

@@ -45,6 +45,7 @@ const fileSchema = z.object({
   passwordHashing: z.object({ concurrency: z.union([z.literal('auto'), z.number().int().min(1).max(64)]), maxQueue: z.number().int().min(0) }),
   allowPrivateFetch: z.boolean(),
   audit: z.object({ retentionDays: z.number().int().min(1) }),
+  keys: z.object({ reloadSeconds: z.number().positive().max(3600), activationDelaySeconds: z.number().min(0) }),
   workers: z.union([z.literal('auto'), z.number().int().min(1).max(64)]).optional(),
 });
 
@@ -93,6 +94,12 @@ export interface Config {
   /** Lets back-channel logout and other outgoing calls reach loopback and private addresses (development only). */
   allowPrivateFetch: boolean;
   audit: { retentionDays: number };
+  /**
+   * Signing keys: how often a running server re-reads them, and how long after `atrium keys rotate`
+   * a new key starts signing (published at once; longer than the reload period, so that every
+   * process publishes it before any signs with it).
+   */
+  keys: { reloadSeconds: number; activationDelaySeconds: number };
   /** Production escape hatches: each must be set on purpose. */
   allowHttpIssuer: boolean;
   allowGeneratedCookieKeys: boolean;
@@ -161,6 +168,10 @@ export function loadConfig(env: Env): Config {
   const hops = env.ATRIUM_TRUST_PROXY_HOPS === undefined ? file.trustProxyHops : Number(env.ATRIUM_TRUST_PROXY_HOPS);
   if (!Number.isInteger(hops) || hops < 0 || hops > 10) throw new ConfigError('ATRIUM_TRUST_PROXY_HOPS must be a whole number from 0 to 10');
 
+  if (file.keys.activationDelaySeconds <= file.keys.reloadSeconds) {
+    throw new ConfigError('keys.activationDelaySeconds must be longer than keys.reloadSeconds: every process publishes a new signing key before any signs with it');
+  }
+
   const workers = parseWorkers(env.ATRIUM_WORKERS ?? String(file.workers ?? 'auto'));
   const config: Config = {
     production: env.NODE_ENV === 'production',
@@ -180,6 +191,7 @@ export function loadConfig(env: Env): Config {
     passwordHashing: { ...file.passwordHashing, concurrency: hashingConcurrency(file.passwordHashing.concurrency, workers) },
     allowPrivateFetch: env.ATRIUM_ALLOW_PRIVATE_FETCH === undefined ? file.allowPrivateFetch : flag(env.ATRIUM_ALLOW_PRIVATE_FETCH),
     audit: file.audit,
+    keys: file.keys,
     allowHttpIssuer: flag(env.ATRIUM_ALLOW_HTTP_ISSUER),
     allowGeneratedCookieKeys: flag(env.ATRIUM_ALLOW_GENERATED_COOKIE_KEYS),
   };

@@ -3,31 +3,38 @@
  * process of an installation shares them.
  *
  * Signing keys: a set of one RSA (RS256) and one P-256 (ES256) key per generation, newest first (the
- * provider signs with the first key of an algorithm). `rotate` puts a new generation in front and
- * gives the older ones a retirement date, after the longest-lived token they may have signed
- * expired; retired keys leave the JWKS.
+ * provider signs with the first key of an algorithm). `rotate` puts a new generation in front, to be
+ * published at once and to sign from its activation time on, and gives the older ones a retirement
+ * date, after the longest-lived token they may have signed (until that activation) expired; retired
+ * keys leave the JWKS. Running servers re-read the keys every few seconds (`watchSigningKeys`), so a
+ * rotation needs no restart: with an activation delay longer than that period, every process
+ * publishes a new key before any process signs with it.
  */
 import { generateKeyPairSync, randomBytes, type JsonWebKey } from 'node:crypto';
+import type Provider from 'oidc-provider';
+import initializeKeystore from 'oidc-provider/lib/helpers/initialize_keystore.js';
 import type { Store } from '../store/store.js';
 
 export interface StoredKey {
   jwk: JsonWebKey & { kid: string; alg: string; use: 'sig' };
   createdAt: string;
-  /** Once set, the key no longer signs and leaves the JWKS after this date. */
+  /** Until this date the key is published but does not sign (absent: it signs from its creation). */
+  activateAt?: string;
+  /** Once set, the key signs no more once a newer one is active, and leaves the JWKS after this date. */
   retireAt?: string;
 }
 
 const SIGNING_KEYS = 'oidc-keys:signing';
 const COOKIE_KEYS = 'oidc-keys:cookies';
 
-function generateGeneration(): StoredKey[] {
+function generateGeneration(activateAt?: string): StoredKey[] {
   const createdAt = new Date().toISOString();
   const kid = (suffix: string): string => `${createdAt.slice(0, 10)}-${randomBytes(6).toString('base64url')}-${suffix}`;
   const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' });
   const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' });
   return [
-    { jwk: { ...rsa, kid: kid('rs'), alg: 'RS256', use: 'sig' }, createdAt },
-    { jwk: { ...ec, kid: kid('es'), alg: 'ES256', use: 'sig' }, createdAt },
+    { jwk: { ...rsa, kid: kid('rs'), alg: 'RS256', use: 'sig' }, createdAt, ...(activateAt && { activateAt }) },
+    { jwk: { ...ec, kid: kid('es'), alg: 'ES256', use: 'sig' }, createdAt, ...(activateAt && { activateAt }) },
   ];
 }
 
@@ -36,30 +43,76 @@ const parse = (raw: string | undefined): StoredKey[] => (raw ? (JSON.parse(raw) 
 const live = (keys: StoredKey[], now: Date): StoredKey[] =>
   keys.filter((k) => !k.retireAt || new Date(k.retireAt) > now);
 
+const active = (key: StoredKey, now: Date): boolean => !key.activateAt || new Date(key.activateAt) <= now;
+
+/**
+ * The keys a server has at `now`, in the order the provider picks from: every published key, those
+ * already active first (newest first, so the newest active generation signs), then those not active
+ * yet, which only verify.
+ */
+export function keysInForce(keys: StoredKey[], now: Date): StoredKey[] {
+  const published = live(keys, now);
+  return [...published.filter((k) => active(k, now)), ...published.filter((k) => !active(k, now))];
+}
+
 /** The signing keys in force, creating the first generation when there is none. */
 export async function loadSigningKeys(store: Store): Promise<StoredKey[]> {
   const existing = parse(await store.get(SIGNING_KEYS));
-  if (existing.length > 0) return live(existing, new Date());
+  if (existing.length > 0) return keysInForce(existing, new Date());
   // Two processes starting at once: only one generation is kept, both use it.
   await store.set(SIGNING_KEYS, JSON.stringify(generateGeneration()), { ifAbsent: true });
   return parse(await store.get(SIGNING_KEYS));
 }
 
 /**
- * Adds a new generation of signing keys in front of the others. The previous ones keep verifying
- * for `retireAfterSeconds` (the longest lifetime of a token they signed), then leave the JWKS.
+ * Adds a new generation of signing keys in front of the others, published at once and signing from
+ * `activateAfterSeconds` on. The previous ones keep signing until then, and verifying for
+ * `retireAfterSeconds` more (the longest lifetime of a token they signed), then leave the JWKS.
  */
-export async function rotateSigningKeys(store: Store, retireAfterSeconds: number): Promise<StoredKey[]> {
-  const now = new Date();
-  const retireAt = new Date(now.getTime() + retireAfterSeconds * 1000).toISOString();
-  const previous = live(parse(await store.get(SIGNING_KEYS)), now).map((k) => ({ ...k, retireAt: k.retireAt ?? retireAt }));
-  const keys = [...generateGeneration(), ...previous];
+export async function rotateSigningKeys(store: Store, options: { retireAfterSeconds: number; activateAfterSeconds: number }): Promise<StoredKey[]> {
+  const now = Date.now();
+  const activateAt = now + options.activateAfterSeconds * 1000;
+  const retireAt = new Date(activateAt + options.retireAfterSeconds * 1000).toISOString();
+  const previous = live(parse(await store.get(SIGNING_KEYS)), new Date(now)).map((k) => ({ ...k, retireAt: k.retireAt ?? retireAt }));
+  const keys = [...generateGeneration(options.activateAfterSeconds > 0 ? new Date(activateAt).toISOString() : undefined), ...previous];
   await store.set(SIGNING_KEYS, JSON.stringify(keys));
   return keys;
 }
 
-/** The JWKS the provider gets: private keys, newest first. */
+/** The JWKS the provider gets: private keys, in the order of `keysInForce`. */
 export const toProviderJwks = (keys: StoredKey[]): { keys: StoredKey['jwk'][] } => ({ keys: keys.map((k) => k.jwk) });
+
+const fingerprint = (keys: StoredKey[]): string => keys.map((k) => k.jwk.kid).join(' ');
+
+/**
+ * Keeps a running provider's signing keys those of the store: every `intervalMs` it reads them
+ * (one read) and, when the keys in force changed (a rotation, an activation or a retirement that
+ * came due), gives the provider the new set, which its JWKS and its next signature use. A failed
+ * read, no keys at all or keys the provider refuses leave the current ones in place (`onError`
+ * hears of it). oidc-provider takes its keys only at construction: the set is replaced with its own
+ * initialisation (an internal module, see src/types/oidc-provider-internal.d.ts).
+ */
+export function watchSigningKeys(
+  provider: Provider,
+  store: Store,
+  initial: StoredKey[],
+  options: { intervalMs: number; onChange?: (kids: string[]) => void; onError: (err: unknown) => void },
+): { refresh(): Promise<void>; stop(): void } {
+  let current = fingerprint(initial);
+  let running: Promise<void> | undefined;
+  const read = async (): Promise<void> => {
+    const keys = keysInForce(parse(await store.get(SIGNING_KEYS)), new Date());
+    const next = fingerprint(keys);
+    if (keys.length === 0 || next === current) return;
+    initializeKeystore.call(provider, toProviderJwks(keys));
+    current = next;
+    options.onChange?.(keys.map((k) => k.jwk.kid));
+  };
+  const refresh = (): Promise<void> => (running ??= read().finally(() => (running = undefined)));
+  const timer = setInterval(() => refresh().catch(options.onError), options.intervalMs);
+  timer.unref();
+  return { refresh, stop: () => clearInterval(timer) };
+}
 
 /** Cookie signing keys: the operator's when configured, else generated once and stored. */
 export async function loadCookieKeys(store: Store, configured: string[] | undefined): Promise<string[]> {

@@ -13,7 +13,7 @@ import { ACCESS_TOKEN_TTL, clientMetadata, PKCE_OPTIONAL, PREVIOUS_SECRET, PREVI
 import { createLaunchTickets, LAUNCH_PARAM, type LaunchTickets } from './launch-ticket.js';
 import { sessionTtl } from './sessions.js';
 import { createRefreshSeal } from './refresh-seal.js';
-import { loadCookieKeys, loadSigningKeys, toProviderJwks } from './keys.js';
+import { loadCookieKeys, loadSigningKeys, toProviderJwks, watchSigningKeys } from './keys.js';
 
 export const INTERACTION_PATH = '/interaction';
 
@@ -61,8 +61,10 @@ export async function createProvider(options: {
   store: Store;
   directory: Directory;
   pages: ProviderPages;
-}): Promise<{ provider: Provider; launchTickets: LaunchTickets }> {
-  const { config, store, directory, pages } = options;
+  /** Told when the signing keys changed while running, or could not be re-read. */
+  keyEvents: { changed(kids: string[]): void; failed(err: unknown): void };
+}): Promise<{ provider: Provider; launchTickets: LaunchTickets; stop(): void }> {
+  const { config, store, directory, pages, keyEvents } = options;
   const [signingKeys, cookieKeys] = await Promise.all([loadSigningKeys(store), loadCookieKeys(store, config.cookieKeys)]);
   const launchTickets = createLaunchTickets(cookieKeys[0]!);
   const refreshSeal = createRefreshSeal(cookieKeys);
@@ -184,6 +186,11 @@ export async function createProvider(options: {
   };
 
   const provider = new Provider(config.issuer, configuration);
+  const keys = watchSigningKeys(provider, store, signingKeys, {
+    intervalMs: config.keys.reloadSeconds * 1000,
+    onChange: keyEvents.changed,
+    onError: keyEvents.failed,
+  });
   compareHashedClientSecrets(provider);
   grantTokenIds(provider, refreshSeal);
 
@@ -194,7 +201,7 @@ export async function createProvider(options: {
     if (out?.code && account?.tenantId) out.tenant = account.tenantId;
   });
 
-  return { provider, launchTickets };
+  return { provider, launchTickets, stop: keys.stop };
 }
 
 /**

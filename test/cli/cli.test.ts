@@ -99,11 +99,22 @@ describe.each(DRIVERS)('atrium CLI on the %s store', (driver) => {
     expect((await cli(['user', 'import', '--tenant', 'acme', join(dir, 'missing.csv')])).err).toMatch(/cannot read/);
   });
 
-  it('rotates signing keys', async () => {
-    await json(['keys', 'rotate']);
-    const second = await json(['keys', 'rotate']);
-    expect(second.active).toHaveLength(2);
-    expect((second.retiring as unknown[]).length).toBeGreaterThanOrEqual(2);
+  it('rotates signing keys: published at once, signing after the activation delay or --activate-in', async () => {
+    const before = Date.now();
+    const first = await json(['keys', 'rotate']);
+    expect(first.published).toHaveLength(2);
+    // The default delay (config/default.json): every running server re-reads the keys before then.
+    expect(Date.parse(first.signs_from as string) - before).toBeGreaterThanOrEqual(120_000);
+    expect(Date.parse(first.signs_from as string) - Date.now()).toBeLessThanOrEqual(120_000);
+    const second = await json(['keys', 'rotate', '--activate-in', '0']);
+    expect(second.published).toHaveLength(2);
+    expect(second.published).not.toEqual(first.published);
+    expect(Math.abs(Date.parse(second.signs_from as string) - Date.now())).toBeLessThan(5_000);
+    // The first rotation's keys, and the ones before them, verify until their retirement.
+    const retiring = second.retiring as { kid: string; retire_at: string }[];
+    expect(retiring.map((k) => k.kid)).toEqual(expect.arrayContaining(first.published as string[]));
+    expect(retiring.length).toBeGreaterThanOrEqual(4);
+    expect((await cli(['keys', 'rotate', '--activate-in', 'soon'])).err).toMatch(/--activate-in must be a number of seconds/);
   });
 
   it('prints readable lines without --json', async () => {

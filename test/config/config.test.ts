@@ -84,6 +84,20 @@ describe('configuration', () => {
     expect(() => loadConfig({ ATRIUM_CONFIG: cheap })).toThrow(/password.memoryCost/);
   });
 
+  it('re-reads signing keys every 30 s and activates a rotated one after 120 s, and refuses an activation no longer than the reload period', () => {
+    expect(loadConfig({}).keys).toEqual({ reloadSeconds: 30, activationDelaySeconds: 120 });
+    const dir = configDir();
+    const tight = join(dir, 'tight.json');
+    writeFileSync(tight, JSON.stringify({ keys: { reloadSeconds: 60, activationDelaySeconds: 60 } }));
+    expect(() => loadConfig({ ATRIUM_CONFIG: tight })).toThrow(/keys.activationDelaySeconds must be longer than keys.reloadSeconds/);
+    const quick = join(dir, 'quick.json');
+    writeFileSync(quick, JSON.stringify({ keys: { reloadSeconds: 5, activationDelaySeconds: 20 } }));
+    expect(loadConfig({ ATRIUM_CONFIG: quick }).keys).toEqual({ reloadSeconds: 5, activationDelaySeconds: 20 });
+    const never = join(dir, 'never.json');
+    writeFileSync(never, JSON.stringify({ keys: { reloadSeconds: 0, activationDelaySeconds: 20 } }));
+    expect(() => loadConfig({ ATRIUM_CONFIG: never })).toThrow(/keys.reloadSeconds/);
+  });
+
   it('hashes as many passwords at once as there are cores unless the config file says otherwise', () => {
     // As many as the cores, below the thread pool's 4 threads (this process did not set UV_THREADPOOL_SIZE).
     expect(process.env.UV_THREADPOOL_SIZE).toBeUndefined();

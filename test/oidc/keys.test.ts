@@ -1,15 +1,41 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
 import * as oidc from 'openid-client';
 import { decodeProtectedHeader } from 'jose';
-import { rotateSigningKeys } from '../../src/oidc/keys.js';
+import Provider from 'oidc-provider';
+import { keysInForce, loadSigningKeys, rotateSigningKeys, toProviderJwks, watchSigningKeys, type StoredKey } from '../../src/oidc/keys.js';
 import { authorize, Browser } from '../helpers/browser.js';
 import { aliceLogin, seedDirectory } from '../helpers/fixtures.js';
 import { startAtrium, type TestServer } from '../helpers/atrium.js';
+import { createStore } from '../../src/store/index.js';
 import { DRIVERS, openTestStore } from '../helpers/stores.js';
 
 interface Jwks {
   keys: { kid: string; alg: string; d?: string }[];
 }
+
+describe('signing keys in force', () => {
+  const key = (kid: string, times: Partial<Pick<StoredKey, 'activateAt' | 'retireAt'>> = {}): StoredKey => ({
+    jwk: { kty: 'EC', kid, alg: 'ES256', use: 'sig' },
+    createdAt: '2026-01-01T00:00:00.000Z',
+    ...times,
+  });
+  const now = new Date('2026-06-01T12:00:00.000Z');
+  const kids = (keys: StoredKey[]) => keys.map((k) => k.jwk.kid);
+
+  it('puts the active keys first, newest first, then the ones not active yet, and drops the retired', () => {
+    const stored = [
+      key('pending', { activateAt: '2026-06-01T12:02:00.000Z' }),
+      key('current', { activateAt: '2026-06-01T11:00:00.000Z', retireAt: '2026-06-02T12:02:00.000Z' }),
+      key('older', { retireAt: '2026-06-01T13:00:00.000Z' }),
+      key('retired', { retireAt: '2026-06-01T11:59:59.000Z' }),
+    ];
+    expect(kids(keysInForce(stored, now))).toEqual(['current', 'older', 'pending']);
+    expect(kids(keysInForce(stored, new Date('2026-06-01T12:02:00.000Z')))).toEqual(['pending', 'current', 'older']);
+    expect(kids(keysInForce(stored, new Date('2026-06-01T13:00:00.000Z')))).toEqual(['pending', 'current']);
+  });
+});
 
 describe.each(DRIVERS)('signing keys on the %s store', (driver) => {
   const servers: TestServer[] = [];
@@ -43,7 +69,7 @@ describe.each(DRIVERS)('signing keys on the %s store', (driver) => {
     servers.push(again);
     expect(((await (await fetch(`${again.issuer}/jwks`)).json()) as Jwks).keys.map((k) => k.kid).sort()).toEqual(jwks1.keys.map((k) => k.kid).sort());
 
-    await rotateSigningKeys(first.atrium.store, 3600);
+    await rotateSigningKeys(first.atrium.store, { retireAfterSeconds: 3600, activateAfterSeconds: 0 });
     const rotated = await startAtrium(driver, (c) => {
       c.store = first.atrium.config.store;
     });
@@ -59,14 +85,87 @@ describe.each(DRIVERS)('signing keys on the %s store', (driver) => {
   it('drops a rotated-out key once its retirement time has passed', async () => {
     const t = await openTestStore(driver);
     try {
-      const { loadSigningKeys } = await import('../../src/oidc/keys.js');
       const original = await loadSigningKeys(t.store);
-      await rotateSigningKeys(t.store, 0.001);
+      await rotateSigningKeys(t.store, { retireAfterSeconds: 0.001, activateAfterSeconds: 0 });
       await new Promise((r) => setTimeout(r, 20));
       const live = await loadSigningKeys(t.store);
       expect(live).toHaveLength(2);
       expect(live.map((k) => k.jwk.kid)).not.toContain(original[0]!.jwk.kid);
     } finally {
+      await t.dispose();
+    }
+  });
+
+  it('has running servers publish a rotated key at once and sign with it from its activation on, with no restart', async () => {
+    const reload = (c: { keys: { reloadSeconds: number } }) => {
+      c.keys.reloadSeconds = 0.1;
+    };
+    const a = await startAtrium(driver, reload);
+    servers.push(a);
+    const b = await startAtrium(driver, (c) => {
+      reload(c);
+      c.store = a.atrium.config.store;
+    });
+    servers.push(b);
+    const seed = await seedDirectory(a.atrium.directory);
+    const kid0 = await idTokenKid(a, seed, 'RS256');
+    expect(await idTokenKid(b, seed, 'RS256')).toBe(kid0);
+
+    const keys = await rotateSigningKeys(a.atrium.store, { retireAfterSeconds: 3600, activateAfterSeconds: 3 });
+    const kid1 = keys.find((k) => k.jwk.alg === 'RS256' && !k.retireAt)!.jwk.kid;
+    const activateAt = Date.parse(keys[0]!.activateAt!);
+    const published = async (t: TestServer) => ((await (await fetch(`${t.issuer}/jwks`)).json()) as Jwks).keys;
+    await expect.poll(async () => (await Promise.all([a, b].map(published))).map((jwks) => jwks.map((k) => k.kid)), { timeout: 2000, interval: 50 }).toEqual([
+      expect.arrayContaining([kid0, kid1]),
+      expect.arrayContaining([kid0, kid1]),
+    ]);
+    // Published everywhere, signing nowhere yet: a client that fetched the JWKS before the new key
+    // signs anything can verify what it will sign.
+    expect(await idTokenKid(b, seed, 'RS256')).toBe(kid0);
+    expect(Date.now()).toBeLessThan(activateAt);
+
+    await new Promise((resolve) => setTimeout(resolve, activateAt - Date.now() + 300));
+    expect(await idTokenKid(a, seed, 'RS256')).toBe(kid1);
+    expect(await idTokenKid(b, seed, 'RS256')).toBe(kid1);
+    const after = await published(b);
+    expect(after.map((k) => k.kid)).toContain(kid0);
+    expect(after.every((k) => k.d === undefined)).toBe(true);
+  });
+
+  it('leaves a running provider its keys when the store has none, or cannot be read', async () => {
+    const t = await openTestStore(driver);
+    // The watcher's own connection, closed at the end to make its reads fail.
+    const reader = await createStore(t.config);
+    try {
+      const initial = await loadSigningKeys(t.store);
+      const provider = new Provider('http://127.0.0.1', { jwks: toProviderJwks(initial) as never, features: { devInteractions: { enabled: false } } });
+      const server = createServer(provider.callback());
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      onTestFinished(() => new Promise<void>((resolve) => server.close(() => resolve())));
+      const errors: unknown[] = [];
+      const changes: string[][] = [];
+      const watch = watchSigningKeys(provider, reader, initial, { intervalMs: 60_000, onChange: (kids) => changes.push(kids), onError: (err) => errors.push(err) });
+      try {
+        const jwks = async () => ((await (await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/jwks`)).json()) as Jwks).keys.map((k) => k.kid);
+        const kids = initial.map((k) => k.jwk.kid);
+        expect(await jwks()).toEqual(kids);
+        await t.store.del('oidc-keys:signing');
+        await watch.refresh();
+        expect(await jwks()).toEqual(kids);
+        const rotated = await rotateSigningKeys(t.store, { retireAfterSeconds: 60, activateAfterSeconds: 0 });
+        await watch.refresh();
+        expect(await jwks()).toEqual(rotated.map((k) => k.jwk.kid));
+        expect(changes).toEqual([rotated.map((k) => k.jwk.kid)]);
+        expect(errors).toEqual([]);
+        await reader.close();
+        await rotateSigningKeys(t.store, { retireAfterSeconds: 60, activateAfterSeconds: 0 });
+        await expect(watch.refresh()).rejects.toThrow();
+        expect(await jwks()).toEqual(rotated.map((k) => k.jwk.kid));
+      } finally {
+        watch.stop();
+      }
+    } finally {
+      await reader.close().catch(() => undefined);
       await t.dispose();
     }
   });
