@@ -40,6 +40,7 @@ const settings = {
   scenarios: list('BENCH_SCENARIOS'),
   out: env.BENCH_OUT || join(ROOT, 'bench', 'results', 'latest.md'),
   profileDir: env.BENCH_PROFILE_DIR,
+  profileExtension: env.BENCH_PROFILE_KIND === 'heap' ? 'heapprofile' : 'cpuprofile',
   nodeFlags: SERVER_NODE_FLAGS,
 };
 const CODE_LIFETIME_BUDGET_S = 45; // codes live 60 s: minting plus redeeming a pool must fit well inside
@@ -232,7 +233,7 @@ async function measureWithCpu(t, scenario, options) {
   const server = processCpuSeconds(t.child.pid);
   const redis = t.redis ? await redisCpuSeconds(t.redis) : undefined;
   const run = await measure(options);
-  if (settings.profileDir) await t.child.call('profileStop', { file: join(settings.profileDir, `${t.name}-${scenario.id}.cpuprofile`) });
+  if (settings.profileDir) await t.child.call('profileStop', { file: join(settings.profileDir, `${t.name}-${scenario.id}.${settings.profileExtension}`) });
   const per = (before, after) => (before === undefined || after === undefined || run.ok === 0 ? undefined : ((after - before) * 1e6) / run.ok);
   run.serverCpuUs = per(server, processCpuSeconds(t.child.pid));
   if (t.redis) run.redisCpuUs = per(redis, await redisCpuSeconds(t.redis));

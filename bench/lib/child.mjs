@@ -70,19 +70,28 @@ export function startChild(file, { env, execArgv = [], name = file, readyTimeout
 /**
  * CPU profiling of this process on the parent's command (`BENCH_PROFILE_DIR`): `profileStart`, then
  * `profileStop({ file })` writes what ran in between, so a profile holds one measured run only.
+ * With `BENCH_PROFILE_KIND=heap`, a sampling heap profile instead: every allocation of the run,
+ * including what the garbage collector freed since (what makes its work), by allocating function.
  */
 function profiler() {
   let session;
+  const heap = process.env.BENCH_PROFILE_KIND === 'heap';
   const post = (method, params) => new Promise((resolve, reject) => session.post(method, params, (err, result) => (err ? reject(err) : resolve(result))));
   return {
     async profileStart() {
       session ??= new inspector.Session();
       session.connect();
+      if (heap) {
+        await post('HeapProfiler.enable');
+        const collected = { includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true };
+        await post('HeapProfiler.startSampling', { samplingInterval: 4096, ...collected });
+        return;
+      }
       await post('Profiler.enable');
       await post('Profiler.start');
     },
     async profileStop({ file }) {
-      const { profile } = await post('Profiler.stop');
+      const { profile } = await post(heap ? 'HeapProfiler.stopSampling' : 'Profiler.stop');
       session.disconnect();
       writeFileSync(file, JSON.stringify(profile));
     },
