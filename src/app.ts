@@ -165,7 +165,7 @@ export async function createAtrium(config: Config, logger: Logger): Promise<Atri
     backchannel,
     adminRoutes: servedRoutes(admin),
     async close() {
-      stop();
+      await stop();
       await backchannel.settle();
       await directory.audit.flush();
       await store.close();

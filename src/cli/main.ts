@@ -4,14 +4,14 @@
  * or another failure exits 1. `--json` prints one JSON object on stdout.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { ConfigError, loadConfig, type Config } from '../config/index.js';
+import { ConfigError, loadConfig, minimumActivationDelay, type Config } from '../config/index.js';
 import { createLogger } from '../logger.js';
 import { createDirectory, type Directory } from '../directory/index.js';
 import { importUsers, readUsersFile } from '../directory/import.js';
 import { toPublicUser } from '../directory/users.js';
 import { readFile } from 'node:fs/promises';
 import { AtriumError } from '../errors.js';
-import { rotateSigningKeys } from '../oidc/keys.js';
+import { retirementDelay, rotateSigningKeys } from '../oidc/keys.js';
 import { createStore } from '../store/index.js';
 import type { Store } from '../store/store.js';
 
@@ -196,9 +196,14 @@ const COMMANDS: Record<
     options: { 'activate-in': { type: 'string' } },
     async run({ store, config, values }) {
       // Published at once; signing once every running server has re-read the keys (or at once with
-      // --activate-in 0). Old keys keep verifying until the longest-lived token they signed expired.
+      // --activate-in 0, for one server). Old keys keep verifying as long as what they signed is used.
+      const { reloadSeconds } = config.keys;
       const activateAfterSeconds = seconds(values, 'activate-in') ?? config.keys.activationDelaySeconds;
-      const keys = await rotateSigningKeys(store, { retireAfterSeconds: config.ttl.idToken + 300, activateAfterSeconds });
+      if (activateAfterSeconds > 0 && activateAfterSeconds < minimumActivationDelay(reloadSeconds)) {
+        throw new UsageError(`--activate-in must be 0 (at once: a single server) or at least ${minimumActivationDelay(reloadSeconds)} s, so that every server publishes the key first`);
+      }
+      const retireAfterSeconds = retirementDelay({ idTokenSeconds: config.ttl.idToken, sessionSeconds: config.session.absoluteSeconds, reloadSeconds });
+      const keys = await rotateSigningKeys(store, { retireAfterSeconds, activateAfterSeconds });
       const fresh = keys.filter((k) => !k.retireAt);
       return {
         published: fresh.map((k) => k.jwk.kid),

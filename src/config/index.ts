@@ -45,7 +45,7 @@ const fileSchema = z.object({
   passwordHashing: z.object({ concurrency: z.union([z.literal('auto'), z.number().int().min(1).max(64)]), maxQueue: z.number().int().min(0) }),
   allowPrivateFetch: z.boolean(),
   audit: z.object({ retentionDays: z.number().int().min(1) }),
-  keys: z.object({ reloadSeconds: z.number().positive().max(3600), activationDelaySeconds: z.number().min(0) }),
+  keys: z.object({ reloadSeconds: z.number().positive().max(300), activationDelaySeconds: z.number().min(0) }),
   workers: z.union([z.literal('auto'), z.number().int().min(1).max(64)]).optional(),
 });
 
@@ -104,6 +104,14 @@ export interface Config {
   allowHttpIssuer: boolean;
   allowGeneratedCookieKeys: boolean;
 }
+
+/**
+ * The shortest activation delay that lets every running server publish a new key before any signs
+ * with it: a server reads at most `reloadSeconds` after a rotation (its timer) and may take another
+ * period when a read fails or lags; 10 s more for clocks that differ a little (activation times are
+ * compared with each server's clock, like every token's expiry).
+ */
+export const minimumActivationDelay = (reloadSeconds: number): number => 2 * reloadSeconds + 10;
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -168,8 +176,10 @@ export function loadConfig(env: Env): Config {
   const hops = env.ATRIUM_TRUST_PROXY_HOPS === undefined ? file.trustProxyHops : Number(env.ATRIUM_TRUST_PROXY_HOPS);
   if (!Number.isInteger(hops) || hops < 0 || hops > 10) throw new ConfigError('ATRIUM_TRUST_PROXY_HOPS must be a whole number from 0 to 10');
 
-  if (file.keys.activationDelaySeconds <= file.keys.reloadSeconds) {
-    throw new ConfigError('keys.activationDelaySeconds must be longer than keys.reloadSeconds: every process publishes a new signing key before any signs with it');
+  if (file.keys.activationDelaySeconds < minimumActivationDelay(file.keys.reloadSeconds)) {
+    throw new ConfigError(
+      `keys.activationDelaySeconds must be at least twice keys.reloadSeconds and 10 s more (${minimumActivationDelay(file.keys.reloadSeconds)}): every server publishes a new signing key before any signs with it`,
+    );
   }
 
   const workers = parseWorkers(env.ATRIUM_WORKERS ?? String(file.workers ?? 'auto'));

@@ -65,9 +65,19 @@ export async function loadSigningKeys(store: Store): Promise<StoredKey[]> {
 }
 
 /**
+ * How long a rotated-out key keeps verifying after the new one's activation: servers sign with it
+ * until their first read after that time, and what it signed may be presented for as long as it
+ * is used: an ID token until it expires, and as an ID token hint at sign-out (checked whatever its
+ * expiry) for as long as the session it was issued in lasts.
+ */
+export const retirementDelay = (options: { idTokenSeconds: number; sessionSeconds: number; reloadSeconds: number }): number =>
+  Math.max(options.idTokenSeconds, options.sessionSeconds) + 2 * options.reloadSeconds + 300;
+
+/**
  * Adds a new generation of signing keys in front of the others, published at once and signing from
  * `activateAfterSeconds` on. The previous ones keep signing until then, and verifying for
- * `retireAfterSeconds` more (the longest lifetime of a token they signed), then leave the JWKS.
+ * `retireAfterSeconds` more, then leave the JWKS. (One rotation at a time: two at once may keep only
+ * one of their generations.)
  */
 export async function rotateSigningKeys(store: Store, options: { retireAfterSeconds: number; activateAfterSeconds: number }): Promise<StoredKey[]> {
   const now = Date.now();
@@ -97,21 +107,32 @@ export function watchSigningKeys(
   store: Store,
   initial: StoredKey[],
   options: { intervalMs: number; onChange?: (kids: string[]) => void; onError: (err: unknown) => void },
-): { refresh(): Promise<void>; stop(): void } {
+): { refresh(): Promise<void>; stop(): Promise<void> } {
   let current = fingerprint(initial);
   let running: Promise<void> | undefined;
+  let stopped = false;
   const read = async (): Promise<void> => {
     const keys = keysInForce(parse(await store.get(SIGNING_KEYS)), new Date());
     const next = fingerprint(keys);
-    if (keys.length === 0 || next === current) return;
+    if (stopped || keys.length === 0 || next === current) return;
     initializeKeystore.call(provider, toProviderJwks(keys));
     current = next;
     options.onChange?.(keys.map((k) => k.jwk.kid));
   };
   const refresh = (): Promise<void> => (running ??= read().finally(() => (running = undefined)));
-  const timer = setInterval(() => refresh().catch(options.onError), options.intervalMs);
+  const timer = setInterval(() => {
+    if (!stopped) refresh().catch(options.onError);
+  }, options.intervalMs);
   timer.unref();
-  return { refresh, stop: () => clearInterval(timer) };
+  return {
+    refresh,
+    /** No more reads; resolves once the one under way, if any, is done (before the store closes). */
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await running?.catch(() => undefined);
+    },
+  };
 }
 
 /** Cookie signing keys: the operator's when configured, else generated once and stored. */

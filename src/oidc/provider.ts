@@ -63,7 +63,7 @@ export async function createProvider(options: {
   pages: ProviderPages;
   /** Told when the signing keys changed while running, or could not be re-read. */
   keyEvents: { changed(kids: string[]): void; failed(err: unknown): void };
-}): Promise<{ provider: Provider; launchTickets: LaunchTickets; stop(): void }> {
+}): Promise<{ provider: Provider; launchTickets: LaunchTickets; stop(): Promise<void> }> {
   const { config, store, directory, pages, keyEvents } = options;
   const [signingKeys, cookieKeys] = await Promise.all([loadSigningKeys(store), loadCookieKeys(store, config.cookieKeys)]);
   const launchTickets = createLaunchTickets(cookieKeys[0]!);
@@ -186,11 +186,6 @@ export async function createProvider(options: {
   };
 
   const provider = new Provider(config.issuer, configuration);
-  const keys = watchSigningKeys(provider, store, signingKeys, {
-    intervalMs: config.keys.reloadSeconds * 1000,
-    onChange: keyEvents.changed,
-    onError: keyEvents.failed,
-  });
   compareHashedClientSecrets(provider);
   grantTokenIds(provider, refreshSeal);
 
@@ -201,6 +196,11 @@ export async function createProvider(options: {
     if (out?.code && account?.tenantId) out.tenant = account.tenantId;
   });
 
+  const keys = watchSigningKeys(provider, store, signingKeys, {
+    intervalMs: config.keys.reloadSeconds * 1000,
+    onChange: keyEvents.changed,
+    onError: keyEvents.failed,
+  });
   return { provider, launchTickets, stop: keys.stop };
 }
 

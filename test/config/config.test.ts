@@ -84,15 +84,18 @@ describe('configuration', () => {
     expect(() => loadConfig({ ATRIUM_CONFIG: cheap })).toThrow(/password.memoryCost/);
   });
 
-  it('re-reads signing keys every 30 s and activates a rotated one after 120 s, and refuses an activation no longer than the reload period', () => {
+  it('re-reads signing keys every 30 s and activates a rotated one after 120 s, and refuses an activation shorter than two reload periods and 10 s', () => {
     expect(loadConfig({}).keys).toEqual({ reloadSeconds: 30, activationDelaySeconds: 120 });
     const dir = configDir();
     const tight = join(dir, 'tight.json');
     writeFileSync(tight, JSON.stringify({ keys: { reloadSeconds: 60, activationDelaySeconds: 60 } }));
-    expect(() => loadConfig({ ATRIUM_CONFIG: tight })).toThrow(/keys.activationDelaySeconds must be longer than keys.reloadSeconds/);
+    expect(() => loadConfig({ ATRIUM_CONFIG: tight })).toThrow(/keys.activationDelaySeconds must be at least twice keys.reloadSeconds and 10 s more \(130\)/);
     const quick = join(dir, 'quick.json');
     writeFileSync(quick, JSON.stringify({ keys: { reloadSeconds: 5, activationDelaySeconds: 20 } }));
     expect(loadConfig({ ATRIUM_CONFIG: quick }).keys).toEqual({ reloadSeconds: 5, activationDelaySeconds: 20 });
+    const rare = join(dir, 'rare.json');
+    writeFileSync(rare, JSON.stringify({ keys: { reloadSeconds: 600, activationDelaySeconds: 1300 } }));
+    expect(() => loadConfig({ ATRIUM_CONFIG: rare })).toThrow(/keys.reloadSeconds/);
     const never = join(dir, 'never.json');
     writeFileSync(never, JSON.stringify({ keys: { reloadSeconds: 0, activationDelaySeconds: 20 } }));
     expect(() => loadConfig({ ATRIUM_CONFIG: never })).toThrow(/keys.reloadSeconds/);

@@ -2,7 +2,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
 import * as oidc from 'openid-client';
-import { decodeProtectedHeader } from 'jose';
+import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
 import Provider from 'oidc-provider';
 import { keysInForce, loadSigningKeys, rotateSigningKeys, toProviderJwks, watchSigningKeys, type StoredKey } from '../../src/oidc/keys.js';
 import { authorize, Browser } from '../helpers/browser.js';
@@ -11,8 +11,8 @@ import { startAtrium, type TestServer } from '../helpers/atrium.js';
 import { createStore } from '../../src/store/index.js';
 import { DRIVERS, openTestStore } from '../helpers/stores.js';
 
-interface Jwks {
-  keys: { kid: string; alg: string; d?: string }[];
+interface Jwks extends JSONWebKeySet {
+  keys: (JSONWebKeySet['keys'][number] & { kid: string; alg: string; d?: string })[];
 }
 
 describe('signing keys in force', () => {
@@ -43,13 +43,16 @@ describe.each(DRIVERS)('signing keys on the %s store', (driver) => {
     await Promise.all(servers.splice(0).map((s) => s.close()));
   });
 
-  const idTokenKid = async (t: TestServer, seed: Awaited<ReturnType<typeof seedDirectory>>, alg?: string) => {
+  const idToken = async (t: TestServer, seed: Awaited<ReturnType<typeof seedDirectory>>) => {
     const config = await oidc.discovery(new URL(t.issuer), seed.crm.app.clientId, seed.crm.clientSecret, undefined, { execute: [oidc.allowInsecureRequests] });
     const verifier = oidc.randomPKCECodeVerifier();
     const url = oidc.buildAuthorizationUrl(config, { redirect_uri: 'https://crm.test/callback', scope: 'openid', state: 's', code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' });
     const callback = (await authorize(new Browser(t.issuer), url.href, aliceLogin)).location!;
     const tokens = await oidc.authorizationCodeGrant(config, new URL(callback), { pkceCodeVerifier: verifier, expectedState: 's' });
-    const header = decodeProtectedHeader(tokens.id_token!);
+    return tokens.id_token!;
+  };
+  const idTokenKid = async (t: TestServer, seed: Awaited<ReturnType<typeof seedDirectory>>, alg?: string) => {
+    const header = decodeProtectedHeader(await idToken(t, seed));
     if (alg) expect(header.alg).toBe(alg);
     return header.kid!;
   };
@@ -114,22 +117,26 @@ describe.each(DRIVERS)('signing keys on the %s store', (driver) => {
     const keys = await rotateSigningKeys(a.atrium.store, { retireAfterSeconds: 3600, activateAfterSeconds: 3 });
     const kid1 = keys.find((k) => k.jwk.alg === 'RS256' && !k.retireAt)!.jwk.kid;
     const activateAt = Date.parse(keys[0]!.activateAt!);
-    const published = async (t: TestServer) => ((await (await fetch(`${t.issuer}/jwks`)).json()) as Jwks).keys;
-    await expect.poll(async () => (await Promise.all([a, b].map(published))).map((jwks) => jwks.map((k) => k.kid)), { timeout: 2000, interval: 50 }).toEqual([
+    const published = async (t: TestServer) => (await (await fetch(`${t.issuer}/jwks`)).json()) as Jwks;
+    await expect.poll(async () => (await Promise.all([a, b].map(published))).map((jwks) => jwks.keys.map((k) => k.kid)), { timeout: 2000, interval: 50 }).toEqual([
       expect.arrayContaining([kid0, kid1]),
       expect.arrayContaining([kid0, kid1]),
     ]);
-    // Published everywhere, signing nowhere yet: a client that fetched the JWKS before the new key
-    // signs anything can verify what it will sign.
-    expect(await idTokenKid(b, seed, 'RS256')).toBe(kid0);
+    // Published everywhere, signing nowhere yet (the 3 s of the activation leave time for both).
+    const before = await published(b);
+    expect([await idTokenKid(a, seed, 'RS256'), await idTokenKid(b, seed, 'RS256')]).toEqual([kid0, kid0]);
     expect(Date.now()).toBeLessThan(activateAt);
 
-    await new Promise((resolve) => setTimeout(resolve, activateAt - Date.now() + 300));
-    expect(await idTokenKid(a, seed, 'RS256')).toBe(kid1);
-    expect(await idTokenKid(b, seed, 'RS256')).toBe(kid1);
+    // From the activation on (each server at its next read), both sign with the new key, and what
+    // they sign verifies with the JWKS a client fetched before: no client meets an unknown key.
+    await expect.poll(() => idTokenKid(a, seed, 'RS256'), { timeout: activateAt - Date.now() + 2000, interval: 100 }).toBe(kid1);
+    await expect.poll(() => idTokenKid(b, seed, 'RS256'), { timeout: 2000, interval: 100 }).toBe(kid1);
+    const token = await idToken(a, seed);
+    expect(decodeProtectedHeader(token).kid).toBe(kid1);
+    expect((await jwtVerify(token, createLocalJWKSet(before), { issuer: a.issuer })).protectedHeader.kid).toBe(kid1);
     const after = await published(b);
-    expect(after.map((k) => k.kid)).toContain(kid0);
-    expect(after.every((k) => k.d === undefined)).toBe(true);
+    expect(after.keys.map((k) => k.kid)).toContain(kid0);
+    expect(after.keys.every((k) => k.d === undefined)).toBe(true);
   });
 
   it('leaves a running provider its keys when the store has none, or cannot be read', async () => {
@@ -164,6 +171,30 @@ describe.each(DRIVERS)('signing keys on the %s store', (driver) => {
       } finally {
         watch.stop();
       }
+    } finally {
+      await reader.close().catch(() => undefined);
+      await t.dispose();
+    }
+  });
+
+  it('re-reads on its timer, tells read failures to onError, and reads no more once stopped', async () => {
+    const t = await openTestStore(driver);
+    const reader = await createStore(t.config);
+    try {
+      const initial = await loadSigningKeys(t.store);
+      const provider = new Provider('http://127.0.0.1', { jwks: toProviderJwks(initial) as never, features: { devInteractions: { enabled: false } } });
+      const changes: string[][] = [];
+      const errors: unknown[] = [];
+      const watch = watchSigningKeys(provider, reader, initial, { intervalMs: 20, onChange: (kids) => changes.push(kids), onError: (err) => errors.push(err) });
+      const rotated = await rotateSigningKeys(t.store, { retireAfterSeconds: 60, activateAfterSeconds: 0 });
+      await expect.poll(() => changes, { timeout: 2000, interval: 20 }).toEqual([rotated.map((k) => k.jwk.kid)]);
+      await reader.close();
+      await expect.poll(() => errors.length, { timeout: 2000, interval: 20 }).toBeGreaterThan(0);
+      await watch.stop();
+      const failures = errors.length;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(errors).toHaveLength(failures);
+      expect(changes).toHaveLength(1);
     } finally {
       await reader.close().catch(() => undefined);
       await t.dispose();
