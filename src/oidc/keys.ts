@@ -13,6 +13,7 @@
 import { generateKeyPairSync, randomBytes, type JsonWebKey } from 'node:crypto';
 import type Provider from 'oidc-provider';
 import initializeKeystore from 'oidc-provider/lib/helpers/initialize_keystore.js';
+import { conflict } from '../errors.js';
 import type { Store } from '../store/store.js';
 
 export interface StoredKey {
@@ -25,6 +26,7 @@ export interface StoredKey {
 }
 
 const SIGNING_KEYS = 'oidc-keys:signing';
+const ROTATION_LOCK = 'oidc-keys:rotating';
 const COOKIE_KEYS = 'oidc-keys:cookies';
 
 function generateGeneration(activateAt?: string): StoredKey[] {
@@ -76,17 +78,26 @@ export const retirementDelay = (options: { idTokenSeconds: number; sessionSecond
 /**
  * Adds a new generation of signing keys in front of the others, published at once and signing from
  * `activateAfterSeconds` on. The previous ones keep signing until then, and verifying for
- * `retireAfterSeconds` more, then leave the JWKS. (One rotation at a time: two at once may keep only
- * one of their generations.)
+ * `retireAfterSeconds` more, then leave the JWKS. One rotation at a time: another one under way
+ * (anywhere) makes this one fail with 409 rather than lose either generation.
  */
 export async function rotateSigningKeys(store: Store, options: { retireAfterSeconds: number; activateAfterSeconds: number }): Promise<StoredKey[]> {
-  const now = Date.now();
-  const activateAt = now + options.activateAfterSeconds * 1000;
-  const retireAt = new Date(activateAt + options.retireAfterSeconds * 1000).toISOString();
-  const previous = live(parse(await store.get(SIGNING_KEYS)), new Date(now)).map((k) => ({ ...k, retireAt: k.retireAt ?? retireAt }));
-  const keys = [...generateGeneration(options.activateAfterSeconds > 0 ? new Date(activateAt).toISOString() : undefined), ...previous];
-  await store.set(SIGNING_KEYS, JSON.stringify(keys));
-  return keys;
+  const lock = randomBytes(16).toString('base64url');
+  if (!(await store.set(ROTATION_LOCK, lock, { ttl: 60, ifAbsent: true }))) {
+    throw conflict('another signing key rotation is under way; try again once it is done');
+  }
+  try {
+    const now = Date.now();
+    const activateAt = now + options.activateAfterSeconds * 1000;
+    const retireAt = new Date(activateAt + options.retireAfterSeconds * 1000).toISOString();
+    const previous = live(parse(await store.get(SIGNING_KEYS)), new Date(now)).map((k) => ({ ...k, retireAt: k.retireAt ?? retireAt }));
+    const keys = [...generateGeneration(options.activateAfterSeconds > 0 ? new Date(activateAt).toISOString() : undefined), ...previous];
+    await store.set(SIGNING_KEYS, JSON.stringify(keys));
+    return keys;
+  } finally {
+    // Ours unless it expired (a rotation takes well under a second; the lock lives a minute).
+    if ((await store.get(ROTATION_LOCK)) === lock) await store.del(ROTATION_LOCK);
+  }
 }
 
 /** The JWKS the provider gets: private keys, in the order of `keysInForce`. */

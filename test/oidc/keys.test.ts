@@ -177,6 +177,28 @@ describe.each(DRIVERS)('signing keys on the %s store', (driver) => {
     }
   });
 
+  it('runs one rotation at a time: of two at once, one adds its generation and the other is refused, losing none', async () => {
+    const t = await openTestStore(driver);
+    try {
+      const original = (await loadSigningKeys(t.store)).map((k) => k.jwk.kid);
+      const options = { retireAfterSeconds: 60, activateAfterSeconds: 0 };
+      const results = await Promise.allSettled([rotateSigningKeys(t.store, options), rotateSigningKeys(t.store, options)]);
+      const done = results.filter((r) => r.status === 'fulfilled');
+      const refused = results.filter((r) => r.status === 'rejected');
+      expect([done.length, refused.length]).toEqual([1, 1]);
+      expect(refused[0]!.reason).toMatchObject({ status: 409, message: expect.stringMatching(/another signing key rotation is under way/) });
+      const stored = (await loadSigningKeys(t.store)).map((k) => k.jwk.kid);
+      expect(stored).toEqual(done[0]!.value.map((k) => k.jwk.kid));
+      expect(stored).toEqual(expect.arrayContaining(original));
+      // The lock is gone with the rotation that held it: the next one goes through.
+      const next = await rotateSigningKeys(t.store, options);
+      expect(next.map((k) => k.jwk.kid)).toEqual(expect.arrayContaining(stored));
+      expect(await t.store.get('oidc-keys:rotating')).toBeUndefined();
+    } finally {
+      await t.dispose();
+    }
+  });
+
   it('re-reads on its timer, tells read failures to onError, and reads no more once stopped', async () => {
     const t = await openTestStore(driver);
     const reader = await createStore(t.config);
