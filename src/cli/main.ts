@@ -11,7 +11,7 @@ import { importUsers, readUsersFile } from '../directory/import.js';
 import { toPublicUser } from '../directory/users.js';
 import { readFile } from 'node:fs/promises';
 import { AtriumError } from '../errors.js';
-import { retirementDelay, rotateSigningKeys } from '../oidc/keys.js';
+import { describeSigningKeys, retirementDelay, rotateSigningKeys } from '../oidc/keys.js';
 import { createStore } from '../store/index.js';
 import type { Store } from '../store/store.js';
 
@@ -29,7 +29,8 @@ const USAGE = `usage: atrium <command> [options] [--json]
              [--public] [--no-refresh] [--no-pkce] [--access-token-ttl SECONDS] [--refresh-token-ttl SECONDS]
              [--management platform|tenant:CODE]   (an admin API client: client_credentials, scope atrium:admin / atrium:tenant-admin)
   app assign --app CLIENT_ID --tenant CODE [--user USERNAME…] [--expires-at ISO-8601]
-  keys rotate`;
+  keys rotate [--activate-in SECONDS]             (published at once; signs after keys.activationDelaySeconds)
+  keys list                                       (each signing key: signing, verifying, pending or retired)`;
 
 interface Io {
   stdin: () => Promise<string>;
@@ -190,6 +191,15 @@ const COMMANDS: Record<
         userIds: userIds.length > 0 ? userIds : undefined,
       });
       return { app: app.clientId, tenant: tenant.code, tenant_id: tenant.id, users: names, expires_at: assignment.expiresAt ?? null };
+    },
+  },
+  'keys list': {
+    options: {},
+    async run({ store }) {
+      const keys = await describeSigningKeys(store, new Date());
+      return {
+        keys: keys.map((k) => ({ kid: k.jwk.kid, alg: k.jwk.alg, state: k.state, created_at: k.createdAt, signs_from: k.activateAt ?? k.createdAt, retire_at: k.retireAt ?? null })),
+      };
     },
   },
   'keys rotate': {

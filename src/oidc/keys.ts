@@ -57,6 +57,26 @@ export function keysInForce(keys: StoredKey[], now: Date): StoredKey[] {
   return [...published.filter((k) => active(k, now)), ...published.filter((k) => !active(k, now))];
 }
 
+/** What a key does at a time: signs (the first active one of its algorithm), only verifies, waits for its activation (published), or is out of the JWKS. */
+export type KeyState = 'signing' | 'verifying' | 'pending' | 'retired';
+
+/** Every stored signing key with what it does at `now`, in the order of `keysInForce`, the retired last. */
+export async function describeSigningKeys(store: Store, now: Date): Promise<(StoredKey & { state: KeyState })[]> {
+  const stored = parse(await store.get(SIGNING_KEYS));
+  const inForce = keysInForce(stored, now);
+  const signing = new Set<string>();
+  const described = inForce.map((key) => {
+    let state: KeyState = 'verifying';
+    if (!active(key, now)) state = 'pending';
+    else if (!signing.has(key.jwk.alg)) {
+      signing.add(key.jwk.alg);
+      state = 'signing';
+    }
+    return { ...key, state };
+  });
+  return [...described, ...stored.filter((k) => !inForce.includes(k)).map((key) => ({ ...key, state: 'retired' as const }))];
+}
+
 /** The signing keys in force, creating the first generation when there is none. */
 export async function loadSigningKeys(store: Store): Promise<StoredKey[]> {
   const existing = parse(await store.get(SIGNING_KEYS));

@@ -118,6 +118,14 @@ describe.each(DRIVERS)('atrium CLI on the %s store', (driver) => {
     expect(firstKeys).toHaveLength(2);
     for (const k of firstKeys) expect(Math.abs(Date.parse(k.retire_at) - signsFrom - (43_200 + 60 + 300) * 1000)).toBeLessThan(5_000);
     expect((await cli(['keys', 'rotate', '--activate-in', 'soon'])).err).toMatch(/--activate-in must be a number of seconds/);
+    // Which key does what now: the newest signs, the pending one of the first rotation and the
+    // keys before it only verify (until their retirement).
+    const listed = (await json(['keys', 'list'])).keys as { kid: string; alg: string; state: string; signs_from: string; retire_at: string | null }[];
+    const stateOf = (kid: string) => listed.find((k) => k.kid === kid)?.state;
+    expect((second.published as string[]).map(stateOf)).toEqual(['signing', 'signing']);
+    expect((first.published as string[]).map(stateOf)).toEqual(['pending', 'pending']);
+    expect(listed.filter((k) => k.state === 'signing').map((k) => k.alg).sort()).toEqual(['ES256', 'RS256']);
+    expect(listed.filter((k) => k.state !== 'signing').every((k) => k.retire_at !== null)).toBe(true);
     // Between 0 and two reload periods and 10 s, a server could sign before another publishes.
     const early = await cli(['keys', 'rotate', '--activate-in', '30']);
     expect(early.code).toBe(2);

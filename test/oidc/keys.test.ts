@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
 import * as oidc from 'openid-client';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
 import Provider from 'oidc-provider';
-import { keysInForce, loadSigningKeys, rotateSigningKeys, toProviderJwks, watchSigningKeys, type StoredKey } from '../../src/oidc/keys.js';
+import { describeSigningKeys, keysInForce, loadSigningKeys, rotateSigningKeys, toProviderJwks, watchSigningKeys, type StoredKey } from '../../src/oidc/keys.js';
 import { authorize, Browser } from '../helpers/browser.js';
 import { aliceLogin, seedDirectory } from '../helpers/fixtures.js';
 import { startAtrium, type TestServer } from '../helpers/atrium.js';
@@ -34,6 +34,34 @@ describe('signing keys in force', () => {
     expect(kids(keysInForce(stored, now))).toEqual(['current', 'older', 'pending']);
     expect(kids(keysInForce(stored, new Date('2026-06-01T12:02:00.000Z')))).toEqual(['pending', 'current', 'older']);
     expect(kids(keysInForce(stored, new Date('2026-06-01T13:00:00.000Z')))).toEqual(['pending', 'current']);
+  });
+
+  it('describes what each stored key does: the first active one of each algorithm signs', async () => {
+    const t = await openTestStore('sqlite');
+    try {
+      const rsa = (kid: string, times: Partial<Pick<StoredKey, 'activateAt' | 'retireAt'>> = {}): StoredKey => ({ ...key(kid, times), jwk: { kty: 'RSA', kid, alg: 'RS256', use: 'sig' } });
+      const stored = [
+        key('es-pending', { activateAt: '2026-06-01T12:02:00.000Z' }),
+        rsa('rs-pending', { activateAt: '2026-06-01T12:02:00.000Z' }),
+        key('es-current', { retireAt: '2026-06-02T00:00:00.000Z' }),
+        rsa('rs-current', { retireAt: '2026-06-02T00:00:00.000Z' }),
+        key('es-older', { retireAt: '2026-06-01T13:00:00.000Z' }),
+        rsa('rs-retired', { retireAt: '2026-06-01T11:00:00.000Z' }),
+      ];
+      await t.store.set('oidc-keys:signing', JSON.stringify(stored));
+      const states = async (at: Date) => Object.fromEntries((await describeSigningKeys(t.store, at)).map((k) => [k.jwk.kid, k.state]));
+      expect(await states(now)).toEqual({
+        'es-current': 'signing',
+        'rs-current': 'signing',
+        'es-older': 'verifying',
+        'es-pending': 'pending',
+        'rs-pending': 'pending',
+        'rs-retired': 'retired',
+      });
+      expect(await states(new Date('2026-06-01T12:02:00.000Z'))).toMatchObject({ 'es-pending': 'signing', 'rs-pending': 'signing', 'es-current': 'verifying', 'rs-current': 'verifying' });
+    } finally {
+      await t.dispose();
+    }
   });
 });
 
