@@ -111,7 +111,9 @@ export async function rotateSigningKeys(store: Store, options: { retireAfterSeco
     const activateAt = now + options.activateAfterSeconds * 1000;
     const retireAt = new Date(activateAt + options.retireAfterSeconds * 1000).toISOString();
     const previous = live(parse(await store.get(SIGNING_KEYS)), new Date(now)).map((k) => ({ ...k, retireAt: k.retireAt ?? retireAt }));
-    const keys = [...generateGeneration(options.activateAfterSeconds > 0 ? new Date(activateAt).toISOString() : undefined), ...previous];
+    // With no key before it (a rotation before the first start), it signs at once: nothing else can.
+    const pending = options.activateAfterSeconds > 0 && previous.length > 0;
+    const keys = [...generateGeneration(pending ? new Date(activateAt).toISOString() : undefined), ...previous];
     await store.set(SIGNING_KEYS, JSON.stringify(keys));
     return keys;
   } finally {
