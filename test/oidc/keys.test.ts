@@ -167,42 +167,46 @@ describe.each(DRIVERS)('signing keys on the %s store', (driver) => {
     expect(after.keys.every((k) => k.d === undefined)).toBe(true);
   });
 
-  it('leaves a running provider its keys when the store has none, or cannot be read', async () => {
+  /**
+   * A bare provider with the store's keys, watched through a store connection of its own (closed to
+   * make its reads fail), recording what the watcher reports; all of it ends with the test.
+   */
+  async function watched(intervalMs: number) {
     const t = await openTestStore(driver);
-    // The watcher's own connection, closed at the end to make its reads fail.
     const reader = await createStore(t.config);
-    try {
-      const initial = await loadSigningKeys(t.store);
-      const provider = new Provider('http://127.0.0.1', { jwks: toProviderJwks(initial) as never, features: { devInteractions: { enabled: false } } });
-      const server = createServer(provider.callback());
-      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-      onTestFinished(() => new Promise<void>((resolve) => server.close(() => resolve())));
-      const errors: unknown[] = [];
-      const changes: string[][] = [];
-      const watch = watchSigningKeys(provider, reader, initial, { intervalMs: 60_000, onChange: (kids) => changes.push(kids), onError: (err) => errors.push(err) });
-      try {
-        const jwks = async () => ((await (await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/jwks`)).json()) as Jwks).keys.map((k) => k.kid);
-        const kids = initial.map((k) => k.jwk.kid);
-        expect(await jwks()).toEqual(kids);
-        await t.store.del('oidc-keys:signing');
-        await watch.refresh();
-        expect(await jwks()).toEqual(kids);
-        const rotated = await rotateSigningKeys(t.store, { retireAfterSeconds: 60, activateAfterSeconds: 0 });
-        await watch.refresh();
-        expect(await jwks()).toEqual(rotated.map((k) => k.jwk.kid));
-        expect(changes).toEqual([rotated.map((k) => k.jwk.kid)]);
-        expect(errors).toEqual([]);
-        await reader.close();
-        await rotateSigningKeys(t.store, { retireAfterSeconds: 60, activateAfterSeconds: 0 });
-        await expect(watch.refresh()).rejects.toThrow();
-        expect(await jwks()).toEqual(rotated.map((k) => k.jwk.kid));
-      } finally {
-        watch.stop();
-      }
-    } finally {
+    onTestFinished(async () => {
       await reader.close().catch(() => undefined);
       await t.dispose();
-    }
+    });
+    const initial = await loadSigningKeys(t.store);
+    const provider = new Provider('http://127.0.0.1', { jwks: toProviderJwks(initial) as never, features: { devInteractions: { enabled: false } } });
+    const changes: string[][] = [];
+    const errors: unknown[] = [];
+    const watch = watchSigningKeys(provider, reader, initial, { intervalMs, onChange: (kids) => changes.push(kids), onError: (err) => errors.push(err) });
+    onTestFinished(() => watch.stop());
+    return { store: t.store, reader, initial, provider, watch, changes, errors };
+  }
+
+  it('leaves a running provider its keys when the store has none, or cannot be read', async () => {
+    const { store, reader, initial, provider, watch, changes, errors } = await watched(60_000);
+    const server = createServer(provider.callback());
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    onTestFinished(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const jwks = async () => ((await (await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/jwks`)).json()) as Jwks).keys.map((k) => k.kid);
+    const kids = initial.map((k) => k.jwk.kid);
+    expect(await jwks()).toEqual(kids);
+    await store.del('oidc-keys:signing');
+    await watch.refresh();
+    expect(await jwks()).toEqual(kids);
+    const rotated = await rotateSigningKeys(store, { retireAfterSeconds: 60, activateAfterSeconds: 0 });
+    await watch.refresh();
+    expect(await jwks()).toEqual(rotated.map((k) => k.jwk.kid));
+    expect(changes).toEqual([rotated.map((k) => k.jwk.kid)]);
+    expect(errors).toEqual([]);
+    await reader.close();
+    await rotateSigningKeys(store, { retireAfterSeconds: 60, activateAfterSeconds: 0 });
+    await expect(watch.refresh()).rejects.toThrow();
+    expect(await jwks()).toEqual(rotated.map((k) => k.jwk.kid));
   });
 
   it('runs one rotation at a time: of two at once, one adds its generation and the other is refused, losing none', async () => {
@@ -228,27 +232,16 @@ describe.each(DRIVERS)('signing keys on the %s store', (driver) => {
   });
 
   it('re-reads on its timer, tells read failures to onError, and reads no more once stopped', async () => {
-    const t = await openTestStore(driver);
-    const reader = await createStore(t.config);
-    try {
-      const initial = await loadSigningKeys(t.store);
-      const provider = new Provider('http://127.0.0.1', { jwks: toProviderJwks(initial) as never, features: { devInteractions: { enabled: false } } });
-      const changes: string[][] = [];
-      const errors: unknown[] = [];
-      const watch = watchSigningKeys(provider, reader, initial, { intervalMs: 20, onChange: (kids) => changes.push(kids), onError: (err) => errors.push(err) });
-      const rotated = await rotateSigningKeys(t.store, { retireAfterSeconds: 60, activateAfterSeconds: 0 });
-      await expect.poll(() => changes, { timeout: 2000, interval: 20 }).toEqual([rotated.map((k) => k.jwk.kid)]);
-      await reader.close();
-      await expect.poll(() => errors.length, { timeout: 2000, interval: 20 }).toBeGreaterThan(0);
-      await watch.stop();
-      const failures = errors.length;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      expect(errors).toHaveLength(failures);
-      expect(changes).toHaveLength(1);
-    } finally {
-      await reader.close().catch(() => undefined);
-      await t.dispose();
-    }
+    const { store, reader, watch, changes, errors } = await watched(20);
+    const rotated = await rotateSigningKeys(store, { retireAfterSeconds: 60, activateAfterSeconds: 0 });
+    await expect.poll(() => changes, { timeout: 2000, interval: 20 }).toEqual([rotated.map((k) => k.jwk.kid)]);
+    await reader.close();
+    await expect.poll(() => errors.length, { timeout: 2000, interval: 20 }).toBeGreaterThan(0);
+    await watch.stop();
+    const failures = errors.length;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(errors).toHaveLength(failures);
+    expect(changes).toHaveLength(1);
   });
 
   it('signs with ES256 when configured', async () => {
