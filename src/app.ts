@@ -88,8 +88,14 @@ export async function createAtrium(config: Config, logger: Logger): Promise<Atri
     directory,
     pages: providerPages(render),
     keyEvents: {
-      changed: (kids) => logger.info({ kids }, 'signing keys changed'),
-      failed: (err) => logger.warn({ err }, 'could not re-read the signing keys; the current ones stay'),
+      changed: (kids) => {
+        metrics.keyReloads.inc({ result: 'changed' });
+        logger.info({ kids }, 'signing keys changed');
+      },
+      failed: (err) => {
+        metrics.keyReloads.inc({ result: 'failed' });
+        logger.warn({ err }, 'could not re-read the signing keys; the current ones stay');
+      },
     },
   });
   // Client addresses: only the configured number of proxies may speak for the client.

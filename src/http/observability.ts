@@ -33,6 +33,12 @@ export function createMetrics(options: { queueDepth: () => number }) {
     registers: [registry],
   });
   const storeErrors = new Counter({ name: 'atrium_store_errors_total', help: 'Store operations that failed, by operation', labelNames: ['operation'], registers: [registry] });
+  const keyReloads = new Counter({
+    name: 'atrium_signing_key_reloads_total',
+    help: 'Re-reads of the signing keys that changed them (a rotation, activation or retirement) or failed (the keys in force stay)',
+    labelNames: ['result'],
+    registers: [registry],
+  });
   new Gauge({
     name: 'atrium_argon2_queue_depth',
     help: 'Password hashing jobs running and waiting',
@@ -46,7 +52,7 @@ export function createMetrics(options: { queueDepth: () => number }) {
     AggregatorRegistry.setRegistries([registry]);
     new AggregatorRegistry();
   }
-  return { registry, requests, latency, signIns, tokens, storeLatency, storeErrors };
+  return { registry, requests, latency, signIns, tokens, storeLatency, storeErrors, keyReloads };
 }
 
 const METRICS_REQUEST = 'atrium:metrics-request';

@@ -165,6 +165,12 @@ describe.each(DRIVERS)('signing keys on the %s store', (driver) => {
     const after = await published(b);
     expect(after.keys.map((k) => k.kid)).toContain(kid0);
     expect(after.keys.every((k) => k.d === undefined)).toBe(true);
+    // Each server counted two changes (the new key published, then active), and no failure.
+    for (const t of [a, b]) {
+      const metrics = await (await fetch(`${t.issuer}/metrics`)).text();
+      expect(metrics).toMatch(/^atrium_signing_key_reloads_total\{result="changed"\} 2$/m);
+      expect(metrics).not.toMatch(/^atrium_signing_key_reloads_total\{result="failed"\}/m);
+    }
   });
 
   /**
