@@ -26,7 +26,8 @@ export function csrfMatches(ctx: Context, submitted: unknown): boolean {
     typeof submitted === 'string' &&
     expected !== undefined &&
     FORMAT.test(expected) &&
-    submitted.length === expected.length &&
+    // Well-formed first: the same number of characters need not be the same number of bytes.
+    FORMAT.test(submitted) &&
     timingSafeEqual(Buffer.from(submitted), Buffer.from(expected))
   );
 }

@@ -109,6 +109,9 @@ export function createInteractionRoutes(options: {
       assertCsrf(ctx, field(body, CSRF_FIELD));
       return interaction;
     });
+    // Awaited below on every path that goes on; marked handled here so that a request that stops
+    // first (the store failing in authenticate) leaves no unhandled rejection behind.
+    checked.catch(() => undefined);
     // A form that carries its browser's CSRF token is checked (its interaction) as the account's
     // lock and records are read, in the same round trips, and its password is hashed only once the
     // check has passed. Any other is refused as before, having made no read of the account.

@@ -93,6 +93,12 @@ describe.each(DRIVERS)('admin API on the %s store', (driver) => {
       expect((await t.atrium.directory.tenants.byCode('nocsrf'))).toBeUndefined();
     });
 
+    it('refuses a CSRF header of the right length in characters but not in bytes with 403, not 500', async () => {
+      const res = await platform.call('POST', '/tenants', { code: 'widecsrf', name: 'Wide CSRF' }, { 'x-csrf-token': `\u00e9${'a'.repeat(42)}` });
+      expect(res.status).toBe(403);
+      expect((await t.atrium.directory.tenants.byCode('widecsrf'))).toBeUndefined();
+    });
+
     it('accepts no bearer token in place of the session', async () => {
       const res = await fetch(`${t.issuer}${API}/tenants`, { headers: { accept: 'application/json', authorization: 'Bearer something' } });
       expect(res.status).toBe(401);

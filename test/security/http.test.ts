@@ -71,6 +71,20 @@ describe('HTTP-level attacks', () => {
       expect((await submitForm(browser, login, aliceLogin)).status).toBe(303);
     });
 
+    it('refuses a token as long as the real one but not of its alphabet (more bytes than characters), and keeps serving', async () => {
+      const browser = new Browser(t.issuer);
+      const login = await browser.follow(authUrl());
+      const action = new URL(login.url).pathname + '/login';
+      const wide = `é${'a'.repeat(42)}`;
+      expect((await browser.post(`${t.issuer}${action}`, { ...aliceLogin, csrf: wide })).status).toBe(403);
+      // An interaction that does not exist fails its check too: both refusals are answered.
+      const unknown = await browser.post(`${t.issuer}/interaction/unknown/login`, { ...aliceLogin, csrf: wide });
+      expect(unknown.status).toBeGreaterThanOrEqual(400);
+      expect(unknown.status).toBeLessThan(500);
+      expect(unknown.body).not.toMatch(NO_STACK);
+      expect((await submitForm(browser, login, aliceLogin)).status).toBe(303);
+    });
+
     it('refuses the sign-out form from another origin', async () => {
       const { browser } = await signedInBrowser();
       // Another origin's page cannot read the token; it posts without one.

@@ -171,6 +171,7 @@ describe.each(DRIVERS)('the workbench on the %s store', (driver) => {
     const csrf = /name="csrf" value="([^"]+)"/.exec(page.body)![1]!;
     const forged = await browser.post(`${t.issuer}/signout`, { csrf: 'x'.repeat(43) });
     expect(forged.status).toBe(403);
+    expect((await browser.post(`${t.issuer}/signout`, { csrf: `é${'x'.repeat(42)}` })).status).toBe(403);
     expect((await browser.get(`${t.issuer}/`)).status).toBe(200);
 
     const out = await browser.post(`${t.issuer}/signout`, { csrf });
