@@ -34,6 +34,9 @@ export function createAdminAuth(provider: Provider, directory: Directory) {
       return { platform: true, tenantId: platform?.id ?? '', userId: `app:${app.clientId}`, username: app.name };
     }
     if (app.management.role === 'tenant' && scopes.has('atrium:tenant-admin')) {
+      // A disabled tenant's automation stops with its admins' sessions.
+      const tenant = await directory.tenants.byId(app.management.tenantId);
+      if (tenant?.status !== 'active') throw refused;
       return { platform: false, tenantId: app.management.tenantId, userId: `app:${app.clientId}`, username: app.name };
     }
     throw refused;

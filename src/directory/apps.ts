@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { invalidInput, notFound } from '../errors.js';
 import type { Store } from '../store/store.js';
 import { newId, newSecret, sha256Hex } from './ids.js';
+import type { Tenants } from './tenants.js';
 import { now, readRecord, readRecordFresh, readRecords, removeRecord, writeRecord } from './records.js';
 import { displayName, parseInput, redirectUri } from './validation.js';
 
@@ -85,7 +86,7 @@ const ALL = 'apps';
 
 export type Apps = ReturnType<typeof createApps>;
 
-export function createApps(store: Store) {
+export function createApps(store: Store, tenants: Pick<Tenants, 'byId'>) {
   const byId = (clientId: string): Promise<App | undefined> =>
     /^[0-9a-f]{32}$/.test(clientId) ? readRecord<App>(store, key(clientId)) : Promise.resolve(undefined);
 
@@ -108,6 +109,13 @@ export function createApps(store: Store) {
     /** Registers an app; `clientSecret` is returned only here, only for confidential apps. */
     async create(input: unknown): Promise<{ app: App; clientSecret?: string }> {
       const data = parseInput(createSchema, input);
+      if (data.management?.role === 'tenant') {
+        // A tenant's automation acts for an existing customer tenant; the platform's is role platform
+        // (a tenant-bound client of the platform tenant could make platform admins).
+        const tenant = await tenants.byId(data.management.tenantId);
+        if (!tenant) throw invalidInput('management.tenantId: no such tenant');
+        if (tenant.platform) throw invalidInput('management.tenantId: the platform tenant is managed with role platform');
+      }
       const clientSecret = data.type === 'confidential' ? newSecret() : undefined;
       const at = now();
       const app: App = {

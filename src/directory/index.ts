@@ -34,7 +34,7 @@ export function createDirectory(store: Store, options: DirectoryOptions) {
   const throttle = createThrottle(store, options.throttle ?? { accountFailuresPerHour: Infinity, ipFailuresPerHour: Infinity });
   const tenants = createTenants(store);
   const users = createUsers(store, hasher);
-  const apps = createApps(store);
+  const apps = createApps(store, tenants);
   const assignments = createAssignments(store);
   return {
     tenants,

@@ -41,6 +41,36 @@ describe.each(DRIVERS)('management tokens on the %s store', (driver) => {
     expect((await get('/apps', token)).status).toBe(403);
   });
 
+  it('stops a tenant management app’s token while its tenant is disabled, as its admins’ sessions', async () => {
+    const tenant = await t.atrium.directory.tenants.create({ code: `robotco-${driver}`, name: 'Robot Co' });
+    const { token, config } = await tokenFor({ role: 'tenant', tenantId: tenant.id }, 'atrium:tenant-admin');
+    expect((await get(`/tenants/${tenant.id}/users`, token)).status).toBe(200);
+    await t.atrium.directory.tenants.setStatus(tenant.id, 'disabled');
+    const refused = await get(`/tenants/${tenant.id}/users`, token);
+    expect(refused.status).toBe(401);
+    expect(await refused.json()).toMatchObject({ error: 'unauthorized' });
+    const created = await fetch(`${t.issuer}/admin/api/v1/tenants/${tenant.id}/users`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'intruder', password: 'a long enough password 1', role: 'admin' }),
+    });
+    expect(created.status).toBe(401);
+    expect(await t.atrium.directory.users.byUsername(tenant.id, 'intruder')).toBeUndefined();
+    // A new token is no way round it.
+    const fresh = (await oidc.clientCredentialsGrant(config, { scope: 'atrium:tenant-admin' })).access_token;
+    expect((await get(`/tenants/${tenant.id}/users`, fresh)).status).toBe(401);
+    await t.atrium.directory.tenants.setStatus(tenant.id, 'active');
+    expect((await get(`/tenants/${tenant.id}/users`, token)).status).toBe(200);
+  });
+
+  it('registers no tenant management app for a tenant that does not exist or for the platform tenant', async () => {
+    const platform = await t.atrium.directory.tenants.require('platform');
+    const register = (tenantId: string) =>
+      t.atrium.directory.apps.create({ name: 'Stray robot', redirectUris: ['https://robot.test/cb'], management: { role: 'tenant', tenantId } });
+    await expect(register('0'.repeat(32))).rejects.toMatchObject({ status: 400, message: 'management.tenantId: no such tenant' });
+    await expect(register(platform.id)).rejects.toMatchObject({ status: 400, message: 'management.tenantId: the platform tenant is managed with role platform' });
+  });
+
   it('refuses a management app the scope it was not given', async () => {
     const { app, clientSecret } = await t.atrium.directory.apps.create({ name: 'Tenant robot', redirectUris: ['https://robot.test/cb'], management: { role: 'tenant', tenantId: seed.acme.id } });
     const config = await oidc.discovery(new URL(t.issuer), app.clientId, clientSecret, undefined, insecure);
