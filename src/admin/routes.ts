@@ -273,16 +273,12 @@ export const ADMIN_ROUTES: AdminRoute[] = [
     body: z.object({ userIds: z.array(z.string()) }).strict(),
     async handle({ ctx, principal, params, body, deps }) {
       const tenant = await deps.auth.tenant(principal, params.tenantId!);
-      const before = await deps.directory.assignments.get(tenant.id, params.clientId!);
-      if (!before) throw notFound('assignment not found');
+      if (!(await deps.directory.assignments.get(tenant.id, params.clientId!))) throw notFound('assignment not found');
       const { userIds } = parseInput(z.object({ userIds: z.array(z.string()).max(10_000) }).strict(), body);
       for (const id of userIds) await deps.auth.user(tenant, id);
-      const after = await deps.directory.assignments.assign({
-        tenantId: tenant.id,
-        clientId: before.clientId,
-        expiresAt: before.expiresAt,
-        userIds: userIds.length > 0 ? userIds : undefined,
-      });
+      const changed = await deps.directory.assignments.setUsers(tenant.id, params.clientId!, userIds);
+      if (!changed) throw notFound('assignment not found');
+      const { before, after } = changed;
       await record(deps, ctx, principal, { type: 'admin.assignment.users', tenantId: tenant.id, clientId: before.clientId, before, after });
       return after;
     },

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import type { Store } from '../store/store.js';
-import { now, readRecord, readRecordFresh, readRecords, removeRecord, writeRecord } from './records.js';
+import { now, readRecord, readRecordFresh, readRecords, removeRecord, rewriteRecord, writeRecord } from './records.js';
 import { isoDate, parseInput } from './validation.js';
 
 export interface Assignment {
@@ -54,6 +54,21 @@ export function createAssignments(store: Store) {
       await writeRecord(store, key(data.tenantId, data.clientId), assignment);
       await store.sadd(tenantKey(data.tenantId), [data.clientId]);
       return assignment;
+    },
+
+    /**
+     * Which of the tenant's users see the app (none listed: all), changing nothing else and only an
+     * assignment that still exists as it was read (a tenant admin's choice never brings back or
+     * extends a subscription that the platform ended or shortened meanwhile): undefined when none.
+     */
+    async setUsers(tenantId: string, clientId: string, userIds: readonly string[]): Promise<{ before: Assignment; after: Assignment } | undefined> {
+      const ids = parseInput(assignSchema.shape.userIds, userIds.length > 0 ? userIds : undefined);
+      return rewriteRecord<Assignment>(store, key(tenantId, clientId), (current) => {
+        const next: Assignment = { ...current, updatedAt: now() };
+        if (ids) next.userIds = [...new Set(ids)];
+        else delete next.userIds;
+        return next;
+      });
     },
 
     /** Ends a tenant's subscription to an app; false when there was none. */

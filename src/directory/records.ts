@@ -12,6 +12,7 @@
  * went away in between), cached copies still expire after `MAX_AGE_MS`.
  */
 import { randomBytes } from 'node:crypto';
+import { conflict } from '../errors.js';
 import { currentRequest, runInRequest } from '../request-context.js';
 import type { Store } from '../store/store.js';
 
@@ -182,6 +183,20 @@ async function changed(store: Store, key: string): Promise<void> {
 export async function writeRecord(store: Store, key: string, record: unknown): Promise<void> {
   await store.set(key, JSON.stringify(record));
   await changed(store, key);
+}
+
+/**
+ * Changes a record as `update` says, from its latest version, and only if nothing else changed or
+ * removed it meanwhile (a 409 then): undefined when there is none.
+ */
+export async function rewriteRecord<T>(store: Store, key: string, update: (current: T) => T): Promise<{ before: T; after: T } | undefined> {
+  const raw = await store.get(key);
+  if (raw === undefined) return undefined;
+  const before = JSON.parse(raw) as T;
+  const after = update(before);
+  if (!(await store.replaceIfEquals(key, raw, JSON.stringify(after)))) throw conflict('changed by another request meanwhile; read it again and retry');
+  await changed(store, key);
+  return { before, after };
 }
 
 /** Deletes a record; false when there was none. */

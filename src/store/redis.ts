@@ -39,6 +39,12 @@ const SCRIPTS = {
   deleteIfEquals: `
     if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
     return 0`,
+  replaceIfEquals: `
+    if redis.call('get', KEYS[1]) == ARGV[1] then
+      redis.call('set', KEYS[1], ARGV[2], 'KEEPTTL')
+      return 1
+    end
+    return 0`,
   incrWithTtl: `
     local created = redis.call('exists', KEYS[1]) == 0
     local value = redis.call('incrby', KEYS[1], ARGV[1])
@@ -358,6 +364,10 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Stor
 
     async deleteIfEquals(key, expected) {
       return (await script('deleteIfEquals', key, [expected])) === 1;
+    },
+
+    async replaceIfEquals(key, expected, value) {
+      return (await script('replaceIfEquals', key, [expected, value])) === 1;
     },
 
     async expire(key, ttl) {

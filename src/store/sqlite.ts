@@ -207,6 +207,15 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
       });
     },
 
+    async replaceIfEquals(key, expected, value) {
+      return write((now) => {
+        const row = live(key, now, 'string');
+        if (row?.value !== expected) return false;
+        q.putEntry.run(key, 'string', value, row.expires_at);
+        return true;
+      });
+    },
+
     async expire(key, ttl) {
       return write((now) => {
         if (!live(key, now)) return false;

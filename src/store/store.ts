@@ -7,7 +7,7 @@
  * - TTLs are in seconds (fractions allowed). `ttl: undefined` means "no expiry". An expired key is
  *   invisible at once to every operation, as if it had never existed; its space is reclaimed later.
  * - Each method is atomic on its own, across processes sharing the store. Operations that must
- *   happen together are single methods here (`consume`, `deleteIfEquals`, `incr` with a TTL).
+ *   happen together are single methods here (`consume`, `deleteIfEquals`, `replaceIfEquals`, `incr` with a TTL).
  * - Store failures (connection lost, timeout) surface as AtriumError `temporarily_unavailable`
  *   (HTTP 503), never as a silent success.
  */
@@ -57,6 +57,8 @@ export interface Store {
   del(...keys: string[]): Promise<number>;
   /** Deletes the string at `key` only while it still equals `expected`. */
   deleteIfEquals(key: string, expected: string): Promise<boolean>;
+  /** Replaces the string at `key` with `value` (keeping its TTL) only while it still equals `expected`. */
+  replaceIfEquals(key: string, expected: string, value: string): Promise<boolean>;
   /** Sets a TTL on an existing key; false when the key does not exist. */
   expire(key: string, ttl: number): Promise<boolean>;
   /** Remaining seconds: -2 when missing, -1 when the key has no expiry. */

@@ -249,6 +249,28 @@ describe.each(DRIVERS)('directory on the %s store', (driver) => {
       expect((await directory.assignments.listForTenant(tenant.id)).map((a) => a.clientId)).toEqual([app.clientId]);
       await expect(directory.assignments.assign({ tenantId: tenant.id, clientId: app.clientId, expiresAt: 'tomorrow' })).rejects.toThrow(/^expiresAt: /);
     });
+
+    it('changes only the user list of an assignment that exists, and never brings back one ended meanwhile', async () => {
+      const tenant = await directory.tenants.create({ code: 'listed', name: 'Listed' });
+      const user = await directory.users.create(tenant.id, { username: 'listed', password: PASSWORD });
+      const { app } = await directory.apps.create({ name: 'L', redirectUris: ['https://l.test/cb'] });
+      await directory.assignments.assign({ tenantId: tenant.id, clientId: app.clientId, expiresAt: '2030-01-01T00:00:00Z' });
+      const listed = await directory.assignments.setUsers(tenant.id, app.clientId, [user.id]);
+      expect(listed?.before.userIds).toBeUndefined();
+      expect(listed?.after).toMatchObject({ userIds: [user.id], expiresAt: '2030-01-01T00:00:00.000Z' });
+      expect((await directory.assignments.setUsers(tenant.id, app.clientId, []))?.after.userIds).toBeUndefined();
+
+      // Ended while user lists are being chosen: whichever comes first, it stays ended.
+      for (let round = 0; round < 20; round += 1) {
+        await directory.assignments.assign({ tenantId: tenant.id, clientId: app.clientId });
+        const [chosen] = await Promise.allSettled([directory.assignments.setUsers(tenant.id, app.clientId, [user.id]), directory.assignments.unassign(tenant.id, app.clientId)]);
+        if (chosen.status === 'rejected') expect(chosen.reason).toMatchObject({ status: 409 });
+        expect(await directory.assignments.get(tenant.id, app.clientId)).toBeUndefined();
+        expect(await directory.assignments.listForTenant(tenant.id)).toEqual([]);
+      }
+      expect(await directory.assignments.setUsers(tenant.id, app.clientId, [user.id])).toBeUndefined();
+      expect(await directory.assignments.get(tenant.id, app.clientId)).toBeUndefined();
+    });
   });
 
   describe('bootstrap', () => {

@@ -68,6 +68,21 @@ describe.each(ALL_TOPOLOGIES)('store conformance: %s driver', (driver) => {
       expect(await store.get('s:cad')).toBeUndefined();
     });
 
+    it('replaces a value only while it still matches, keeping its TTL', async () => {
+      await store.set('s:cas', 'mine', { ttl: 100 });
+      expect(await store.replaceIfEquals('s:cas', 'theirs', 'new')).toBe(false);
+      expect(await store.get('s:cas')).toBe('mine');
+      expect(await store.replaceIfEquals('s:cas', 'mine', 'new')).toBe(true);
+      expect(await store.get('s:cas')).toBe('new');
+      expect(await store.ttl('s:cas')).toBeGreaterThan(90);
+      expect(await store.replaceIfEquals('s:absent', '', 'new')).toBe(false);
+      expect(await store.get('s:absent')).toBeUndefined();
+      await store.set('s:short', 'v', { ttl: 1 });
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      expect(await store.replaceIfEquals('s:short', 'v', 'w')).toBe(false);
+      expect(await store.get('s:short')).toBeUndefined();
+    });
+
     it('replaces the TTL of a value that is set again', async () => {
       await store.set('s:ttl', 'v', { ttl: 100 });
       await store.set('s:ttl', 'w');
