@@ -59,7 +59,7 @@ export function openApiDocument(issuer: string): Record<string, unknown> {
 export function createAdminApi(deps: AdminDeps, issuer: string) {
   const router = new Router();
   const json = bodyParser({ enableTypes: ['json'], jsonLimit: '64kb', encoding: 'utf-8' });
-  // Imports: up to about 50,000 rows.
+  // Imports: up to 50,000 rows (MAX_API_IMPORT_ROWS), of up to about 160 bytes each.
   const text = bodyParser({ enableTypes: ['text'], extendTypes: { text: ['text/csv', 'application/x-ndjson', 'application/jsonl'] }, textLimit: '8mb', encoding: 'utf-8' });
   const document = openApiDocument(issuer);
 

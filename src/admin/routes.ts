@@ -11,7 +11,7 @@ import { toPublicApp } from '../directory/apps.js';
 import { toPublicUser, userChangesSchema } from '../directory/users.js';
 import { isoDate, parseInput } from '../directory/validation.js';
 import { AtriumError, notFound } from '../errors.js';
-import { importUsers, readUsersFile } from '../directory/import.js';
+import { importUsers, MAX_API_IMPORT_ROWS, readUsersFile } from '../directory/import.js';
 import { csrfToken } from '../http/csrf.js';
 import type { Backchannel } from '../oidc/backchannel.js';
 import { revokeClientGrants } from '../oidc/logout.js';
@@ -325,13 +325,13 @@ export const ADMIN_ROUTES: AdminRoute[] = [
   {
     method: 'post',
     path: '/tenants/{tenantId}/users:import',
-    summary: 'Import users from CSV (text/csv; header username,password,name,email,mobile,role) or JSON lines (application/x-ndjson): all rows are validated first, errors by line; idempotent',
+    summary: 'Import users from CSV (text/csv; header username,password,name,email,mobile,role) or JSON lines (application/x-ndjson), up to 50,000 rows: all rows are validated first, errors by line; idempotent',
     textBody: ['text/csv', 'application/x-ndjson', 'application/jsonl'],
     async handle({ ctx, principal, params, body, deps }) {
       const tenant = await deps.auth.tenant(principal, params.tenantId!);
       const format = ctx.is('text/csv') ? 'csv' : ctx.is('application/x-ndjson', 'application/jsonl') ? 'jsonl' : undefined;
       if (!format || typeof body !== 'string') throw new AtriumError('unsupported_media_type', 'Send text/csv or application/x-ndjson', 415);
-      const { rows, errors } = readUsersFile(body, format);
+      const { rows, errors } = readUsersFile(body, format, { maxRows: MAX_API_IMPORT_ROWS });
       const result = errors.length > 0 ? { errors } : await importUsers(deps.directory.users, tenant.id, rows, { parallelism: 2 });
       if (result.errors.length > 0) {
         ctx.status = 400;

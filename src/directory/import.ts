@@ -31,6 +31,8 @@ export interface ImportReport {
   updated: number;
 }
 
+const LOOKUP_BATCH = 500;
+
 const COLUMNS = ['username', 'password', 'name', 'email', 'mobile', 'role'] as const;
 
 const rowSchema = z.object({
@@ -80,8 +82,14 @@ export function parseCsv(text: string): { line: number; cells: string[] }[] {
   return rows;
 }
 
-/** Reads and validates a whole file. `errors` is empty only when every row may be imported. */
-export function readUsersFile(text: string, format: 'csv' | 'jsonl'): { rows: ImportRow[]; errors: ImportError[] } {
+/** The most rows one import over the admin API may carry (each new user is a password hash). */
+export const MAX_API_IMPORT_ROWS = 50_000;
+
+/**
+ * Reads and validates a whole file. `errors` is empty only when every row may be imported. With
+ * `maxRows`, a longer file is refused as a whole before its rows are validated.
+ */
+export function readUsersFile(text: string, format: 'csv' | 'jsonl', options: { maxRows?: number } = {}): { rows: ImportRow[]; errors: ImportError[] } {
   const errors: ImportError[] = [];
   const raw: { line: number; value: Record<string, unknown> }[] = [];
   if (format === 'csv') {
@@ -109,6 +117,11 @@ export function readUsersFile(text: string, format: 'csv' | 'jsonl'): { rows: Im
         errors.push({ line: index + 1, message: 'not a JSON object' });
       }
     });
+  }
+
+  const maxRows = options.maxRows ?? Infinity;
+  if (raw.length + errors.length > maxRows) {
+    return { rows: [], errors: [{ line: 1, message: `at most ${maxRows} rows per import (this file has ${raw.length + errors.length}): split it` }] };
   }
 
   const rows: ImportRow[] = [];
@@ -143,7 +156,10 @@ export async function importUsers(
   options: { parallelism?: number; onProgress?: (done: number, total: number) => void } = {},
 ): Promise<{ report?: ImportReport; errors: ImportError[] }> {
   const existing = new Map<number, User | undefined>();
-  await Promise.all(rows.map(async (row) => existing.set(row.line, await users.byUsername(tenantId, row.username))));
+  // Looked up a batch at a time: a large file does not put all its reads in flight at once.
+  for (let start = 0; start < rows.length; start += LOOKUP_BATCH) {
+    await Promise.all(rows.slice(start, start + LOOKUP_BATCH).map(async (row) => existing.set(row.line, await users.byUsername(tenantId, row.username))));
+  }
   const missing = rows.filter((row) => !existing.get(row.line) && !row.password);
   if (missing.length > 0) return { errors: missing.map((row) => ({ line: row.line, message: 'password: a new user needs one' })) };
 

@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as oidc from 'openid-client';
 import { ensurePlatformAdmin } from '../../src/directory/bootstrap.js';
+import { MAX_API_IMPORT_ROWS } from '../../src/directory/import.js';
 import { clientGrantIds } from '../../src/oidc/adapter.js';
 import { authorize, Browser, hiddenFields } from '../helpers/browser.js';
 import { aliceLogin, PASSWORD, seedDirectory, type Seed } from '../helpers/fixtures.js';
@@ -163,6 +164,11 @@ describe.each(DRIVERS)('app and user lifecycle on the %s store', (driver) => {
     expect(bad.status).toBe(400);
     expect((bad.body.errors as { line: number }[]).map((e) => e.line)).toEqual([3]);
     expect((await tenantCallRaw('application/xml', '<x/>')).status).toBe(415);
+    // One row too many (short rows, well within the body limit) is refused whole, before any work.
+    const long = `username\n${Array.from({ length: MAX_API_IMPORT_ROWS + 1 }, (_, i) => `u${i}`).join('\n')}\n`;
+    const tooLong = await tenantCallRaw('text/csv', long);
+    expect(tooLong).toMatchObject({ status: 400, body: { errors: [{ line: 1, message: `at most ${MAX_API_IMPORT_ROWS} rows per import (this file has ${MAX_API_IMPORT_ROWS + 1}): split it` }] } });
+    expect(await t.atrium.directory.users.byUsername(seed.acme.id, 'u0')).toBeUndefined();
   });
 
   it('lists a tenant’s sessions and deletes a user, ending their sessions', async () => {
