@@ -4,10 +4,11 @@
  * defaults and answer shapes; userinfo and logout are Atrium's own, over the same tokens and
  * sessions. A token from either dialect works at both userinfo endpoints.
  *
- * Scope: the dialect's default scope is `get_user_info`. The standard userinfo endpoint needs
- * `openid`, so every request is sent on with `openid` added. The dialect's token answer shows a
- * `get_user_info` grant as the dialect knows it: scope `get_user_info`, no ID token. Only an app that
- * asks for `openid` without `get_user_info` gets an ID token there (scope `openid`).
+ * Scope: the dialect's default scope is `get_user_info`; `openid` makes the request OIDC. The
+ * standard userinfo endpoint needs `openid`, so a request without it is sent on with `openid` added
+ * and with the nonce IMPLICIT_OPENID_NONCE (the workbench's launches too): the dialect's token
+ * answer then shows the grant as the dialect knows it, without `openid` and without an ID token.
+ * An app that asked for `openid` itself (with its own nonce or none) gets its ID token and scope.
  */
 import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
@@ -22,6 +23,8 @@ import { accountForAccessToken, redirectUriOfCode } from '../oidc/tokens.js';
 
 export const JOINT_PREFIX = '/api/v1';
 export const DEFAULT_SCOPE = 'get_user_info';
+/** The nonce of a request that did not ask for `openid` itself (see above): never an app's own. */
+export const IMPLICIT_OPENID_NONCE = 'atrium:openid-not-requested';
 
 const UNAUTHORIZED = { error: 'unauthorized', error_description: 'Full authentication is required to access this resource' };
 
@@ -29,6 +32,15 @@ type Form = Record<string, unknown>;
 const text = (form: Form | undefined, name: string): string => {
   const value = form?.[name];
   return typeof value === 'string' ? value : '';
+};
+
+/** The nonce of an ID token this provider has just signed (so read, not verified). */
+const idTokenNonce = (idToken: string): unknown => {
+  try {
+    return (JSON.parse(Buffer.from(idToken.split('.')[1] ?? '', 'base64url').toString('utf8')) as { nonce?: unknown }).nonce;
+  } catch {
+    return undefined;
+  }
 };
 
 /** Rewrites the request to a standard endpoint of the provider, which then handles it. */
@@ -46,13 +58,14 @@ export function createJointOperationRoutes(options: { provider: Provider; direct
   router.get('/oauth2/authorize', async (ctx, next: Next) => {
     const incoming = new URLSearchParams(ctx.querystring);
     const query = new URLSearchParams();
-    // The documented parameters, and PKCE for apps that can send it.
-    for (const name of ['client_id', 'redirect_uri', 'response_type', 'state', 'login_hint', 'prompt', 'code_challenge', 'code_challenge_method']) {
+    // The documented parameters, PKCE for apps that can send it, and what an OIDC request may add.
+    for (const name of ['client_id', 'redirect_uri', 'response_type', 'state', 'login_hint', 'prompt', 'code_challenge', 'code_challenge_method', 'nonce', 'max_age', 'ui_locales']) {
       const value = incoming.get(name);
       if (value !== null) query.set(name, value);
     }
-    const scopes = new Set(['openid', ...(incoming.get('scope') || DEFAULT_SCOPE).split(' ').filter(Boolean)]);
-    query.set('scope', [...scopes].join(' '));
+    const requested = (incoming.get('scope') || DEFAULT_SCOPE).split(' ').filter(Boolean);
+    if (!requested.includes('openid')) query.set('nonce', IMPLICIT_OPENID_NONCE);
+    query.set('scope', [...new Set(['openid', ...requested])].join(' '));
     rewrite(ctx, '/auth', query);
     await next();
   });
@@ -80,7 +93,7 @@ export function createJointOperationRoutes(options: { provider: Provider; direct
     const answer = (ctx.body ?? {}) as Record<string, unknown>;
     if (ctx.status === 200) {
       const granted = String(answer.scope ?? '').split(' ').filter(Boolean);
-      const implicitOpenid = granted.includes(DEFAULT_SCOPE);
+      const implicitOpenid = typeof answer.id_token === 'string' && idTokenNonce(answer.id_token) === IMPLICIT_OPENID_NONCE;
       const scope = granted.filter((s) => !(implicitOpenid && s === 'openid')).join(' ');
       ctx.body = {
         access_token: answer.access_token,
@@ -97,6 +110,11 @@ export function createJointOperationRoutes(options: { provider: Provider; direct
       ctx.body = { error: 'invalid_grant', error_description: what };
     } else if (answer.error === 'invalid_client') {
       ctx.body = { error: 'invalid_client', error_description: 'Bad client credentials' };
+      // The dialect answers 400; RFC 6749 (5.2) keeps 401 and its challenge for HTTP Basic.
+      if (!ctx.get('authorization')) {
+        ctx.status = 400;
+        ctx.remove('WWW-Authenticate');
+      }
     } else if (answer.error === 'unsupported_grant_type') {
       ctx.body = { error: 'unsupported_grant_type', error_description: `Unsupported grant type: ${grantType || '(none)'}` };
     }

@@ -186,13 +186,22 @@ describe.each(DRIVERS)('joint-operation dialect on the %s store', (driver) => {
       expect(await refresh('no-such-token')).toEqual({ status: 400, body: { error: 'invalid_grant', error_description: 'Invalid refresh token' } });
     });
 
-    it('answers bad client credentials with invalid_client', async () => {
+    it('answers bad client credentials with invalid_client: 400 for the form’s, 401 with a challenge for HTTP Basic', async () => {
       const code = (await callback()).searchParams.get('code')!;
       const answer = await post('/oauth2/token', { client_id: seed.legacy.app.clientId, client_secret: 'wrong', grant_type: 'authorization_code', code });
-      expect(answer.status).toBe(401);
-      expect(answer.body.error).toBe('invalid_client');
+      expect(answer).toEqual({ status: 400, body: { error: 'invalid_client', error_description: 'Bad client credentials' } });
       const unknown = await post('/oauth2/token', { client_id: 'nobody', client_secret: 'x', grant_type: 'authorization_code', code });
-      expect(unknown.body.error).toBe('invalid_client');
+      expect(unknown).toEqual({ status: 400, body: { error: 'invalid_client', error_description: 'Bad client credentials' } });
+      const basic = await fetch(`${api}/oauth2/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${seed.legacy.app.clientId}:wrong`).toString('base64')}` },
+        body: new URLSearchParams({ grant_type: 'authorization_code', code }),
+      });
+      expect(basic.status).toBe(401);
+      expect(basic.headers.get('www-authenticate')).toMatch(/^Basic /);
+      expect(await basic.json()).toEqual({ error: 'invalid_client', error_description: 'Bad client credentials' });
+      // None of these spent the code.
+      expect((await exchange(code)).status).toBe(200);
     });
 
     it('answers other grant types with unsupported_grant_type', async () => {
@@ -208,6 +217,37 @@ describe.each(DRIVERS)('joint-operation dialect on the %s store', (driver) => {
       const claims = JSON.parse(Buffer.from(answer.id_token!.split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;
       expect(claims.sub).toBe(seed.alice.id);
       expect(claims.tenant_id).toBe(seed.acme.id);
+    });
+
+    it('issues an ID token with the app’s nonce when it asked for openid and get_user_info, also on refresh', async () => {
+      const decode = (jwt: string) => JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;
+      const answer = await tokens({ scope: 'openid get_user_info', nonce: 'n-0S6_WzA2Mj' });
+      expect(answer.scope).toBe('openid get_user_info');
+      expect(decode(answer.id_token!)).toMatchObject({ sub: seed.alice.id, nonce: 'n-0S6_WzA2Mj' });
+      expect((await userinfo(answer.access_token)).body.userName).toBe('alice');
+      const refreshed = (await refresh(answer.refresh_token!)).body as unknown as TokenAnswer;
+      expect(refreshed.scope).toBe('openid get_user_info');
+      expect(decode(refreshed.id_token!).sub).toBe(seed.alice.id);
+      // Without a nonce of its own, the app's ID token has none.
+      const plain = await tokens({ scope: 'openid get_user_info' });
+      expect(decode(plain.id_token!).nonce).toBeUndefined();
+    });
+
+    it('answers get_user_info alone, and a workbench launch, without an ID token, also on refresh', async () => {
+      const asked = await tokens({ scope: 'get_user_info', nonce: 'ignored' });
+      expect(asked.scope).toBe('get_user_info');
+      expect(asked.id_token).toBeUndefined();
+      expect((await refresh(asked.refresh_token!)).body).not.toHaveProperty('id_token');
+
+      const browser = new Browser(t.issuer);
+      await callback({}, browser);
+      const launch = await browser.get(`${t.issuer}/launch/${seed.legacy.app.clientId}`);
+      const landed = new URL((await browser.follow(launch.location!)).location!);
+      expect(landed.origin + landed.pathname).toBe(CALLBACK);
+      const launched = await exchange(landed.searchParams.get('code')!);
+      expect(launched.status).toBe(200);
+      expect(Object.keys(launched.body).sort()).toEqual(['access_token', 'expires_in', 'refresh_token', 'scope', 'token_type']);
+      expect(launched.body.scope).toBe('get_user_info');
     });
   });
 
