@@ -85,13 +85,14 @@ export function createInteractionRoutes(options: {
       const clientId = String(params.client_id);
       const user = await directory.users.byId(session.accountId);
       const decision = user ? await decideAccess(directory, user, clientId) : 'unassigned';
-      if (decision !== 'granted') {
+      const client = decision === 'granted' ? await provider.Client.find(clientId) : undefined;
+      if (!client) {
         await finish(ctx, { error: 'access_denied', error_description: NOT_AVAILABLE });
         return;
       }
       const grant = await grantForAssignedApp(provider, {
         accountId: session.accountId,
-        clientId,
+        client,
         scope: typeof params.scope === 'string' ? params.scope : '',
         grantId: interaction.grantId,
       });

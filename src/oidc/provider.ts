@@ -2,7 +2,7 @@
  * The oidc-provider instance: Atrium's policy written as the library's public configuration.
  * Pages (errors, logout) are rendered by functions the composition root passes in.
  */
-import Provider, { type AdapterPayload, type Configuration, type KoaContextWithOIDC, type Grant } from 'oidc-provider';
+import Provider, { type AdapterPayload, type Client, type Configuration, type KoaContextWithOIDC, type Grant } from 'oidc-provider';
 import type { Config } from '../config/index.js';
 import type { AccessDecision, App, Directory } from '../directory/index.js';
 import type { Store } from '../store/store.js';
@@ -42,6 +42,17 @@ const SIGNING_ALGS = ['RS256', 'ES256'];
 const perApp = (client: { metadata(): Record<string, unknown> }, name: string): number | undefined => {
   const value = clientMetadata(client)[name];
   return typeof value === 'number' ? value : undefined;
+};
+
+type TtlContext = { oidc?: { entities?: { Grant?: { exp?: number } } } } | undefined;
+
+/**
+ * A token never outlives its grant (which holds it): its lifetime is cut to what is left of the
+ * grant's, so that its `expires_in` and introspected `exp` are when it really stops working.
+ */
+const withinGrant = (ctx: TtlContext, ttl: number): number => {
+  const exp = ctx?.oidc?.entities?.Grant?.exp;
+  return typeof exp === 'number' ? Math.max(1, Math.min(ttl, exp - Math.floor(Date.now() / 1000))) : ttl;
 };
 
 /**
@@ -123,13 +134,19 @@ export async function createProvider(options: {
     },
     extraClientMetadata: { properties: [ACCESS_TOKEN_TTL, REFRESH_TOKEN_TTL, PKCE_OPTIONAL, PREVIOUS_SECRET, PREVIOUS_SECRET_UNTIL] },
     ttl: {
-      AccessToken: (_ctx, _token, client) => perApp(client, ACCESS_TOKEN_TTL) ?? config.ttl.accessToken,
+      AccessToken: (ctx, _token, client) => withinGrant(ctx as TtlContext, perApp(client, ACCESS_TOKEN_TTL) ?? config.ttl.accessToken),
       AuthorizationCode: config.ttl.authorizationCode,
-      RefreshToken: (_ctx, _token, client) => perApp(client, REFRESH_TOKEN_TTL) ?? config.ttl.refreshToken,
+      RefreshToken: (ctx, _token, client) => withinGrant(ctx as TtlContext, perApp(client, REFRESH_TOKEN_TTL) ?? config.ttl.refreshToken),
       IdToken: config.ttl.idToken,
       Session: sessionTtl(config.session),
       Interaction: config.ttl.interaction,
-      Grant: config.ttl.grant,
+      // A grant made at sign-in outlives the first refresh token of its code (issued within the
+      // code's lifetime), and rotating refresh tokens does not extend it: an app's refresh token
+      // lifetime is counted from the sign-in, and the tokens it rotates in are cut to the grant's.
+      Grant: (_ctx, _grant, client?: Client) => {
+        const refresh = client?.grantTypeAllowed('refresh_token') ? (perApp(client, REFRESH_TOKEN_TTL) ?? config.ttl.refreshToken) : 0;
+        return Math.max(config.ttl.grant, refresh + config.ttl.authorizationCode);
+      },
       ClientCredentials: 600,
     },
     // Refresh tokens: for every app allowed the grant (not only with offline_access), rotated on each
@@ -210,14 +227,15 @@ export async function createProvider(options: {
  */
 export async function grantForAssignedApp(
   provider: Provider,
-  request: { accountId: string; clientId: string; scope: string; grantId: string | undefined },
+  request: { accountId: string; client: Client; scope: string; grantId: string | undefined },
 ): Promise<Grant> {
-  const { accountId, clientId, scope, grantId } = request;
+  const { accountId, client, scope, grantId } = request;
   const existing = grantId ? await provider.Grant.find(grantId) : undefined;
+  // A new grant knows its app: its lifetime depends on the app's (ttl.Grant).
   const grant =
-    existing && existing.accountId === accountId && existing.clientId === clientId
+    existing && existing.accountId === accountId && existing.clientId === client.clientId
       ? existing
-      : new provider.Grant({ accountId, clientId });
+      : new provider.Grant({ accountId, client } as ConstructorParameters<typeof provider.Grant>[0]);
   if (scope) grant.addOIDCScope(scope);
   try {
     await grant.save();
@@ -225,7 +243,7 @@ export async function grantForAssignedApp(
     if (!(err instanceof GrantRevoked) || grant !== existing) throw err;
     // Revoked while this authorization ran (sign-out elsewhere, app or user changes): a new grant,
     // never the revoked one back.
-    const fresh = new provider.Grant({ accountId, clientId });
+    const fresh = new provider.Grant({ accountId, client } as ConstructorParameters<typeof provider.Grant>[0]);
     if (scope) fresh.addOIDCScope(scope);
     await fresh.save();
     return fresh;
@@ -249,7 +267,7 @@ function createLoadExistingGrant(directory: Directory) {
     const grantId = ctx.oidc.result?.consent?.grantId ?? session.grantIdFor(client.clientId);
     return grantForAssignedApp(ctx.oidc.provider, {
       accountId: account.accountId,
-      clientId: client.clientId,
+      client,
       scope: [...ctx.oidc.requestParamOIDCScopes].join(' '),
       grantId,
     });

@@ -387,5 +387,72 @@ describe.each(DRIVERS)('joint-operation dialect on the %s store', (driver) => {
       const refreshInfo = (await introspection.json()) as { exp: number; iat: number };
       expect(refreshInfo.exp - refreshInfo.iat).toBe(3600);
     });
+
+    it('keeps the grant of an app whose refresh tokens live longer than grants do, for as long', async () => {
+      const { app, clientSecret } = await t.atrium.directory.apps.create({ name: 'Long-lived', redirectUris: ['https://long.test/cb'], refreshTokenTtl: 90 * 86_400, requirePkce: false });
+      await t.atrium.directory.assignments.assign({ tenantId: seed.acme.id, clientId: app.clientId });
+      const page = await authorize(new Browser(t.issuer), authorizeUrl({ client_id: app.clientId, redirect_uri: 'https://long.test/cb', response_type: 'code' }), aliceLogin);
+      const code = new URL(page.location!).searchParams.get('code')!;
+      const answer = await post('/oauth2/token', { client_id: app.clientId, client_secret: clientSecret!, grant_type: 'authorization_code', code });
+      const refreshToken = answer.body.refresh_token as string;
+      // Tokens are named {grant}.{random}: the grant that holds the refresh token outlives it.
+      const grant = await t.atrium.provider.Grant.find(refreshToken.split('.')[0]!);
+      const introspected = await fetch(`${t.issuer}/token/introspection`, {
+        method: 'POST',
+        headers: { authorization: `Basic ${Buffer.from(`${app.clientId}:${clientSecret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ token: refreshToken }),
+      });
+      const { exp, iat } = (await introspected.json()) as { exp: number; iat: number };
+      expect(exp - iat).toBe(90 * 86_400);
+      expect(grant!.exp).toBeGreaterThanOrEqual(exp);
+    });
+  });
+});
+
+describe.each(DRIVERS)('refresh tokens within their grant on the %s store', (driver) => {
+  let t: TestServer;
+  let seed: Seed;
+
+  beforeAll(async () => {
+    // Grants as short as they may be: a refresh token's lifetime (60 s here) plus the code's (2 s).
+    t = await startAtrium(driver, (config) => {
+      config.ttl.grant = 1;
+      config.ttl.authorizationCode = 2;
+    });
+    seed = await seedDirectory(t.atrium.directory);
+  });
+  afterAll(() => t.close());
+
+  it('cuts the tokens a refresh rotates in to what is left of the grant, so that they say when they stop', async () => {
+    const { app, clientSecret } = await t.atrium.directory.apps.create({ name: 'Minute', redirectUris: ['https://minute.test/cb'], refreshTokenTtl: 60, requirePkce: false });
+    await t.atrium.directory.assignments.assign({ tenantId: seed.acme.id, clientId: app.clientId });
+    const form = async (body: Record<string, string>) => {
+      const res = await fetch(`${t.issuer}/api/v1/oauth2/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ client_id: app.clientId, client_secret: clientSecret!, ...body }) });
+      return (await res.json()) as Record<string, string | number>;
+    };
+    const introspect = async (token: string) => {
+      const res = await fetch(`${t.issuer}/token/introspection`, {
+        method: 'POST',
+        headers: { authorization: `Basic ${Buffer.from(`${app.clientId}:${clientSecret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ token }),
+      });
+      return (await res.json()) as { active: boolean; exp: number; iat: number };
+    };
+    const page = await authorize(new Browser(t.issuer), `${t.issuer}/api/v1/oauth2/authorize?${new URLSearchParams({ client_id: app.clientId, response_type: 'code' })}`, aliceLogin);
+    const first = await form({ grant_type: 'authorization_code', code: new URL(page.location!).searchParams.get('code')! });
+    const grant = await t.atrium.provider.Grant.find(String(first.refresh_token).split('.')[0]!);
+    const firstRefresh = await introspect(String(first.refresh_token));
+    expect(firstRefresh.exp - firstRefresh.iat).toBe(60);
+    expect(grant!.exp).toBeGreaterThanOrEqual(firstRefresh.exp);
+
+    await new Promise((resolve) => setTimeout(resolve, 3100));
+    const second = await form({ grant_type: 'refresh_token', refresh_token: String(first.refresh_token) });
+    const rotated = await introspect(String(second.refresh_token));
+    expect(rotated.active).toBe(true);
+    expect(rotated.exp).toBe(grant!.exp);
+    expect(rotated.exp - rotated.iat).toBeLessThan(60);
+    // The access token too: 2 h by default, here only what is left of the grant.
+    expect(second.expires_in).toBeLessThanOrEqual(grant!.exp! - rotated.iat);
+    expect((await introspect(String(second.access_token))).exp).toBe(grant!.exp);
   });
 });

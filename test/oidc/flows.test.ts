@@ -303,7 +303,8 @@ describe.each(ALL_TOPOLOGIES)('standard OIDC flows on the %s store', (driver) =>
       return found;
     };
     try {
-      const grant = await withRecordCache(() => grantForAssignedApp(provider, { accountId: 'race-account', clientId, scope: 'openid profile', grantId: oldId }));
+      const client = (await provider.Client.find(clientId))!;
+      const grant = await withRecordCache(() => grantForAssignedApp(provider, { accountId: 'race-account', client, scope: 'openid profile', grantId: oldId }));
       expect(grant.jti).not.toBe(oldId);
       expect(grant.getOIDCScope()).toBe('openid profile');
     } finally {
