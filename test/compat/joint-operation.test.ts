@@ -111,6 +111,19 @@ describe.each(DRIVERS)('joint-operation dialect on the %s store', (driver) => {
       expect(page.location).toBeUndefined();
     });
 
+    it('answers a missing or unsupported response_type with an error at the callback, never a code', async () => {
+      for (const params of [{}, { response_type: 'token' }]) {
+        const answer = await new Browser(t.issuer).follow(authorizeUrl({ client_id: seed.legacy.app.clientId, redirect_uri: CALLBACK, state: 's2', ...params }));
+        const url = new URL(answer.location!);
+        expect(url.origin + url.pathname).toBe(CALLBACK);
+        // A token response type's error goes in the fragment, as that response type would.
+        const said = url.search ? url.searchParams : new URLSearchParams(url.hash.slice(1));
+        expect(said.get('error')).toBe('response_type' in params ? 'unsupported_response_type' : 'invalid_request');
+        expect(said.get('state')).toBe('s2');
+        expect(said.get('code')).toBeNull();
+      }
+    });
+
     it('gives an unassigned app access_denied, never a code', async () => {
       const { app } = await t.atrium.directory.apps.create({ name: 'Not ours', redirectUris: ['https://notours.test/cb'], requirePkce: false });
       const page = await authorize(
@@ -125,6 +138,40 @@ describe.each(DRIVERS)('joint-operation dialect on the %s store', (driver) => {
   });
 
   describe('POST /api/v1/oauth2/token', () => {
+    it('answers a request that is not a form, or lacks a required field, with a 4xx error and never tokens', async () => {
+      const code = (await callback()).searchParams.get('code')!;
+      const json = await fetch(`${api}/oauth2/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ ...credentials(), grant_type: 'authorization_code', code }),
+      });
+      expect(json.status).toBe(400);
+      expect(await json.json()).toMatchObject({ error: 'invalid_request' });
+      const full = { ...credentials(), grant_type: 'authorization_code', code };
+      for (const missing of ['client_id', 'client_secret', 'grant_type', 'code'] as const) {
+        const form: Record<string, string> = { ...full };
+        delete form[missing];
+        const answer = await post('/oauth2/token', form);
+        expect(answer.status, missing).toBeGreaterThanOrEqual(400);
+        expect(answer.status, missing).toBeLessThan(500);
+        expect(answer.body.error, missing).toMatch(/^invalid_(request|client|grant)$/);
+        expect(answer.body, missing).not.toHaveProperty('access_token');
+      }
+      const refreshWithout = await post('/oauth2/token', { ...credentials(), grant_type: 'refresh_token' });
+      expect(refreshWithout).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
+      // The code survived all of that.
+      expect((await exchange(code)).status).toBe(200);
+    });
+
+    it('checks a redirect_uri sent at the token endpoint against the one implied at authorize', async () => {
+      const implied = async () => new URL((await authorize(new Browser(t.issuer), authorizeUrl({ client_id: seed.legacy.app.clientId, response_type: 'code' }), aliceLogin)).location!).searchParams.get('code')!;
+      expect((await exchange(await implied(), { redirect_uri: CALLBACK })).status).toBe(200);
+      expect(await exchange(await implied(), { redirect_uri: 'https://legacy.test/other' })).toEqual({
+        status: 400,
+        body: { error: 'invalid_grant', error_description: 'Invalid authorization code' },
+      });
+    });
+
     it('exchanges a code for exactly access_token, token_type, expires_in, scope and refresh_token', async () => {
       const code = (await callback()).searchParams.get('code')!;
       const answer = await exchange(code);
