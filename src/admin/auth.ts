@@ -47,7 +47,7 @@ export function createAdminAuth(provider: Provider, directory: Directory) {
       const authorization = ctx.get('authorization');
       if (authorization) return bearerPrincipal(authorization);
       const session = await provider.Session.get(ctx);
-      const account = session.accountId ? await loadAccount(directory, session.accountId) : undefined;
+      const account = session.accountId ? await loadAccount(directory, session.accountId, session.loginTs) : undefined;
       if (!account) throw new AtriumError('unauthorized', 'Sign in as an administrator first', 401);
       if (account.user.role !== 'admin') throw new AtriumError('forbidden', 'Only administrators may use this API', 403);
       if (!['GET', 'HEAD', 'OPTIONS'].includes(ctx.method)) assertCsrf(ctx, ctx.get('x-csrf-token'));

@@ -207,3 +207,21 @@ export async function removeRecord(store: Store, key: string): Promise<boolean> 
 }
 
 export const now = (): string => new Date().toISOString();
+
+/**
+ * What else changes when a user or tenant is disabled or enabled. Disabling voids every session and
+ * token issued until then, this second included (they carry whole seconds): `tokensRevokedAt` is the
+ * next second. Enabling again within that second waits for it, so that nothing issued after the
+ * enabling is taken for something issued before the disabling.
+ */
+export async function statusChange(
+  record: { status: 'active' | 'disabled'; tokensRevokedAt?: number },
+  status: 'active' | 'disabled' | undefined,
+): Promise<{ tokensRevokedAt?: number }> {
+  if (status === 'disabled' && record.status !== 'disabled') return { tokensRevokedAt: Math.floor(Date.now() / 1000) + 1 };
+  if (status === 'active' && record.tokensRevokedAt !== undefined) {
+    const wait = record.tokensRevokedAt * 1000 - Date.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+  }
+  return {};
+}

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { conflict, notFound } from '../errors.js';
 import type { Store } from '../store/store.js';
 import { newId } from './ids.js';
-import { now, readIndexEntry, readRecord, readRecordFresh, readRecords, writeRecord } from './records.js';
+import { now, readIndexEntry, readRecord, readRecordFresh, readRecords, statusChange, writeRecord } from './records.js';
 import { displayName, parseInput, tenantCode } from './validation.js';
 
 export interface Tenant {
@@ -13,6 +13,8 @@ export interface Tenant {
   status: 'active' | 'disabled';
   /** The tenant of the platform admins (code `platform`), created at bootstrap. */
   platform?: boolean;
+  /** Its users' sessions and tokens issued before this (epoch seconds) are void: set when disabled. */
+  tokensRevokedAt?: number;
   createdAt: string;
   updatedAt: string;
 }
@@ -65,7 +67,7 @@ export function createTenants(store: Store) {
       const changes = parseInput(z.object({ name: displayName, status: z.enum(['active', 'disabled']) }).partial().strict(), input);
       const tenant = /^[0-9a-f]{32}$/.test(id) ? await readRecordFresh<Tenant>(store, key(id)) : undefined;
       if (!tenant) throw notFound('tenant not found');
-      const updated = { ...tenant, ...changes, updatedAt: now() };
+      const updated = { ...tenant, ...changes, ...(await statusChange(tenant, changes.status)), updatedAt: now() };
       await writeRecord(store, key(id), updated);
       return updated;
     },

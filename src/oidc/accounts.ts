@@ -1,6 +1,7 @@
 /**
  * Accounts for the provider: a user of the directory, with the tenant claims every token carries.
- * A disabled user or tenant has no account, so its tokens stop working at once.
+ * A disabled user or tenant has no account, so its tokens stop working at once; and what was issued
+ * before it was disabled (sessions, codes, tokens) stays void when it is enabled again.
  */
 import type { Account, FindAccount } from 'oidc-provider';
 import type { Directory, Tenant, User } from '../directory/index.js';
@@ -36,16 +37,20 @@ export function userClaims(user: User, tenant: Tenant): Record<string, string | 
   };
 }
 
-export async function loadAccount(directory: Directory, sub: string): Promise<AtriumAccount | undefined> {
+/**
+ * The account of a user, for a session, code or token issued at `issuedAt` (epoch seconds; its
+ * `loginTs` or `iat`): undefined when the user or its tenant is not active, or was disabled since.
+ */
+export async function loadAccount(directory: Directory, sub: string, issuedAt: number | undefined): Promise<AtriumAccount | undefined> {
   const user = await directory.users.byId(sub);
-  return user && accountOf(directory, user);
+  return user && accountOf(directory, user, issuedAt);
 }
 
-/** The account of a user already read: undefined when the user or its tenant is not active. */
-async function accountOf(directory: Directory, user: User): Promise<AtriumAccount | undefined> {
+async function accountOf(directory: Directory, user: User, issuedAt: number | undefined): Promise<AtriumAccount | undefined> {
   if (user.status !== 'active') return undefined;
   const tenant = await directory.tenants.byId(user.tenantId);
   if (!tenant || tenant.status !== 'active') return undefined;
+  if (typeof issuedAt === 'number' && issuedAt < Math.max(user.tokensRevokedAt ?? 0, tenant.tokensRevokedAt ?? 0)) return undefined;
   return {
     accountId: user.id,
     tenantId: tenant.id,
@@ -62,14 +67,16 @@ async function accountOf(directory: Directory, user: User): Promise<AtriumAccoun
  */
 export const createFindAccount =
   (directory: Directory, isAllowed: (user: User, clientId: string) => Promise<boolean>): FindAccount =>
-  async (ctx, sub) => {
+  async (ctx, sub, token) => {
     const clientId = ctx?.oidc?.client?.clientId;
     const route = ctx?.oidc?.route;
+    // What is being used: the code or token, else (at the authorization endpoint) the session.
+    const issuedAt = (token as { iat?: number } | undefined)?.iat ?? (ctx?.oidc?.entities as { Session?: { loginTs?: number } } | undefined)?.Session?.loginTs;
     const user = await directory.users.byId(sub);
     if (!user) return undefined;
     // The tenant and the assignment are read at once: both only need the user.
     const [account, allowed] = await Promise.all([
-      accountOf(directory, user),
+      accountOf(directory, user, issuedAt),
       clientId && (route === 'token' || route === 'userinfo') ? isAllowed(user, clientId) : true,
     ]);
     return allowed ? account : undefined;

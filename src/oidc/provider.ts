@@ -2,12 +2,12 @@
  * The oidc-provider instance: Atrium's policy written as the library's public configuration.
  * Pages (errors, logout) are rendered by functions the composition root passes in.
  */
-import Provider, { type AdapterPayload, type Client, type Configuration, type KoaContextWithOIDC, type Grant } from 'oidc-provider';
+import Provider, { interactionPolicy, type AdapterPayload, type Client, type Configuration, type KoaContextWithOIDC, type Grant } from 'oidc-provider';
 import type { Config } from '../config/index.js';
 import type { AccessDecision, App, Directory } from '../directory/index.js';
 import type { Store } from '../store/store.js';
 import { GrantRevoked, createAdapterFactory, grantTokenIds } from './adapter.js';
-import { CLAIMS, createFindAccount, type AtriumAccount } from './accounts.js';
+import { CLAIMS, createFindAccount, loadAccount, type AtriumAccount } from './accounts.js';
 import { compareHashedClientSecrets } from './client-auth.js';
 import { ACCESS_TOKEN_TTL, clientMetadata, PKCE_OPTIONAL, PREVIOUS_SECRET, PREVIOUS_SECRET_UNTIL, REFRESH_TOKEN_TTL, toClientMetadata } from './clients.js';
 import { createLaunchTickets, LAUNCH_PARAM, type LaunchTickets } from './launch-ticket.js';
@@ -173,14 +173,22 @@ export async function createProvider(options: {
     // Grant ids are names, not credentials (every token adds 256 random bits of its own, see
     // grantTokenIds): 128 bits keep them unique and unguessable, and every key and index shorter.
     formats: { bitsOfOpaqueRandomness: (_ctx, token) => (token.kind === 'Grant' ? 128 : 256) },
-    interactions: { url: (_ctx, interaction) => `${INTERACTION_PATH}/${interaction.uid}` },
+    interactions: { url: (_ctx, interaction) => `${INTERACTION_PATH}/${interaction.uid}`, policy: interactionsPolicy() },
     renderError: (ctx, out) => pages.error(ctx, out),
     features: {
       devInteractions: { enabled: false },
       introspection: {
         enabled: true,
         // Only the app a token was issued to may introspect it: no peeking across apps or tenants.
-        allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId,
+        // A user's token is active only while it would work: its account alive and not disabled
+        // since the token was issued, and the app still assigned to the user.
+        allowedPolicy: async (_ctx, client, token) => {
+          if (token.clientId !== client.clientId) return false;
+          const accountId = (token as { accountId?: string }).accountId;
+          if (!accountId) return true;
+          const account = await loadAccount(directory, accountId, token.iat);
+          return account !== undefined && (await decideAccess(directory, account.user, client.clientId)) === 'granted';
+        },
       },
       revocation: {
         enabled: true,
@@ -219,6 +227,22 @@ export async function createProvider(options: {
     onError: keyEvents.failed,
   });
   return { provider, launchTickets, stop: keys.stop };
+}
+
+/**
+ * The provider's prompts, and one more reason to sign in: a session whose account is gone (its user
+ * or tenant disabled or deleted, or disabled since the session began) signs in again, instead of
+ * going on as signed in without an account.
+ */
+function interactionsPolicy(): interactionPolicy.DefaultPolicy {
+  const { Check } = interactionPolicy;
+  const policy = interactionPolicy.base();
+  policy.get('login')!.checks.add(
+    new Check('account_unavailable', 'End-User authentication is required', (ctx) =>
+      ctx.oidc.session?.accountId && !ctx.oidc.account ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT,
+    ),
+  );
+  return policy;
 }
 
 /**

@@ -14,7 +14,7 @@ export async function accountForAccessToken(provider: Provider, directory: Direc
   if (!token?.grantId || !token.accountId || !token.clientId) return undefined;
   const [grant, app] = await Promise.all([provider.Grant.find(token.grantId), directory.apps.byId(token.clientId)]);
   if (!grant || !app || grant.clientId !== token.clientId || grant.accountId !== token.accountId) return undefined;
-  const account = await loadAccount(directory, token.accountId);
+  const account = await loadAccount(directory, token.accountId, token.iat);
   // As at the standard userinfo: the app must still be assigned to the user.
   if (!account || (await directory.assignments.decide(account.user, token.clientId)) !== 'granted') return undefined;
   return account;

@@ -53,7 +53,7 @@ export function createWorkbenchRoutes(options: {
    */
   const currentAccount = async (ctx: Context): Promise<AtriumAccount | undefined> => {
     const session = await provider.Session.get(ctx);
-    const account = session.accountId ? await loadAccount(directory, session.accountId) : undefined;
+    const account = session.accountId ? await loadAccount(directory, session.accountId, session.loginTs) : undefined;
     if (account) await touchSession(provider, ctx, session, options.session);
     return account;
   };

@@ -112,7 +112,7 @@ describe.each(DRIVERS)('joint-operation dialect on the %s store', (driver) => {
     });
 
     it('answers a missing or unsupported response_type with an error at the callback, never a code', async () => {
-      for (const params of [{}, { response_type: 'token' }]) {
+      for (const params of [{}, { response_type: 'token' }] as Record<string, string>[]) {
         const answer = await new Browser(t.issuer).follow(authorizeUrl({ client_id: seed.legacy.app.clientId, redirect_uri: CALLBACK, state: 's2', ...params }));
         const url = new URL(answer.location!);
         expect(url.origin + url.pathname).toBe(CALLBACK);

@@ -191,4 +191,76 @@ describe('sessions and single logout', () => {
     await disableUser(t.atrium, user.id, { by: 'test' });
     await expect(oidc.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
   });
+
+  /** Signs `login` in to the first app in `browser`; the app's tokens. */
+  async function appTokens(browser: Browser, login: { tenant: string; username: string; password: string }) {
+    const config = await oidc.discovery(new URL(t.issuer), apps[0]!.clientId, apps[0]!.secret, undefined, { execute: [oidc.allowInsecureRequests] });
+    const page = await authorize(browser, `${t.issuer}/auth?${new URLSearchParams({ client_id: apps[0]!.clientId, response_type: 'code', scope: 'openid get_user_info', redirect_uri: 'https://mail.test/cb', state: 's' })}`, login);
+    const tokens = await oidc.authorizationCodeGrant(config, new URL(page.location!), { expectedState: 's' });
+    const active = async (token: string) => (await oidc.tokenIntrospection(config, token)).active;
+    const joUserinfo = async () => (await fetch(`${t.issuer}/api/v1/oauth2/userinfo`, { headers: { authorization: `Bearer ${tokens.access_token}` } })).status;
+    return { config, tokens, active, joUserinfo };
+  }
+
+  it('voids a disabled user’s tokens, also from sessions already over, and they stay void once the user is enabled again', async () => {
+    const user = await t.atrium.directory.users.create(seed.acme.id, { username: 'gina', password: PASSWORD });
+    const login = { tenant: 'acme', username: 'gina', password: PASSWORD };
+    const browser = new Browser(t.issuer);
+    const old = await appTokens(browser, login);
+    expect(await old.active(old.tokens.refresh_token!)).toBe(true);
+    // The session idles out: nothing is left to end, and the app keeps its tokens.
+    await t.atrium.provider.Session.adapter.destroy(browser.cookie('_session')!);
+    const { sessionsEnded } = await disableUser(t.atrium, user.id, { by: 'test' });
+    expect(sessionsEnded).toBe(0);
+    expect(await old.active(old.tokens.access_token)).toBe(false);
+    expect(await old.active(old.tokens.refresh_token!)).toBe(false);
+
+    await t.atrium.directory.users.update(user.id, { status: 'active' });
+    expect(await old.active(old.tokens.access_token)).toBe(false);
+    expect(await old.active(old.tokens.refresh_token!)).toBe(false);
+    await expect(oidc.refreshTokenGrant(old.config, old.tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+    await expect(oidc.fetchUserInfo(old.config, old.tokens.access_token, oidc.skipSubjectCheck)).rejects.toBeDefined();
+    expect(await old.joUserinfo()).toBe(401);
+
+    // Signed in again, the user's new tokens work.
+    const fresh = await appTokens(new Browser(t.issuer), login);
+    expect(await fresh.active(fresh.tokens.refresh_token!)).toBe(true);
+    expect(await fresh.joUserinfo()).toBe(200);
+    expect((await oidc.refreshTokenGrant(fresh.config, fresh.tokens.refresh_token!)).access_token).toEqual(expect.any(String));
+  });
+
+  it('asks a browser whose tenant was disabled to sign in again (no error page), and keeps its session and tokens void once the tenant is enabled again', async () => {
+    const tenant = await t.atrium.directory.tenants.create({ code: 'paused', name: 'Paused' });
+    await t.atrium.directory.users.create(tenant.id, { username: 'hal', password: PASSWORD });
+    await t.atrium.directory.assignments.assign({ tenantId: tenant.id, clientId: apps[0]!.clientId });
+    const login = { tenant: 'paused', username: 'hal', password: PASSWORD };
+    const browser = new Browser(t.issuer);
+    const old = await appTokens(browser, login);
+    expect((await browser.get(`${t.issuer}/`)).status).toBe(200);
+
+    const signInAgain = async () => {
+      for (const start of [`${t.issuer}/`, `${t.issuer}/auth?${new URLSearchParams({ client_id: apps[0]!.clientId, response_type: 'code', scope: 'openid', redirect_uri: 'https://mail.test/cb' })}`]) {
+        const page = await browser.follow(start);
+        expect(page.status, start).toBe(200);
+        expect(page.url, start).toContain('/interaction/');
+        expect(page.body, start).toContain('name="password"');
+      }
+    };
+    await t.atrium.directory.tenants.setStatus(tenant.id, 'disabled');
+    await signInAgain();
+    expect(await old.active(old.tokens.refresh_token!)).toBe(false);
+    expect(await old.joUserinfo()).toBe(401);
+
+    await t.atrium.directory.tenants.setStatus(tenant.id, 'active');
+    await signInAgain();
+    expect(await old.active(old.tokens.access_token)).toBe(false);
+    await expect(oidc.refreshTokenGrant(old.config, old.tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+    expect(await old.joUserinfo()).toBe(401);
+
+    // The same browser signs in again and is back on its workbench, with working tokens.
+    const fresh = await appTokens(browser, login);
+    expect((await browser.get(`${t.issuer}/`)).status).toBe(200);
+    expect(await fresh.active(fresh.tokens.refresh_token!)).toBe(true);
+    expect(await fresh.joUserinfo()).toBe(200);
+  });
 });
