@@ -438,13 +438,15 @@ export class StoreAdapter implements Adapter {
       const indexed = await this.store.hsetRecords(oidcKeys.grant(payload.grantId), { [`${this.code}:${id}`]: entry }, { ttl, requires: GRANT_FIELD, now });
       if (!indexed) throw new errors.InvalidGrant('grant request is invalid');
     }
-    // An interaction this request found is saved back only while it still exists: the form of a
-    // sign-in that another request resumed (and so ended) meanwhile must not bring it back, with the
-    // result this request adds (its resume cookie would give a second code).
-    const update = this.model === 'Interaction' && requestMemo(false)?.get(foundKey(id)) === true;
+    // An interaction or session this request found is saved back only while it still exists: the
+    // form of a sign-in that another request resumed (and so ended) meanwhile must not bring it back
+    // with the result this request adds (its resume cookie would give a second code); nor may a
+    // session ended meanwhile (signed out, everywhere or by an admin, or replaced by a new id at
+    // sign-in) come back, as every request that found it saves it at its end.
+    const update = FOUND.has(this.model) && requestMemo(false)?.get(foundKey(this.model, id)) === true;
     const saved = this.store.set(this.key(id), encodeRecord(this.model, id, payload), update ? { ttl, ifPresent: true } : { ttl });
-    if (update) {
-      if (!(await saved)) throw new errors.SessionNotFound('interaction session not found');
+    if (update && !(await saved)) {
+      if (this.model === 'Interaction') throw new errors.SessionNotFound('interaction session not found');
       return;
     }
     const writes: Promise<unknown>[] = [saved];
@@ -527,7 +529,7 @@ export class StoreAdapter implements Adapter {
     ]);
     if (grantId && indexed && recalledGrant(grantId) === undefined) rememberGrant(grantId, indexed[0]);
     if (value === undefined || !isRecord(value)) return undefined;
-    if (this.model === 'Interaction') requestMemo()?.set(foundKey(id), true);
+    if (FOUND.has(this.model)) requestMemo()?.set(foundKey(this.model, id), true);
     const payload = decodeRecord(this.model, id, value);
     // A code redeemed within a request leaves its grant's index (see consume) and keeps its record
     // until it expires, so that a replay is recognised as one and revokes the grant.
@@ -591,7 +593,7 @@ export class StoreAdapter implements Adapter {
   }
 
   async destroy(id: string): Promise<void> {
-    if (this.model === 'Interaction') requestMemo(false)?.delete(foundKey(id));
+    if (FOUND.has(this.model)) requestMemo(false)?.delete(foundKey(this.model, id));
     if (this.model === 'Grant') {
       // The grant goes with everything it handed out: its tokens (in its hash) and its codes.
       const members = Object.entries((await this.store.hgetall(oidcKeys.grant(id))) ?? {});
@@ -677,8 +679,9 @@ class ClientAdapter implements Adapter {
 export type ClientSource = (clientId: string) => Promise<AdapterPayload | undefined>;
 
 const prefetchKey = (model: string, id: string): string => `oidc-prefetch:${model}:${id}`;
-/** Marks an interaction this request found (see `upsert`). */
-const foundKey = (id: string): string => `oidc-found:Interaction:${id}`;
+/** Marks an interaction or session this request found (see `upsert`). */
+const FOUND = new Set(['Interaction', 'Session']);
+const foundKey = (model: string, id: string): string => `oidc-found:${model}:${id}`;
 /** A prefetched read that a find took. */
 const TAKEN = Symbol('taken');
 

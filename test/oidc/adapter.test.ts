@@ -628,6 +628,45 @@ describe.each(ALL_TOPOLOGIES)('oidc-provider adapter on the %s store', (driver) 
     expect(await interactions.find('if2')).toBeDefined();
   });
 
+  it('saves a session this request found back only while it exists: one ended or replaced meanwhile stays gone', async () => {
+    const sessions = adapter('Session');
+    const session = { jti: 'sf1', kind: 'Session', uid: 'SF', accountId: 'sf-acc', loginTs: epoch() };
+    await sessions.upsert('sf1', session, 600);
+    await withRecordCache(async () => {
+      expect((await sessions.find('sf1'))?.uid).toBe('SF');
+      // Another request signs the account out everywhere meanwhile.
+      await withRecordCache(async () => {
+        expect(Object.keys((await t.store.hgetall(oidcKeys.accountSessions('sf-acc'))) ?? {})).toEqual(['SF']);
+        await sessions.destroy(String((await sessions.findByUid('SF'))!.jti));
+      });
+      await sessions.upsert('sf1', session, 600); // this request's save, at its end
+    });
+    expect(await sessions.find('sf1')).toBeUndefined();
+    expect(await sessions.findByUid('SF')).toBeUndefined();
+    expect(await t.store.hgetall(oidcKeys.accountSessions('sf-acc'))).toBeUndefined();
+
+    // Replaced by a new id at sign-in meanwhile: the old id does not come back, nor does the uid
+    // lead to it.
+    await sessions.upsert('sf2', { ...session, jti: 'sf2' }, 600);
+    await withRecordCache(async () => {
+      await sessions.find('sf2');
+      await withRecordCache(async () => {
+        await sessions.upsert('sf3', { ...session, jti: 'sf3' }, 600);
+        await sessions.destroy('sf2');
+      });
+      await sessions.upsert('sf2', { ...session, jti: 'sf2' }, 600);
+    });
+    expect(await sessions.find('sf2')).toBeUndefined();
+    expect((await sessions.findByUid('SF'))?.jti).toBe('sf3');
+
+    // Found and still there: saved, with its new lifetime.
+    await withRecordCache(async () => {
+      await sessions.find('sf3');
+      await sessions.upsert('sf3', { ...session, jti: 'sf3', exp: epoch() + 900 }, 900);
+    });
+    expect(await t.store.ttl(oidcKeys.record('Session', 'sf3'))).toBeGreaterThan(600);
+  });
+
   it('takes a record of the previous layout (10-digit header) as not found', async () => {
     await t.store.set(oidcKeys.record('Session', 'old'), '0000000000{"iat":1795927847,"uid":"u"}', { ttl: 60 });
     expect(await adapter('Session').find('old')).toBeUndefined();
