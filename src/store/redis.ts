@@ -250,7 +250,18 @@ function connect(options: RedisStoreOptions): Redis | Cluster {
       clusterRetryStrategy: retry,
       enableAutoPipelining: true,
       scaleReads: 'master',
-      redisOptions: { ...perConnection, username, password, tls },
+      // A command that failed is never sent again by the client: not after a connection closed
+      // (it may have run: a script would run twice, and a caller answered 503 would take effect),
+      // nor after CLUSTERDOWN or TRYAGAIN (after the caller's timeout it would take effect later).
+      // Redirections (MOVED, ASK), which mean the command did not run, are still followed.
+      retryDelayOnFailover: 0,
+      retryDelayOnClusterDown: 0,
+      retryDelayOnTryAgain: 0,
+      // ioredis always queues commands for a node connection that is not ready yet. So that none
+      // waits there past its caller's timeout: a node connection is ready once connected (a node
+      // still loading its data answers LOADING, a 503), and gives up connecting halfway through
+      // the command timeout (its queue is then failed, not sent later).
+      redisOptions: { ...perConnection, enableReadyCheck: false, connectTimeout: Math.max(100, Math.floor(timeout / 2)), username, password, tls },
     });
   }
   const common: RedisOptions = { ...perConnection, keyPrefix: options.keyPrefix ?? '', enableOfflineQueue: false, retryStrategy: retry };
@@ -282,9 +293,11 @@ function bySlot(prefix: string, keys: readonly string[]): number[][] {
 
 /**
  * Replies that mean "not now" rather than "wrong": a replica still answering as it is demoted
- * (READONLY), a server loading its data, a cluster or master that is down or moving slots.
+ * (READONLY), a server loading its data, a cluster or master that is down or moving slots; and a
+ * server that refuses writes until its operator acts (out of memory, failing to persist, too few
+ * replicas, authentication): the store is unavailable (503), the request was not wrong (500).
  */
-const TRANSIENT_REPLY = /^(READONLY|LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|BUSY)\b/;
+const TRANSIENT_REPLY = /^(READONLY|LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|BUSY|OOM|MISCONF|NOREPLICAS|NOAUTH)\b/;
 
 /** Other errors Redis itself answered (wrong type, script errors) are bugs, not outages. */
 const isReplyError = (err: unknown): boolean => err instanceof Error && err.name === 'ReplyError' && !TRANSIENT_REPLY.test(err.message);

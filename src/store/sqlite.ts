@@ -7,6 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { trimSize, type Store } from './store.js';
+import { storeUnavailable } from '../errors.js';
 
 type EntryType = 'string' | 'hash' | 'set';
 interface Entry {
@@ -45,6 +46,8 @@ export interface SqliteStoreOptions {
   dataDir: string;
   /** How often expired rows are purged, in ms. */
   purgeIntervalMs?: number;
+  /** How long a write waits for another process's write lock before the store is unavailable, in ms. */
+  busyTimeoutMs?: number;
 }
 
 /** The sqlite store, with its purge of expired rows callable (tests; the timer calls it otherwise). */
@@ -56,7 +59,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
-  db.pragma('busy_timeout = 5000');
+  db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
   db.exec(SCHEMA);
 
   const q = {
@@ -390,5 +393,21 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
       if (db.open) db.close();
     },
   };
+  // The file or the disk failing, or another process holding the write lock past the busy
+  // timeout, makes the store unavailable (503), as Redis going away does; other errors are bugs.
+  for (const [name, method] of Object.entries(store)) {
+    if (typeof method !== 'function') continue;
+    (store as unknown as Record<string, unknown>)[name] = async (...args: unknown[]) => {
+      try {
+        return await (method as (...a: unknown[]) => Promise<unknown>).apply(store, args);
+      } catch (err) {
+        throw isUnavailable(err) ? storeUnavailable(err) : err;
+      }
+    };
+  }
   return store;
 }
+
+/** SQLite's result codes for "not now" (busy, locked, out of space or memory, I/O, read-only, cannot open). */
+const UNAVAILABLE = /^SQLITE_(BUSY|LOCKED|FULL|NOMEM|IOERR|READONLY|CANTOPEN|PROTOCOL)/;
+const isUnavailable = (err: unknown): boolean => typeof (err as { code?: unknown })?.code === 'string' && UNAVAILABLE.test((err as { code: string }).code);

@@ -11,6 +11,12 @@ import { createLogger } from '../../src/logger.js';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startRedisServer, type RedisServer } from '../helpers/redis-servers.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { createRedisStore } from '../../src/store/redis.js';
+import { createSqliteStore } from '../../src/store/sqlite.js';
 
 describe('Redis faults', () => {
   let redis: RedisServer;
@@ -79,5 +85,39 @@ describe('Redis faults', () => {
     // Working again without a restart: the store answers (the token is simply unknown now).
     expect((await fetch(`${issuer}/me`, { headers: { authorization: 'Bearer some-token' } })).status).toBe(401);
     await expect(atrium.directory.tenants.create({ code: 'after', name: 'After the outage' })).resolves.toBeDefined();
+  });
+});
+
+describe('a store that refuses writes until its operator acts', () => {
+  it('answers a Redis out of memory with 503, not 500, and reads on', async () => {
+    const redis = await startRedisServer(['--maxmemory', '1', '--maxmemory-policy', 'noeviction']);
+    const store = await createRedisStore({ url: redis.url, keyPrefix: 'oom:' });
+    try {
+      await expect(store.set('k', 'v', { ttl: 10 })).rejects.toMatchObject({ status: 503 });
+      await expect(store.incr('n', { ttl: 10 })).rejects.toMatchObject({ status: 503 });
+      await expect(store.get('k')).resolves.toBeUndefined();
+    } finally {
+      await store.close();
+      await redis.stop();
+    }
+  });
+
+  it('answers 503 when another process holds the embedded store’s write lock past the busy timeout', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'atrium-busy-'));
+    const store = createSqliteStore({ dataDir, busyTimeoutMs: 100, purgeIntervalMs: 3_600_000 });
+    const other = new Database(join(dataDir, 'atrium.sqlite'));
+    try {
+      await store.set('k', 'v');
+      other.exec('BEGIN IMMEDIATE');
+      await expect(store.set('k', 'w')).rejects.toMatchObject({ status: 503 });
+      await expect(store.get('k')).resolves.toBe('v'); // reads go on (WAL)
+      other.exec('ROLLBACK');
+      await store.set('k', 'w');
+      expect(await store.get('k')).toBe('w');
+    } finally {
+      other.close();
+      await store.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });

@@ -8,7 +8,7 @@ import { inject } from 'vitest';
 import { Cluster, Redis } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { openTestStore, type TestStore } from '../helpers/stores.js';
-import { startRedisSentinel, type RedisSentinel } from '../helpers/redis-servers.js';
+import { startRedisCluster, startRedisSentinel, type RedisCluster, type RedisSentinel } from '../helpers/redis-servers.js';
 import { createRedisStore } from '../../src/store/redis.js';
 import type { Store } from '../../src/store/store.js';
 
@@ -22,6 +22,35 @@ const countKeys = async (redis: Redis, prefix: string): Promise<number> => {
   } while (cursor !== '0');
   return count;
 };
+
+describe('a Redis Cluster of its own (its nodes reconfigured)', () => {
+  let cluster: RedisCluster;
+  beforeAll(async () => {
+    cluster = await startRedisCluster();
+  }, 60_000);
+  afterAll(() => cluster?.stop());
+
+  it('never sends a command again once its connection closed under it: a script that ran runs once, and its caller gets 503', async () => {
+    const nodes = cluster.nodes.split(',').map((n) => ({ host: '127.0.0.1', port: Number(n.split(':')[1]) }));
+    const store = await createRedisStore({ url: 'redis://', keyPrefix: 'replay:', cluster: { nodes } });
+    const admins = nodes.map((n) => new Redis(n.port, n.host));
+    try {
+      await store.hset('{r}:big', { f: 'x'.repeat(40_000) }, { ttl: 600 });
+      expect(await store.get('{r}:counter')).toBeUndefined(); // connected to the node that holds both
+      // Every node now closes a connection whose replies pass 1 kB: the big read's reply closes it
+      // right after the commands it went out with (one auto-pipeline) ran.
+      await Promise.all(admins.map((a) => a.config('SET', 'client-output-buffer-limit', 'normal 1024 1024 0')));
+      const [incr] = await Promise.allSettled([store.incr('{r}:counter', { ttl: 600 }), store.hgetall('{r}:big')]);
+      await Promise.all(admins.map((a) => a.config('SET', 'client-output-buffer-limit', 'normal 0 0 0')));
+      expect(incr).toMatchObject({ status: 'rejected', reason: { status: 503 } });
+      await sleep(500); // the client's retries, were there any, would have run by now
+      expect(await store.get('{r}:counter')).toBe('1');
+    } finally {
+      await store.close();
+      for (const admin of admins) admin.disconnect();
+    }
+  });
+});
 
 describe('Redis Cluster', () => {
   let t: TestStore;
