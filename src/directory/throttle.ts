@@ -2,7 +2,8 @@
  * Sign-in throttling against brute force and credential stuffing, in the store so that every
  * process shares it. Failures are counted in fixed one-hour windows per account (tenant + username,
  * known or not, so throttling reveals nothing) and per client IP. At the limit the account or IP is
- * locked until its window ends; a tenant admin can unlock an account earlier.
+ * locked until its window ends; a tenant admin can unlock an account earlier. An attempt is counted
+ * when it starts and taken back if it succeeds, so that parallel guesses cannot all get in.
  */
 import type { Store } from '../store/store.js';
 
@@ -19,20 +20,32 @@ export interface ThrottleLimits {
 
 export type Throttle = ReturnType<typeof createThrottle>;
 
+/** A sign-in attempt, counted as a failure from its start (see `attempt`). */
+export interface Attempt {
+  /** Refused before any password check: the account or the address is locked. */
+  locked: boolean;
+  /** Takes the attempt back out of the counts: it succeeded, or was never decided. */
+  release(): Promise<void>;
+}
+
 export function createThrottle(store: Store, limits: ThrottleLimits) {
   const count = async (key: string): Promise<number> => Number((await store.get(key)) ?? 0);
   return {
-    /** Is this attempt refused before any password check? */
-    async isLocked(tenantCode: string, username: string, ip: string | undefined): Promise<boolean> {
-      const [account, address] = await Promise.all([count(accountKey(tenantCode, username)), ip ? count(ipKey(ip)) : Promise.resolve(0)]);
-      return account >= limits.accountFailuresPerHour || address >= limits.ipFailuresPerHour;
-    },
-
-    async recordFailure(tenantCode: string, username: string, ip: string | undefined): Promise<void> {
-      await Promise.all([
-        store.incr(accountKey(tenantCode, username), { ttl: WINDOW_SECONDS }),
-        ip ? store.incr(ipKey(ip), { ttl: WINDOW_SECONDS }) : Promise.resolve(0),
-      ]);
+    /**
+     * Counts an attempt as a failure before its password is checked, and tells whether it is over
+     * the limit: parallel attempts each take a count of their own, so a burst of guesses cannot all
+     * pass a check made before any of them failed. Release it if it succeeds.
+     */
+    async attempt(tenantCode: string, username: string, ip: string | undefined): Promise<Attempt> {
+      const keys = [accountKey(tenantCode, username), ...(ip ? [ipKey(ip)] : [])];
+      const [account = 0, address = 0] = await Promise.all(keys.map((key) => store.incr(key, { ttl: WINDOW_SECONDS })));
+      return {
+        locked: account > limits.accountFailuresPerHour || address > limits.ipFailuresPerHour,
+        // (A window that ended meanwhile starts again at -1, for an hour: one more attempt then.)
+        release: async () => {
+          await Promise.all(keys.map((key) => store.incr(key, { by: -1, ttl: WINDOW_SECONDS })));
+        },
+      };
     },
 
     /** Lifts an account's lock (tenant admin). */

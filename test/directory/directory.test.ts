@@ -160,7 +160,27 @@ describe.each(DRIVERS)('directory on the %s store', (driver) => {
       expect(verified.slice(0, 2)).toEqual([undefined, undefined]); // the dummy hash of the same cost
     });
 
-    it('reads the lock and the account beside a gate, and hashes only once the gate has passed', async () => {
+    it('lets no more attempts than the limit check a password, however many come at once', async () => {
+      const tenant = await directory.tenants.create({ code: 'burst', name: 'Burst' });
+      await directory.users.create(tenant.id, { username: 'bo', password: PASSWORD });
+      const real = createPasswordHasher(COST);
+      let checked = 0;
+      const counting: PasswordHasher = { ...real, verify: (hash, password) => ((checked += hash === undefined ? 0 : 1), real.verify(hash, password)) };
+      const throttle = createThrottle(t.store, { accountFailuresPerHour: 3, ipFailuresPerHour: 1000 });
+      const authenticate = createAuthentication(createTenants(t.store), createUsers(t.store, counting), counting, throttle);
+      // Eleven guesses and the right password, all at once from one form.
+      const results = await Promise.all(
+        Array.from({ length: 12 }, (_, i) => authenticate({ tenant: 'burst', username: 'bo', password: i === 11 ? PASSWORD : `guess number ${i}`, ip: '192.0.2.9' })),
+      );
+      expect(checked).toBeLessThanOrEqual(3);
+      expect(results.filter((r) => !r.ok && r.reason === 'locked').length).toBeGreaterThanOrEqual(9);
+      const failed = results.filter((r) => !r.ok && r.reason === 'invalid').length;
+      // Each failure counted once; refused attempts and a success not at all.
+      expect(await throttle.failures('burst', 'bo')).toBe(failed);
+      await throttle.unlock('burst', 'bo');
+    });
+
+    it('counts the attempt and reads the account beside a gate, and hashes only once the gate has passed', async () => {
       const real = createPasswordHasher(COST);
       let verifies = 0;
       const counting: PasswordHasher = { ...real, verify: (hash, password) => ((verifies += 1), real.verify(hash, password)) };
@@ -170,7 +190,7 @@ describe.each(DRIVERS)('directory on the %s store', (driver) => {
           const value: unknown = Reflect.get(target, name, receiver);
           if (typeof value !== 'function') return value;
           return (...args: unknown[]) => {
-            if (String(name).startsWith('get')) reads.push(String(args[0]));
+            if (String(name).startsWith('get') || name === 'incr') reads.push(String(args[0]));
             return (value as (...a: unknown[]) => unknown).apply(target, args);
           };
         },
