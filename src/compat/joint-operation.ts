@@ -130,22 +130,27 @@ export function createJointOperationRoutes(options: { provider: Provider; direct
       ctx.body = UNAUTHORIZED;
       return;
     }
-    const { user, tenant } = account;
+    const { user, tenant, scopes } = account;
+    // Every field for get_user_info; for a token of the standard dialect, what its scopes allow
+    // there (openid: who and which tenant; profile: names and role; email; phone), the rest empty.
+    const all = scopes.has(DEFAULT_SCOPE);
+    const profile = all || scopes.has('profile');
+    const shown = (allowed: boolean, value: string): string => (allowed ? value : '');
     ctx.body = {
       id: user.id,
-      userName: user.username,
-      name: user.name,
-      email: user.email,
-      mobile: user.mobile,
-      role: user.role,
+      userName: shown(profile, user.username),
+      name: shown(profile, user.name),
+      email: shown(all || scopes.has('email'), user.email),
+      mobile: shown(all || scopes.has('phone'), user.mobile),
+      role: shown(profile, user.role),
       // Atrium has no departments: the user's organisation is their tenant.
       organizationName: tenant.name,
       organizationCode: tenant.code,
       userId: user.id,
       projectName: tenant.name,
       tenant: tenant.id,
-      accName: user.username,
-      loginName: user.username,
+      accName: shown(profile, user.username),
+      loginName: shown(profile, user.username),
     };
   });
 

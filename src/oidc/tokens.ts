@@ -8,7 +8,7 @@ import { loadAccount, type AtriumAccount } from './accounts.js';
  * exists and has not expired, its grant still exists for the same app and user, its app still exists,
  * and the user and tenant are active.
  */
-export async function accountForAccessToken(provider: Provider, directory: Directory, value: string): Promise<AtriumAccount | undefined> {
+export async function accountForAccessToken(provider: Provider, directory: Directory, value: string): Promise<(AtriumAccount & { scopes: Set<string> }) | undefined> {
   if (!value || value.length > 512) return undefined;
   const token = await provider.AccessToken.find(value);
   if (!token?.grantId || !token.accountId || !token.clientId) return undefined;
@@ -17,7 +17,7 @@ export async function accountForAccessToken(provider: Provider, directory: Direc
   const account = await loadAccount(directory, token.accountId, token.iat);
   // As at the standard userinfo: the app must still be assigned to the user.
   if (!account || (await directory.assignments.decide(account.user, token.clientId)) !== 'granted') return undefined;
-  return account;
+  return { ...account, scopes: token.scopes };
 }
 
 /** The redirect URI an authorization code was issued for, so that the dialect may omit it. */

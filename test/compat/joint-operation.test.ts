@@ -351,16 +351,24 @@ describe.each(DRIVERS)('joint-operation dialect on the %s store', (driver) => {
       expect(standard.status).toBe(200);
       expect(await standard.json()).toMatchObject({ sub: seed.alice.id, tenant_id: seed.acme.id, preferred_username: 'alice' });
 
-      // A token from the standard endpoints, read by the dialect's userinfo.
-      const code = (await callback({ scope: 'openid' })).searchParams.get('code')!;
-      const basic = Buffer.from(`${seed.legacy.app.clientId}:${seed.legacy.clientSecret}`).toString('base64');
-      const res = await fetch(`${t.issuer}/token`, {
-        method: 'POST',
-        headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: CALLBACK }),
-      });
-      const standardTokens = (await res.json()) as { access_token: string };
-      expect((await userinfo(standardTokens.access_token)).body.tenant).toBe(seed.acme.id);
+      // A token from the standard endpoints, read by the dialect's userinfo: what its scopes allow,
+      // the other fields empty (the dialect is no way round the scopes an app was granted).
+      const standardToken = async (scope: string) => {
+        const code = (await callback({ scope })).searchParams.get('code')!;
+        const basic = Buffer.from(`${seed.legacy.app.clientId}:${seed.legacy.clientSecret}`).toString('base64');
+        const res = await fetch(`${t.issuer}/token`, {
+          method: 'POST',
+          headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: CALLBACK }),
+        });
+        return ((await res.json()) as { access_token: string }).access_token;
+      };
+      const bare = (await userinfo(await standardToken('openid'))).body;
+      expect(bare).toMatchObject({ id: seed.alice.id, userId: seed.alice.id, tenant: seed.acme.id, organizationCode: 'acme', userName: '', name: '', email: '', mobile: '', role: '', accName: '', loginName: '' });
+      const withEmail = (await userinfo(await standardToken('openid email'))).body;
+      expect(withEmail).toMatchObject({ email: 'alice@acme.test', userName: '', mobile: '' });
+      const withProfile = (await userinfo(await standardToken('openid profile'))).body;
+      expect(withProfile).toMatchObject({ userName: 'alice', name: 'Alice Liddell', role: 'user', loginName: 'alice', email: '' });
     });
 
     it('applies standard revocation to the dialect’s tokens', async () => {
