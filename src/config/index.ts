@@ -16,7 +16,8 @@ const ttlSchema = z.object({
   refreshToken: z.number().int().positive(),
   idToken: z.number().int().positive(),
   interaction: z.number().int().positive(),
-  grant: z.number().int().positive(),
+  // Grants live at most 10 years (the adapter's index of an app's grants looks that far ahead).
+  grant: z.number().int().positive().max(3650 * 86_400),
 });
 
 const fileSchema = z.object({

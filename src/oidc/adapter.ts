@@ -17,7 +17,10 @@
  * Other records:        `o:{code}:{id}`  string (sessions, codes, interactions, client credentials).
  * Session uid index:    `o:su:{uid}`  → the session's current id.
  * Account sessions:     `o:as:{accountId}`  hash { uid: '' }.
- * Client grants:        `o:cg:{clientId}`  hash { grantId: '' }.
+ * Client grants:        `o:cg:{clientId}:{period}`  hash { grantId: '' }, one per 30 days of grant
+ *                       expiry (period = expiry / 30 days): each lives until the end of its period,
+ *                       when all its grants have expired, so an app's index never outgrows the grants
+ *                       it has alive. A grant destroyed leaves its period's hash at once.
  *
  * A record is a 20-digit header (10 digits of consumed stamp, zeros until consumed; 10 digits of
  * expiry in epoch seconds, zeros for none) followed by the payload as compact JSON, which drops what
@@ -141,8 +144,13 @@ export const oidcKeys = {
   grant: (grantId: string): string => `o:g:${grantId}`,
   sessionUid: (uid: string): string => `o:su:${uid}`,
   accountSessions: (accountId: string): string => `o:as:${accountId}`,
-  clientGrants: (clientId: string): string => `o:cg:${clientId}`,
+  clientGrants: (clientId: string, period: number): string => `o:cg:${clientId}:${period}`,
 };
+
+/** Client grant index periods (see the layout above), and how far ahead one may be: grants live at most 10 years. */
+const GRANT_INDEX_PERIOD = 30 * 86_400;
+export const MAX_GRANT_SECONDS = 3650 * 86_400;
+const grantPeriod = (exp: number): number => Math.floor(exp / GRANT_INDEX_PERIOD);
 
 /** Where a record is kept: its own key, or a field of its grant's hash. */
 export function recordLocation(model: string, id: string): { key: string; field?: string } {
@@ -195,9 +203,18 @@ export async function accountSessionUids(store: Store, accountId: string): Promi
   return Object.keys((await store.hgetall(oidcKeys.accountSessions(accountId))) ?? {});
 }
 
+/** The keys of an app's grant index: every period a live grant may expire in (and the layout before periods). */
+export function clientGrantKeys(clientId: string): string[] {
+  const now = epochNow();
+  const periods: string[] = [`o:cg:${clientId}`];
+  for (let period = grantPeriod(now); period <= grantPeriod(now + MAX_GRANT_SECONDS); period += 1) periods.push(oidcKeys.clientGrants(clientId, period));
+  return periods;
+}
+
 /** Every grant of an app, so that deleting the app revokes everything issued to it. */
 export async function clientGrantIds(store: Store, clientId: string): Promise<string[]> {
-  return Object.keys((await store.hgetall(oidcKeys.clientGrants(clientId))) ?? {});
+  const indexes = await Promise.all(clientGrantKeys(clientId).map((key) => store.hgetall(key)));
+  return [...new Set(indexes.flatMap((index) => Object.keys(index ?? {})))];
 }
 
 export function encodeRecord(model: string, id: string, payload: AdapterPayload, omit: readonly string[] = []): string {
@@ -405,7 +422,11 @@ export class StoreAdapter implements Adapter {
       // came in between must not be undone (a new grant, never found, is simply written).
       const requires = typeof recalledGrant(id) === 'string' ? GRANT_FIELD : undefined;
       const writes: Promise<boolean | void>[] = [this.store.hsetRecords(oidcKeys.grant(id), { [GRANT_FIELD]: record }, { ttl, now, requires })];
-      if (payload.clientId) writes.push(this.store.hset(oidcKeys.clientGrants(payload.clientId), { [id]: '' }, { ttl, extend: true }));
+      if (payload.clientId && ttl !== undefined) {
+        const period = grantPeriod(now + ttl);
+        // Until its period ends: every grant in it has expired by then.
+        writes.push(this.store.hset(oidcKeys.clientGrants(payload.clientId, period), { [id]: '' }, { ttl: (period + 1) * GRANT_INDEX_PERIOD - now, extend: true }));
+      }
       const [written] = await Promise.all(writes);
       if (!written) {
         rememberGrant(id, undefined);
@@ -599,6 +620,10 @@ export class StoreAdapter implements Adapter {
       const members = Object.entries((await this.store.hgetall(oidcKeys.grant(id))) ?? {});
       await this.store.del(oidcKeys.grant(id), ...members.flatMap(([member, value]) => ownKeyOf(member, value) ?? []));
       rememberGrant(id, undefined);
+      // And it leaves its app's index.
+      const grant = members.find(([member]) => member === GRANT_FIELD)?.[1];
+      const { clientId, exp } = grant ? decodeRecord(this.model, id, grant) : {};
+      if (typeof clientId === 'string' && typeof exp === 'number') await this.store.hdel(oidcKeys.clientGrants(clientId, grantPeriod(exp)), id);
       return;
     }
     const inGrant = this.inGrant(id);

@@ -8,7 +8,7 @@ import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { Store } from '../store/store.js';
-import { clientGrantIds, oidcKeys } from './adapter.js';
+import { clientGrantIds, clientGrantKeys } from './adapter.js';
 
 export async function revokeGrant(provider: Provider, grantId: string): Promise<void> {
   await Promise.all([
@@ -23,7 +23,7 @@ export async function revokeGrant(provider: Provider, grantId: string): Promise<
 export async function revokeClientGrants(provider: Provider, store: Store, clientId: string): Promise<number> {
   const grantIds = await clientGrantIds(store, clientId);
   await Promise.all(grantIds.map((grantId) => revokeGrant(provider, grantId)));
-  await store.del(oidcKeys.clientGrants(clientId));
+  await store.del(...clientGrantKeys(clientId));
   return grantIds.length;
 }
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { errors } from 'oidc-provider';
-import { ACCESS_TOKEN_CAP, GrantRevoked, REFRESH_TOKEN_CAP, StoreAdapter, afterWrites, createAdapterFactory, decodeRecord, encodeRecord, oidcKeys, settleWrites } from '../../src/oidc/adapter.js';
+import { ACCESS_TOKEN_CAP, GrantRevoked, REFRESH_TOKEN_CAP, StoreAdapter, afterWrites, clientGrantIds, clientGrantKeys, createAdapterFactory, decodeRecord, encodeRecord, oidcKeys, settleWrites } from '../../src/oidc/adapter.js';
 import { withRecordCache } from '../../src/directory/records.js';
 import { createRefreshSeal } from '../../src/oidc/refresh-seal.js';
 import { ALL_TOPOLOGIES, openTestStore, type TestStore } from '../helpers/stores.js';
@@ -665,6 +665,28 @@ describe.each(ALL_TOPOLOGIES)('oidc-provider adapter on the %s store', (driver) 
       await sessions.upsert('sf3', { ...session, jti: 'sf3', exp: epoch() + 900 }, 900);
     });
     expect(await t.store.ttl(oidcKeys.record('Session', 'sf3'))).toBeGreaterThan(600);
+  });
+
+  it('indexes an app’s grants by the period they expire in, drops a destroyed one at once, and keeps no period past its grants', async () => {
+    const grants = adapter('Grant');
+    const soon = { jti: 'cgA', kind: 'Grant', accountId: 'acc', clientId: 'cg-app', exp: epoch() + 3600 };
+    const later = { jti: 'cgB', kind: 'Grant', accountId: 'acc', clientId: 'cg-app', exp: epoch() + 200 * 86_400 };
+    await grants.upsert('cgA', soon, 3600);
+    await grants.upsert('cgB', later, 200 * 86_400);
+    await t.store.hset('o:cg:cg-app', { cgOld: '' }); // the layout before periods
+    expect((await clientGrantIds(t.store, 'cg-app')).sort()).toEqual(['cgA', 'cgB', 'cgOld']);
+    // Each period's index lives until that period ends, when all its grants have expired.
+    const periodEnd = (exp: number) => (Math.floor(exp / (30 * 86_400)) + 1) * 30 * 86_400;
+    const keyOf = (exp: number) => oidcKeys.clientGrants('cg-app', Math.floor(exp / (30 * 86_400)));
+    for (const grant of [soon, later]) {
+      const ttl = await t.store.ttl(keyOf(grant.exp));
+      expect(ttl).toBeGreaterThanOrEqual(grant.exp - epoch());
+      expect(ttl).toBeLessThanOrEqual(periodEnd(grant.exp) - epoch() + 1);
+    }
+    await grants.destroy('cgA');
+    expect((await clientGrantIds(t.store, 'cg-app')).sort()).toEqual(['cgB', 'cgOld']);
+    await t.store.del(...clientGrantKeys('cg-app'));
+    expect(await clientGrantIds(t.store, 'cg-app')).toEqual([]);
   });
 
   it('takes a record of the previous layout (10-digit header) as not found', async () => {
