@@ -94,13 +94,15 @@ describe('two Atrium processes on one Redis', () => {
   });
 
   it('applies a directory change made elsewhere at once, though each process caches records', async () => {
-    const browser = new Browser(a.base);
-    const verifier = randomBytes(32).toString('base64url');
-    const auth = new URL(`${a.base}/auth`);
-    auth.search = new URLSearchParams({ client_id: seed.crm.app.clientId, redirect_uri: 'https://crm.test/callback', response_type: 'code', scope: 'openid offline_access', state: 's2', code_challenge: createHash('sha256').update(verifier).digest('base64url'), code_challenge_method: 'S256' }).toString();
-    const callback = await authorize(browser, auth.href, aliceLogin);
-    const code = new URL(callback.location!).searchParams.get('code')!;
-    const tokens = (await (await token(a.base, { grant_type: 'authorization_code', code, redirect_uri: 'https://crm.test/callback', code_verifier: verifier })).json()) as { access_token: string; refresh_token: string };
+    const signIn = async () => {
+      const verifier = randomBytes(32).toString('base64url');
+      const auth = new URL(`${a.base}/auth`);
+      auth.search = new URLSearchParams({ client_id: seed.crm.app.clientId, redirect_uri: 'https://crm.test/callback', response_type: 'code', scope: 'openid offline_access', state: 's2', code_challenge: createHash('sha256').update(verifier).digest('base64url'), code_challenge_method: 'S256' }).toString();
+      const callback = await authorize(new Browser(a.base), auth.href, aliceLogin);
+      const code = new URL(callback.location!).searchParams.get('code')!;
+      return (await (await token(a.base, { grant_type: 'authorization_code', code, redirect_uri: 'https://crm.test/callback', code_verifier: verifier })).json()) as { access_token: string; refresh_token: string };
+    };
+    const tokens = await signIn();
     // A has read (and cached) the app, Alice, her tenant and the assignment.
     expect((await userinfo(a.base, tokens.access_token)).status).toBe(200);
     expect((await userinfo(a.base, tokens.access_token)).status).toBe(200);
@@ -110,11 +112,16 @@ describe('two Atrium processes on one Redis', () => {
     expect((await userinfo(a.base, tokens.access_token)).status).toBe(401);
     expect((await token(a.base, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token })).status).toBe(400);
 
-    // Enabled again, and the app withdrawn from her tenant: refused again, at B too.
+    // Enabled again: what she had before stays void, at B too; she signs in again.
     await directory.users.update(seed.alice.id, { status: 'active' });
-    expect((await userinfo(a.base, tokens.access_token)).status).toBe(200);
-    await directory.assignments.unassign(seed.acme.id, seed.crm.app.clientId);
     expect((await userinfo(a.base, tokens.access_token)).status).toBe(401);
     expect((await userinfo(b.base, tokens.access_token)).status).toBe(401);
+    const fresh = await signIn();
+    expect((await userinfo(a.base, fresh.access_token)).status).toBe(200);
+    expect((await userinfo(b.base, fresh.access_token)).status).toBe(200);
+    // The app withdrawn from her tenant: refused at once, at both.
+    await directory.assignments.unassign(seed.acme.id, seed.crm.app.clientId);
+    expect((await userinfo(a.base, fresh.access_token)).status).toBe(401);
+    expect((await userinfo(b.base, fresh.access_token)).status).toBe(401);
   });
 });
