@@ -6,9 +6,10 @@
  *
  * Scope: the dialect's default scope is `get_user_info`; `openid` makes the request OIDC. The
  * standard userinfo endpoint needs `openid`, so a request without it is sent on with `openid` added
- * and with the nonce IMPLICIT_OPENID_NONCE (the workbench's launches too): the dialect's token
- * answer then shows the grant as the dialect knows it, without `openid` and without an ID token.
- * An app that asked for `openid` itself (with its own nonce or none) gets its ID token and scope.
+ * and with the nonce IMPLICIT_OPENID_NONCE (so are the workbench's launches of kit apps, see
+ * workbench/launch.ts): the dialect's token answer then shows the grant as the dialect knows it,
+ * without `openid` and without an ID token. An app that asked for `openid` itself (with its own
+ * nonce or none) gets its ID token and scope.
  */
 import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
