@@ -121,7 +121,12 @@ export async function createProvider(options: {
     pkce: {
       required: (ctx, client) =>
         client.clientAuthMethod === 'none' ||
-        (clientMetadata(client)[PKCE_OPTIONAL] !== true && !launchTickets.verify(ctx.oidc.params?.[LAUNCH_PARAM], client.clientId)),
+        (clientMetadata(client)[PKCE_OPTIONAL] !== true &&
+          !launchTickets.verify(ctx.oidc.params?.[LAUNCH_PARAM], {
+            clientId: client.clientId,
+            redirectUri: typeof ctx.oidc.params?.redirect_uri === 'string' ? ctx.oidc.params.redirect_uri : undefined,
+            sessionUid: ctx.oidc.session?.uid,
+          })),
     },
     extraParams: [LAUNCH_PARAM],
     // Browsers may call the token, userinfo, introspection and revocation endpoints only from the

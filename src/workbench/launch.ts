@@ -10,7 +10,7 @@ import { LAUNCH_PARAM } from '../oidc/launch-ticket.js';
 
 export type LaunchTarget = { kind: 'redirect'; url: string } | { kind: 'not_launchable' };
 
-export function launchTarget(app: App, options: { issuer: string; loginHint: string; ticket: () => string }): LaunchTarget {
+export function launchTarget(app: App, options: { issuer: string; loginHint: string; ticket: (redirectUri: string) => string }): LaunchTarget {
   if (app.initiateLoginUri) {
     const url = new URL(app.initiateLoginUri);
     url.searchParams.set('iss', options.issuer);
@@ -30,7 +30,7 @@ export function launchTarget(app: App, options: { issuer: string; loginHint: str
     // token without a nonce it did not send (its library would refuse one).
     ...(app.requirePkce === false ? { nonce: IMPLICIT_OPENID_NONCE } : {}),
     // Atrium starts this request, not the app: the ticket exempts it from PKCE (launch-ticket.ts).
-    [LAUNCH_PARAM]: options.ticket(),
+    [LAUNCH_PARAM]: options.ticket(callback),
   });
   return { kind: 'redirect', url: `${options.issuer}/auth?${query}` };
 }

@@ -51,11 +51,12 @@ export function createWorkbenchRoutes(options: {
    * The signed-in user of this browser, when the session and the account are both alive. Using the
    * workbench is activity: it extends the session's idle timeout.
    */
-  const currentAccount = async (ctx: Context): Promise<AtriumAccount | undefined> => {
+  const currentAccount = async (ctx: Context): Promise<(AtriumAccount & { sessionUid: string }) | undefined> => {
     const session = await provider.Session.get(ctx);
     const account = session.accountId ? await loadAccount(directory, session.accountId, session.loginTs) : undefined;
-    if (account) await touchSession(provider, ctx, session, options.session);
-    return account;
+    if (!account) return undefined;
+    await touchSession(provider, ctx, session, options.session);
+    return { ...account, sessionUid: session.uid };
   };
 
   /** Sends the browser through the login interaction, then back to `returnTo`. */
@@ -130,7 +131,7 @@ export function createWorkbenchRoutes(options: {
   router.get('/launch/:clientId', async (ctx) => {
     const account = await currentAccount(ctx);
     if (!account) return signIn(ctx, ctx.path);
-    const { user, tenant } = account;
+    const { user, tenant, sessionUid } = account;
     const clientId = ctx.params.clientId!;
     const app = await directory.apps.byId(clientId);
     const decision = app ? await decideAccess(directory, user, clientId) : 'unassigned';
@@ -147,7 +148,7 @@ export function createWorkbenchRoutes(options: {
       render(ctx, 'launch-confirm', { app, href: ctx.path });
       return;
     }
-    const target = launchTarget(app, { issuer, loginHint: `${user.username}@${tenant.code}`, ticket: () => launchTickets.mint(app.clientId) });
+    const target = launchTarget(app, { issuer, loginHint: `${user.username}@${tenant.code}`, ticket: (redirectUri) => launchTickets.mint({ clientId: app.clientId, redirectUri, sessionUid }) });
     if (target.kind === 'not_launchable') {
       render(ctx, 'error', { headingKey: 'error.409', messageKey: 'launch.notLaunchable' }, 409);
       return;

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as oidc from 'openid-client';
 import { authorize, Browser } from '../helpers/browser.js';
-import { aliceLogin, seedDirectory, type Seed } from '../helpers/fixtures.js';
+import { aliceLogin, PASSWORD, seedDirectory, type Seed } from '../helpers/fixtures.js';
 import { startAtrium, type TestServer } from '../helpers/atrium.js';
 import { DRIVERS } from '../helpers/stores.js';
 
@@ -103,6 +103,29 @@ describe.each(DRIVERS)('attacks on redirects and tokens (%s store)', (driver) =>
       const forged = authQuery({ client_id: seed.crm.app.clientId, redirect_uri: CALLBACK, atrium_launch: `${Math.floor(Date.now() / 1000) + 60}.AAAA` });
       const page = await authorize(new Browser(t.issuer), forged, aliceLogin);
       expect(new URL(page.location!).searchParams.get('error')).toBe('invalid_request');
+    });
+
+    it('takes a real launch ticket only in the session it was made for, and only for its callback', async () => {
+      const { app } = await t.atrium.directory.apps.create({ name: 'Two callbacks', redirectUris: ['https://two.test/first', 'https://two.test/second'] });
+      await t.atrium.directory.assignments.assign({ tenantId: seed.acme.id, clientId: app.clientId });
+      const alice = new Browser(t.issuer);
+      await authorize(alice, `${t.issuer}/`, aliceLogin);
+      const launch = new URL((await alice.get(`${t.issuer}/launch/${app.clientId}`)).location!);
+      const ticket = launch.searchParams.get('atrium_launch')!;
+      expect(ticket).toBeTruthy();
+      const withTicket = (redirectUri: string) => authQuery({ client_id: app.clientId, redirect_uri: redirectUri, atrium_launch: ticket });
+
+      // Copied into another user's browser, or to the app's other callback: PKCE is required again.
+      const carol = new Browser(t.issuer);
+      const elsewhere = new URL((await authorize(carol, withTicket('https://two.test/first'), { tenant: 'acme', username: 'carol', password: PASSWORD })).location!);
+      expect(elsewhere.searchParams.get('error')).toBe('invalid_request');
+      expect(elsewhere.searchParams.get('code')).toBeNull();
+      const otherCallback = new URL((await alice.follow(withTicket('https://two.test/second'))).location!);
+      expect(otherCallback.searchParams.get('error')).toBe('invalid_request');
+      // Where it was made for: a code.
+      const own = new URL((await alice.follow(withTicket('https://two.test/first'))).location!);
+      expect(own.origin + own.pathname).toBe('https://two.test/first');
+      expect(own.searchParams.get('code')).toBeTruthy();
     });
   });
 
