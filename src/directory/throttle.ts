@@ -1,17 +1,38 @@
 /**
  * Sign-in throttling against brute force and credential stuffing, in the store so that every
  * process shares it. Failures are counted in fixed one-hour windows per account (tenant + username,
- * known or not, so throttling reveals nothing) and per client IP. At the limit the account or IP is
- * locked until its window ends; a tenant admin can unlock an account earlier. An attempt is counted
- * when it starts and taken back if it succeeds, so that parallel guesses cannot all get in.
+ * known or not, so throttling reveals nothing) and per client address (IPv6: per /64). At the limit
+ * the account or address is locked until its window ends; a tenant admin can unlock an account
+ * earlier. An attempt is counted when it starts and taken back if it succeeds, so that parallel
+ * guesses cannot all get in.
  */
+import { isIPv6 } from 'node:net';
 import type { Store } from '../store/store.js';
 
 const WINDOW_SECONDS = 3600;
 
 const accountKey = (tenantCode: string, username: string): string =>
   `throttle:account:${tenantCode.trim().toLowerCase()}:${username.trim().normalize('NFKC').toLowerCase()}`;
-const ipKey = (ip: string): string => `throttle:ip:${ip}`;
+const ipKey = (ip: string): string => `throttle:ip:${throttleAddress(ip)}`;
+
+/**
+ * The address failures are counted for: an IPv4 address (also IPv4-mapped IPv6) whole, an IPv6
+ * address by its /64, which one host or customer usually has to itself: it could otherwise take a
+ * new address from its /64 for every few guesses.
+ */
+export function throttleAddress(ip: string): string {
+  const bare = ip.split('%')[0]!;
+  if (!isIPv6(bare)) return bare;
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(bare);
+  if (mapped) return mapped[1]!;
+  const groups = (part: string): string[] =>
+    part === '' ? [] : part.split(':').flatMap((g) => (g.includes('.') ? ['0', '0'] : [g])); // an embedded IPv4 is two groups
+  const [head = '', tail] = bare.split('::');
+  const left = groups(head);
+  const right = tail === undefined ? [] : groups(tail);
+  const all = tail === undefined ? left : [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
+  return `${all.slice(0, 4).map((g) => parseInt(g, 16).toString(16)).join(':')}::/64`;
+}
 
 export interface ThrottleLimits {
   accountFailuresPerHour: number;

@@ -4,7 +4,7 @@ import { createDirectory, type Directory } from '../../src/directory/index.js';
 import { createAuthentication } from '../../src/directory/authentication.js';
 import { createPasswordHasher, type PasswordHasher } from '../../src/directory/passwords.js';
 import { createTenants } from '../../src/directory/tenants.js';
-import { createThrottle } from '../../src/directory/throttle.js';
+import { createThrottle, throttleAddress } from '../../src/directory/throttle.js';
 import { createUsers } from '../../src/directory/users.js';
 import { secretMatches, sha256Hex } from '../../src/directory/ids.js';
 import { decideAccess } from '../../src/directory/assignments.js';
@@ -158,6 +158,21 @@ describe.each(DRIVERS)('directory on the %s store', (driver) => {
       await authenticate({ tenant: 'signin', username: 'dora', password: 'whatever pw' });
       expect(verified).toHaveLength(3);
       expect(verified.slice(0, 2)).toEqual([undefined, undefined]); // the dummy hash of the same cost
+    });
+
+    it('counts an IPv6 client by its /64 and an IPv4 one (also IPv4-mapped) whole', async () => {
+      expect(throttleAddress('2001:db8:1:2:aaaa::1')).toBe('2001:db8:1:2::/64');
+      expect(throttleAddress('2001:0db8:0001:0002:ffff:ffff:ffff:ffff')).toBe('2001:db8:1:2::/64');
+      expect(throttleAddress('2001:db8::5')).toBe('2001:db8:0:0::/64');
+      expect(throttleAddress('fe80::1%eth0')).toBe('fe80:0:0:0::/64');
+      expect(throttleAddress('64:ff9b::192.0.2.1')).toBe('64:ff9b:0:0::/64');
+      expect(throttleAddress('::ffff:192.0.2.7')).toBe('192.0.2.7');
+      expect(throttleAddress('192.0.2.7')).toBe('192.0.2.7');
+      // Guesses from addresses of one /64 lock it together.
+      const throttle = createThrottle(t.store, { accountFailuresPerHour: 1000, ipFailuresPerHour: 2 });
+      for (const ip of ['2001:db8:7:7::1', '2001:db8:7:7::2']) expect((await throttle.attempt('v6', `user-${ip}`, ip)).locked).toBe(false);
+      expect((await throttle.attempt('v6', 'another', '2001:db8:7:7:ffff::9')).locked).toBe(true);
+      expect((await throttle.attempt('v6', 'another', '2001:db8:7:8::1')).locked).toBe(false);
     });
 
     it('lets no more attempts than the limit check a password, however many come at once', async () => {
