@@ -92,10 +92,12 @@ export interface SessionSummary {
   apps: string[];
 }
 
-/** The live sessions of an account, for admins. */
+/** The live sessions of an account, for admins. Those that ended on their own leave the account's index. */
 export async function listAccountSessions(provider: Provider, store: Store, accountId: string): Promise<SessionSummary[]> {
   const uids = await accountSessionUids(store, accountId);
   const sessions = await Promise.all(uids.map((uid) => provider.Session.findByUid(uid)));
+  const ended = uids.filter((_uid, i) => sessions[i] === undefined);
+  if (ended.length > 0) await store.hdel(oidcKeys.accountSessions(accountId), ...ended);
   return sessions
     .filter((s): s is NonNullable<typeof s> => s?.accountId === accountId)
     .map((s) => ({

@@ -9,7 +9,7 @@ import { createRemoteJWKSet, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
 import { disableUser } from '../../src/admin/users.js';
 import { oidcKeys } from '../../src/oidc/adapter.js';
-import { sessionTtl } from '../../src/oidc/sessions.js';
+import { listAccountSessions, sessionTtl } from '../../src/oidc/sessions.js';
 import { authorize, Browser, hiddenFields } from '../helpers/browser.js';
 import { aliceLogin, PASSWORD, seedDirectory, type Seed } from '../helpers/fixtures.js';
 import { startAtrium, type TestServer } from '../helpers/atrium.js';
@@ -137,6 +137,20 @@ describe('sessions and single logout', () => {
     await until(() => apps.every((a, i) => a.receiver.tokens.length >= before[i]! + 2), 'deliveries for both sessions');
     expect((await first.get(`${t.issuer}/`)).status).toBe(303);
     expect((await second.get(`${t.issuer}/`)).status).toBe(303);
+  });
+
+  it('drops sessions that ended on their own from the account’s index when they are listed', async () => {
+    const user = await t.atrium.directory.users.create(seed.acme.id, { username: 'ivy', password: PASSWORD });
+    const login = { tenant: 'acme', username: 'ivy', password: PASSWORD };
+    const browsers = [await signedIntoBothApps(login), await signedIntoBothApps(login)];
+    const index = oidcKeys.accountSessions(user.id);
+    expect(Object.keys((await t.atrium.store.hgetall(index)) ?? {})).toHaveLength(2);
+    // One idles out: its record and uid key expire; the account's index still names it.
+    const gone = browsers[0]!.cookie('_session')!;
+    const { uid } = (await t.atrium.provider.Session.adapter.find(gone))!;
+    await t.atrium.store.del(oidcKeys.record('Session', gone), oidcKeys.sessionUid(String(uid)));
+    expect(await listAccountSessions(t.atrium.provider, t.atrium.store, user.id)).toHaveLength(1);
+    expect(Object.keys((await t.atrium.store.hgetall(index)) ?? {})).toHaveLength(1);
   });
 
   it('signs out everywhere: the account’s other browsers are signed out too', async () => {
