@@ -35,8 +35,10 @@ export function createAdminAuth(provider: Provider, directory: Directory) {
     }
     if (app.management.role === 'tenant' && scopes.has('atrium:tenant-admin')) {
       // A disabled tenant's automation stops with its admins' sessions.
+      // (Never the platform tenant: its admins are platform admins; such an app registered before
+      // that was refused at registration is refused here.)
       const tenant = await directory.tenants.byId(app.management.tenantId);
-      if (tenant?.status !== 'active') throw refused;
+      if (tenant?.status !== 'active' || tenant.platform) throw refused;
       return { platform: false, tenantId: app.management.tenantId, userId: `app:${app.clientId}`, username: app.name };
     }
     throw refused;

@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as oidc from 'openid-client';
 import { ensurePlatformAdmin } from '../../src/directory/bootstrap.js';
+import { writeRecord } from '../../src/directory/records.js';
 import { authorize, Browser } from '../helpers/browser.js';
 import { aliceLogin, seedDirectory, type Seed } from '../helpers/fixtures.js';
 import { startAtrium, type TestServer } from '../helpers/atrium.js';
@@ -69,6 +70,11 @@ describe.each(DRIVERS)('management tokens on the %s store', (driver) => {
       t.atrium.directory.apps.create({ name: 'Stray robot', redirectUris: ['https://robot.test/cb'], management: { role: 'tenant', tenantId } });
     await expect(register('0'.repeat(32))).rejects.toMatchObject({ status: 400, message: 'management.tenantId: no such tenant' });
     await expect(register(platform.id)).rejects.toMatchObject({ status: 400, message: 'management.tenantId: the platform tenant is managed with role platform' });
+
+    // One registered before that was refused (its record rewritten here) gets no access either.
+    const { token, app } = await tokenFor({ role: 'tenant', tenantId: seed.acme.id }, 'atrium:tenant-admin');
+    await writeRecord(t.atrium.store, `app:${app.clientId}`, { ...app, management: { role: 'tenant', tenantId: platform.id } });
+    expect((await get(`/tenants/${platform.id}/users`, token)).status).toBe(401);
   });
 
   it('refuses a management app the scope it was not given', async () => {
