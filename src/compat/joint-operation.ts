@@ -5,11 +5,11 @@
  * sessions. A token from either dialect works at both userinfo endpoints.
  *
  * Scope: the dialect's default scope is `get_user_info`; `openid` makes the request OIDC. The
- * standard userinfo endpoint needs `openid`, so a request without it is sent on with `openid` added
- * and with the nonce IMPLICIT_OPENID_NONCE (so are the workbench's launches of kit apps, see
- * workbench/launch.ts): the dialect's token answer then shows the grant as the dialect knows it,
- * without `openid` and without an ID token. An app that asked for `openid` itself (with its own
- * nonce or none) gets its ID token and scope.
+ * standard userinfo endpoint needs `openid`, so every request is sent on with `openid` added (the
+ * workbench's launches ask for `openid get_user_info` too): the dialect's token answer shows a
+ * `get_user_info` grant as the dialect knows it, without `openid` and without an ID token, unless
+ * the app asked for `openid` itself. That request carries the scope OPENID_REQUESTED as well, which
+ * no answer shows: with it, the app gets its ID token (with its own nonce, if it sent one).
  */
 import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
@@ -20,12 +20,11 @@ import type { Directory } from '../directory/index.js';
 import type { Backchannel } from '../oidc/backchannel.js';
 import { settleWrites } from '../oidc/adapter.js';
 import { endBrowserSession } from '../oidc/sessions.js';
+import { OPENID_REQUESTED } from '../oidc/accounts.js';
 import { accountForAccessToken, redirectUriOfCode } from '../oidc/tokens.js';
 
 export const JOINT_PREFIX = '/api/v1';
 export const DEFAULT_SCOPE = 'get_user_info';
-/** The nonce of a request that did not ask for `openid` itself (see above): never an app's own. */
-export const IMPLICIT_OPENID_NONCE = 'atrium:openid-not-requested';
 
 const UNAUTHORIZED = { error: 'unauthorized', error_description: 'Full authentication is required to access this resource' };
 
@@ -33,15 +32,6 @@ type Form = Record<string, unknown>;
 const text = (form: Form | undefined, name: string): string => {
   const value = form?.[name];
   return typeof value === 'string' ? value : '';
-};
-
-/** The nonce of an ID token this provider has just signed (so read, not verified). */
-const idTokenNonce = (idToken: string): unknown => {
-  try {
-    return (JSON.parse(Buffer.from(idToken.split('.')[1] ?? '', 'base64url').toString('utf8')) as { nonce?: unknown }).nonce;
-  } catch {
-    return undefined;
-  }
 };
 
 /** Rewrites the request to a standard endpoint of the provider, which then handles it. */
@@ -64,9 +54,9 @@ export function createJointOperationRoutes(options: { provider: Provider; direct
       const value = incoming.get(name);
       if (value !== null) query.set(name, value);
     }
-    const requested = (incoming.get('scope') || DEFAULT_SCOPE).split(' ').filter(Boolean);
-    if (!requested.includes('openid')) query.set('nonce', IMPLICIT_OPENID_NONCE);
-    query.set('scope', [...new Set(['openid', ...requested])].join(' '));
+    const requested = (incoming.get('scope') || DEFAULT_SCOPE).split(' ').filter((s) => s && s !== OPENID_REQUESTED);
+    const marked = requested.includes('openid') && requested.includes(DEFAULT_SCOPE) ? [OPENID_REQUESTED] : [];
+    query.set('scope', [...new Set(['openid', ...requested, ...marked])].join(' '));
     rewrite(ctx, '/auth', query);
     await next();
   });
@@ -94,8 +84,8 @@ export function createJointOperationRoutes(options: { provider: Provider; direct
     const answer = (ctx.body ?? {}) as Record<string, unknown>;
     if (ctx.status === 200) {
       const granted = String(answer.scope ?? '').split(' ').filter(Boolean);
-      const implicitOpenid = typeof answer.id_token === 'string' && idTokenNonce(answer.id_token) === IMPLICIT_OPENID_NONCE;
-      const scope = granted.filter((s) => !(implicitOpenid && s === 'openid')).join(' ');
+      const implicitOpenid = granted.includes(DEFAULT_SCOPE) && !granted.includes(OPENID_REQUESTED);
+      const scope = granted.filter((s) => s !== OPENID_REQUESTED && !(implicitOpenid && s === 'openid')).join(' ');
       ctx.body = {
         access_token: answer.access_token,
         token_type: 'Bearer',

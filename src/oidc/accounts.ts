@@ -12,6 +12,13 @@ export interface AtriumAccount extends Account {
   tenant: Tenant;
 }
 
+/**
+ * A scope of no claims that the joint-operation dialect adds to a request whose app asked for
+ * `openid` together with `get_user_info`, so that its token answer includes the ID token
+ * (compat/joint-operation.ts); never shown in that answer.
+ */
+export const OPENID_REQUESTED = 'atrium:openid-requested';
+
 /** Claims by scope. `openid` carries the tenant, so the ID token always has `tenant_id`. */
 export const CLAIMS = {
   openid: ['sub', 'tenant_id', 'tenant_code', 'tenant_name'],

@@ -7,7 +7,7 @@ import type { Config } from '../config/index.js';
 import type { AccessDecision, App, Directory } from '../directory/index.js';
 import type { Store } from '../store/store.js';
 import { GrantRevoked, createAdapterFactory, grantTokenIds } from './adapter.js';
-import { CLAIMS, createFindAccount, loadAccount, type AtriumAccount } from './accounts.js';
+import { CLAIMS, createFindAccount, loadAccount, OPENID_REQUESTED, type AtriumAccount } from './accounts.js';
 import { compareHashedClientSecrets } from './client-auth.js';
 import { ACCESS_TOKEN_TTL, clientMetadata, PKCE_OPTIONAL, PREVIOUS_SECRET, PREVIOUS_SECRET_UNTIL, REFRESH_TOKEN_TTL, toClientMetadata } from './clients.js';
 import { createLaunchTickets, LAUNCH_PARAM, type LaunchTickets } from './launch-ticket.js';
@@ -99,7 +99,7 @@ export async function createProvider(options: {
     cookies: { keys: cookieKeys },
     findAccount: createFindAccount(directory, async (user, clientId) => (await decideAccess(directory, user, clientId)) === 'granted'),
     claims: CLAIMS,
-    scopes: ['openid', 'offline_access', 'profile', 'email', 'phone', 'get_user_info', 'atrium:admin', 'atrium:tenant-admin'],
+    scopes: ['openid', 'offline_access', 'profile', 'email', 'phone', 'get_user_info', OPENID_REQUESTED, 'atrium:admin', 'atrium:tenant-admin'],
     responseTypes: ['code'],
     clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'none'],
     clientDefaults: {

@@ -4,7 +4,6 @@
  * authorization request started by Atrium for its launch callback (the joint-operation workbench
  * flow), which the signed-in user's session answers at once with `code`, `tenant` and `iss`.
  */
-import { IMPLICIT_OPENID_NONCE } from '../compat/joint-operation.js';
 import type { App } from '../directory/index.js';
 import { LAUNCH_PARAM } from '../oidc/launch-ticket.js';
 
@@ -25,10 +24,6 @@ export function launchTarget(app: App, options: { issuer: string; loginHint: str
     redirect_uri: callback,
     response_type: 'code',
     scope: 'openid get_user_info',
-    // The app asked for nothing. A joint-operation kit app (registered without PKCE: the kit cannot
-    // send it) gets its dialect's token answer for `get_user_info` alone; an OIDC app keeps an ID
-    // token without a nonce it did not send (its library would refuse one).
-    ...(app.requirePkce === false ? { nonce: IMPLICIT_OPENID_NONCE } : {}),
     // Atrium starts this request, not the app: the ticket exempts it from PKCE (launch-ticket.ts).
     [LAUNCH_PARAM]: options.ticket(callback),
   });

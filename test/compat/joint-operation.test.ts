@@ -295,6 +295,13 @@ describe.each(DRIVERS)('joint-operation dialect on the %s store', (driver) => {
       expect(launched.status).toBe(200);
       expect(Object.keys(launched.body).sort()).toEqual(['access_token', 'expires_in', 'refresh_token', 'scope', 'token_type']);
       expect(launched.body.scope).toBe('get_user_info');
+
+      // Also a kit app registered as apps are by default (PKCE required of its own requests).
+      const crmLanding = new URL((await browser.follow((await browser.get(`${t.issuer}/launch/${seed.crm.app.clientId}`)).location!)).location!);
+      const crmLaunched = await post('/oauth2/token', { client_id: seed.crm.app.clientId, client_secret: seed.crm.clientSecret!, grant_type: 'authorization_code', code: crmLanding.searchParams.get('code')! });
+      expect(crmLaunched.status).toBe(200);
+      expect(crmLaunched.body).not.toHaveProperty('id_token');
+      expect(crmLaunched.body.scope).toBe('get_user_info');
     });
   });
 
