@@ -209,19 +209,30 @@ export async function removeRecord(store: Store, key: string): Promise<boolean> 
 export const now = (): string => new Date().toISOString();
 
 /**
- * What else changes when a user or tenant is disabled or enabled. Disabling voids every session and
- * token issued until then, this second included (they carry whole seconds): `tokensRevokedAt` is the
- * next second. Enabling again within that second waits for it, so that nothing issued after the
- * enabling is taken for something issued before the disabling.
+ * Seconds past a disabling that `tokensRevokedAt` reaches: sessions and tokens carry whole seconds,
+ * and a request that found the account still active just before may issue one a moment after.
  */
-export async function statusChange(
-  record: { status: 'active' | 'disabled'; tokensRevokedAt?: number },
+const REVOCATION_MARGIN_SECONDS = 2;
+
+/**
+ * Writes a status change of a user or tenant record (read fresh by `read`) with what goes with it.
+ * Disabling voids every session and token issued until then, and until the margin above:
+ * `tokensRevokedAt`. Enabling again before that moment first waits for it (then reads the record
+ * again, so that no change made meanwhile is lost), so that nothing issued after the enabling is
+ * taken for something issued before the disabling.
+ */
+export async function withStatusChange<T extends { status: 'active' | 'disabled'; tokensRevokedAt?: number }>(
+  read: () => Promise<T>,
   status: 'active' | 'disabled' | undefined,
-): Promise<{ tokensRevokedAt?: number }> {
-  if (status === 'disabled' && record.status !== 'disabled') return { tokensRevokedAt: Math.floor(Date.now() / 1000) + 1 };
-  if (status === 'active' && record.tokensRevokedAt !== undefined) {
-    const wait = record.tokensRevokedAt * 1000 - Date.now();
-    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+): Promise<{ record: T; implied: { tokensRevokedAt?: number } }> {
+  let record = await read();
+  if (status === 'disabled' && record.status !== 'disabled') {
+    return { record, implied: { tokensRevokedAt: Math.floor(Date.now() / 1000) + REVOCATION_MARGIN_SECONDS } };
   }
-  return {};
+  const wait = status === 'active' && record.tokensRevokedAt !== undefined ? record.tokensRevokedAt * 1000 - Date.now() : 0;
+  if (wait > 0) {
+    await new Promise((resolve) => setTimeout(resolve, wait));
+    record = await read();
+  }
+  return { record, implied: {} };
 }

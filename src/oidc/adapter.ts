@@ -422,8 +422,10 @@ export class StoreAdapter implements Adapter {
       // came in between must not be undone (a new grant, never found, is simply written).
       const requires = typeof recalledGrant(id) === 'string' ? GRANT_FIELD : undefined;
       const writes: Promise<boolean | void>[] = [this.store.hsetRecords(oidcKeys.grant(id), { [GRANT_FIELD]: record }, { ttl, now, requires })];
-      if (payload.clientId && ttl !== undefined) {
-        const period = grantPeriod(now + ttl);
+      const exp = typeof payload.exp === 'number' ? payload.exp : ttl === undefined ? undefined : now + ttl;
+      if (payload.clientId && exp !== undefined) {
+        // The period of the expiry the record holds, as its destruction computes it.
+        const period = grantPeriod(exp);
         // Until its period ends: every grant in it has expired by then.
         writes.push(this.store.hset(oidcKeys.clientGrants(payload.clientId, period), { [id]: '' }, { ttl: (period + 1) * GRANT_INDEX_PERIOD - now, extend: true }));
       }

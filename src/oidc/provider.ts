@@ -6,7 +6,7 @@ import Provider, { interactionPolicy, type AdapterPayload, type Client, type Con
 import type { Config } from '../config/index.js';
 import type { AccessDecision, App, Directory } from '../directory/index.js';
 import type { Store } from '../store/store.js';
-import { GrantRevoked, createAdapterFactory, grantTokenIds } from './adapter.js';
+import { GrantRevoked, MAX_GRANT_SECONDS, createAdapterFactory, grantTokenIds } from './adapter.js';
 import { CLAIMS, createFindAccount, loadAccount, OPENID_REQUESTED, type AtriumAccount } from './accounts.js';
 import { compareHashedClientSecrets } from './client-auth.js';
 import { ACCESS_TOKEN_TTL, clientMetadata, PKCE_OPTIONAL, PREVIOUS_SECRET, PREVIOUS_SECRET_UNTIL, REFRESH_TOKEN_TTL, toClientMetadata } from './clients.js';
@@ -150,7 +150,7 @@ export async function createProvider(options: {
       // lifetime is counted from the sign-in, and the tokens it rotates in are cut to the grant's.
       Grant: (_ctx, _grant, client?: Client) => {
         const refresh = client?.grantTypeAllowed('refresh_token') ? (perApp(client, REFRESH_TOKEN_TTL) ?? config.ttl.refreshToken) : 0;
-        return Math.max(config.ttl.grant, refresh + config.ttl.authorizationCode);
+        return Math.min(MAX_GRANT_SECONDS, Math.max(config.ttl.grant, refresh + config.ttl.authorizationCode));
       },
       ClientCredentials: 600,
     },

@@ -252,8 +252,9 @@ function connect(options: RedisStoreOptions): Redis | Cluster {
       scaleReads: 'master',
       // A command that failed is never sent again by the client: not after a connection closed
       // (it may have run: a script would run twice, and a caller answered 503 would take effect),
-      // nor after CLUSTERDOWN or TRYAGAIN (after the caller's timeout it would take effect later).
-      // Redirections (MOVED, ASK), which mean the command did not run, are still followed.
+      // nor after CLUSTERDOWN (a delayed retry could take effect after the caller's timeout).
+      // Redirections (MOVED, ASK) and TRYAGAIN (a multi-key command during resharding), which mean
+      // the command did not run, are still followed, at once (ioredis always retries TRYAGAIN).
       retryDelayOnFailover: 0,
       retryDelayOnClusterDown: 0,
       retryDelayOnTryAgain: 0,
