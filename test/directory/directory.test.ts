@@ -193,6 +193,10 @@ describe.each(DRIVERS)('directory on the %s store', (driver) => {
       // Each failure counted once; refused attempts and a success not at all.
       expect(await throttle.failures('burst', 'bo')).toBe(failed);
       await throttle.unlock('burst', 'bo');
+      // A success leaves no count behind (none is kept at zero for the hour).
+      const alone = await throttle.attempt('burst', 'bo', '192.0.2.99');
+      await alone.release();
+      expect(await t.store.getMany(['throttle:account:burst:bo', 'throttle:ip:192.0.2.99'])).toEqual([undefined, undefined]);
     });
 
     it('counts the attempt and reads the account beside a gate, and hashes only once the gate has passed', async () => {
