@@ -12,7 +12,7 @@
  * went away in between), cached copies still expire after `MAX_AGE_MS`.
  */
 import { randomBytes } from 'node:crypto';
-import { conflict } from '../errors.js';
+import { conflict, notFound } from '../errors.js';
 import { currentRequest, runInRequest } from '../request-context.js';
 import type { Store } from '../store/store.js';
 
@@ -208,6 +208,24 @@ export async function removeRecord(store: Store, key: string): Promise<boolean> 
 
 export const now = (): string => new Date().toISOString();
 
+type StatusRecord = { status: 'active' | 'disabled'; tokensRevokedAt?: number; updatedAt: string };
+
+/**
+ * Changes a user or tenant record (at `key`; undefined for an id that cannot be one) from its latest
+ * version, with what a change of its status implies (see withStatusChange): 404 when there is none.
+ */
+export async function updateStatusRecord<T extends StatusRecord>(store: Store, key: string | undefined, what: string, changes: Partial<T>): Promise<T> {
+  const read = async (): Promise<T> => {
+    const record = key === undefined ? undefined : await readRecordFresh<T>(store, key);
+    if (!record) throw notFound(`${what} not found`);
+    return record;
+  };
+  const { record, implied } = await withStatusChange(read, changes.status);
+  const updated: T = { ...record, ...changes, ...implied, updatedAt: now() };
+  await writeRecord(store, key!, updated);
+  return updated;
+}
+
 /**
  * Seconds past a disabling that `tokensRevokedAt` reaches: sessions and tokens carry whole seconds,
  * and a request that found the account still active just before may issue one a moment after.
@@ -221,7 +239,7 @@ const REVOCATION_MARGIN_SECONDS = 2;
  * again, so that no change made meanwhile is lost), so that nothing issued after the enabling is
  * taken for something issued before the disabling.
  */
-export async function withStatusChange<T extends { status: 'active' | 'disabled'; tokensRevokedAt?: number }>(
+async function withStatusChange<T extends StatusRecord>(
   read: () => Promise<T>,
   status: 'active' | 'disabled' | undefined,
 ): Promise<{ record: T; implied: { tokensRevokedAt?: number } }> {

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { conflict, notFound } from '../errors.js';
 import type { Store } from '../store/store.js';
 import { newId } from './ids.js';
-import { now, readIndexEntry, readRecord, readRecordFresh, readRecords, withStatusChange, writeRecord } from './records.js';
+import { now, readIndexEntry, readRecord, readRecords, updateStatusRecord, writeRecord } from './records.js';
 import { displayName, parseInput, tenantCode } from './validation.js';
 
 export interface Tenant {
@@ -65,15 +65,7 @@ export function createTenants(store: Store) {
 
     async update(id: string, input: unknown): Promise<Tenant> {
       const changes = parseInput(z.object({ name: displayName, status: z.enum(['active', 'disabled']) }).partial().strict(), input);
-      const read = async (): Promise<Tenant> => {
-        const tenant = /^[0-9a-f]{32}$/.test(id) ? await readRecordFresh<Tenant>(store, key(id)) : undefined;
-        if (!tenant) throw notFound('tenant not found');
-        return tenant;
-      };
-      const { record: tenant, implied } = await withStatusChange(read, changes.status);
-      const updated = { ...tenant, ...changes, ...implied, updatedAt: now() };
-      await writeRecord(store, key(id), updated);
-      return updated;
+      return updateStatusRecord<Tenant>(store, /^[0-9a-f]{32}$/.test(id) ? key(id) : undefined, 'tenant', changes);
     },
 
     async list(): Promise<Tenant[]> {

@@ -4,7 +4,7 @@ import { conflict, notFound } from '../errors.js';
 import type { Store } from '../store/store.js';
 import { newId } from './ids.js';
 import type { PasswordHasher } from './passwords.js';
-import { now, readIndexEntry, readRecord, readRecordFresh, readRecords, removeRecord, withStatusChange, writeRecord } from './records.js';
+import { now, readIndexEntry, readRecord, readRecords, removeRecord, updateStatusRecord, writeRecord } from './records.js';
 import { displayName, parseInput, password, username } from './validation.js';
 
 export interface User {
@@ -90,15 +90,7 @@ export function createUsers(store: Store, hasher: PasswordHasher) {
     },
 
     async update(id: string, changes: Partial<Pick<User, 'name' | 'email' | 'mobile' | 'role' | 'status' | 'passwordHash'>>): Promise<User> {
-      const read = async (): Promise<User> => {
-        const user = /^[0-9a-f]{32}$/.test(id) ? await readRecordFresh<User>(store, key(id)) : undefined;
-        if (!user) throw notFound('user not found');
-        return user;
-      };
-      const { record: user, implied } = await withStatusChange(read, changes.status);
-      const updated = { ...user, ...changes, ...implied, updatedAt: now() };
-      await writeRecord(store, key(id), updated);
-      return updated;
+      return updateStatusRecord<User>(store, /^[0-9a-f]{32}$/.test(id) ? key(id) : undefined, 'user', changes);
     },
 
     /** Sets a new password (policy applies) and returns the user. */
