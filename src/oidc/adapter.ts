@@ -474,7 +474,11 @@ export class StoreAdapter implements Adapter {
     }
     const writes: Promise<unknown>[] = [saved];
     if (this.model === 'Session' && payload.uid) {
-      writes.push(this.store.set(oidcKeys.sessionUid(payload.uid), id, { ttl }));
+      // A session saved back keeps its uid index only while that still names it: a sign-in may have
+      // moved the session to a new id meanwhile (oidc-provider's resetIdentifier), whose index entry
+      // must not be pointed back at this one (that would hide the live session from sign-out
+      // everywhere and from admins). A new session, or a new id, takes the index.
+      writes.push(this.store.set(oidcKeys.sessionUid(payload.uid), id, update ? { ttl, ifAbsentOr: id } : { ttl }));
       if (payload.accountId) writes.push(this.store.hset(oidcKeys.accountSessions(payload.accountId), { [payload.uid]: '' }, { ttl, extend: true }));
     }
     await Promise.all(writes);

@@ -14,7 +14,7 @@ import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import calculateSlot from 'cluster-key-slot';
 import type { HostPort } from '../config/index.js';
 import { storeUnavailable } from '../errors.js';
-import { trimSize, type Store } from './store.js';
+import { assertOneCondition, trimSize, type Store } from './store.js';
 
 /**
  * Lua, after a write to KEYS[1] (whose prior existence is in `existed`): a TTL of `ttl` ms ('' for
@@ -45,6 +45,11 @@ const SCRIPTS = {
       return 1
     end
     return 0`,
+  setIfAbsentOr: `
+    local current = redis.call('get', KEYS[1])
+    if current and current ~= ARGV[1] then return 0 end
+    if ARGV[3] == '' then redis.call('set', KEYS[1], ARGV[2]) else redis.call('set', KEYS[1], ARGV[2], 'PX', ARGV[3]) end
+    return 1`,
   incrWithTtl: `
     local created = redis.call('exists', KEYS[1]) == 0
     local value = redis.call('incrby', KEYS[1], ARGV[1])
@@ -357,7 +362,8 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Stor
 
     async set(key, value, options = {}) {
       const ttl = ms(options.ttl);
-      if (options.ifAbsent && options.ifPresent) throw new Error('set: ifAbsent and ifPresent exclude each other');
+      assertOneCondition(options);
+      if (options.ifAbsentOr !== undefined) return (await script('setIfAbsentOr', key, [options.ifAbsentOr, value, ttl])) === 1;
       const result = await call(() => {
         if (ttl && options.ifAbsent) return redis.set(key, value, 'PX', ttl, 'NX');
         if (ttl && options.ifPresent) return redis.set(key, value, 'PX', ttl, 'XX');

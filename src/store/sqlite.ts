@@ -6,7 +6,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { trimSize, type Store } from './store.js';
+import { assertOneCondition, trimSize, type Store } from './store.js';
 import { storeUnavailable } from '../errors.js';
 
 type EntryType = 'string' | 'hash' | 'set';
@@ -180,10 +180,14 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     },
 
     async set(key, value, options = {}) {
-      if (options.ifAbsent && options.ifPresent) throw new Error('set: ifAbsent and ifPresent exclude each other');
+      assertOneCondition(options);
       return write((now) => {
         if (options.ifAbsent && live(key, now)) return false;
         if (options.ifPresent && !live(key, now)) return false;
+        if (options.ifAbsentOr !== undefined) {
+          const row = live(key, now, 'string');
+          if (row && row.value !== options.ifAbsentOr) return false;
+        }
         drop(key);
         q.putEntry.run(key, 'string', value, expiryOf(options.ttl, now));
         return true;

@@ -25,6 +25,13 @@ export interface HashCap {
 }
 
 /** The size a cap trims to once exceeded (checked: a cap that could empty a hash is a bug). */
+/** `set` takes at most one of its conditions. */
+export function assertOneCondition(options: { ifAbsent?: boolean; ifPresent?: boolean; ifAbsentOr?: string }): void {
+  if ([options.ifAbsent, options.ifPresent, options.ifAbsentOr !== undefined].filter(Boolean).length > 1) {
+    throw new Error('set: ifAbsent, ifPresent and ifAbsentOr exclude each other');
+  }
+}
+
 export function trimSize(cap: HashCap): number {
   const trimTo = cap.trimTo ?? cap.max;
   if (cap.prefix === '' || cap.mark?.startsWith(cap.prefix) || cap.mark === '' || !Number.isInteger(cap.max) || cap.max < 1 || !Number.isInteger(trimTo) || trimTo < 0 || trimTo > cap.max) {
@@ -50,9 +57,10 @@ export interface Store {
   getMany(keys: readonly string[]): Promise<(string | undefined)[]>;
   /**
    * Sets a string. With `ifAbsent`, only when the key does not exist; with `ifPresent`, only when
-   * it does (not expired): false otherwise. Replaces any value and TTL the key had.
+   * it does (not expired); with `ifAbsentOr`, only when it does not exist or holds that value: false
+   * otherwise. Replaces any value and TTL the key had. At most one condition.
    */
-  set(key: string, value: string, options?: { ttl?: number; ifAbsent?: boolean; ifPresent?: boolean }): Promise<boolean>;
+  set(key: string, value: string, options?: { ttl?: number; ifAbsent?: boolean; ifPresent?: boolean; ifAbsentOr?: string }): Promise<boolean>;
   /** Deletes keys of any type; returns how many existed. */
   del(...keys: string[]): Promise<number>;
   /** Deletes the string at `key` only while it still equals `expected`. */

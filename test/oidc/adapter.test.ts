@@ -659,6 +659,33 @@ describe.each(ALL_TOPOLOGIES)('oidc-provider adapter on the %s store', (driver) 
     expect(await sessions.find('sf2')).toBeUndefined();
     expect((await sessions.findByUid('SF'))?.jti).toBe('sf3');
 
+    // Replaced while this request saves it back: a sign-in (oidc-provider's resetIdentifier)
+    // destroys the old id and writes the new one right after this request's save of the old id
+    // succeeded, before this request writes its uid index. That index stays with the new id, so the
+    // live session stays reachable by uid (to end it).
+    const rotating: Store = {
+      ...t.store,
+      async set(key, value, options) {
+        const written = await t.store.set(key, value, options);
+        if (key === oidcKeys.record('Session', 'sf3') && options?.ifPresent) {
+          await withRecordCache(async () => {
+            await sessions.destroy('sf3');
+            await sessions.upsert('sf4', { ...session, jti: 'sf4' }, 600);
+          });
+        }
+        return written;
+      },
+    };
+    await withRecordCache(async () => {
+      const stale = new StoreAdapter(rotating, 'Session');
+      await stale.find('sf3');
+      await stale.upsert('sf3', { ...session, jti: 'sf3' }, 600);
+    });
+    expect((await sessions.findByUid('SF'))?.jti).toBe('sf4');
+    expect(Object.keys((await t.store.hgetall(oidcKeys.accountSessions('sf-acc'))) ?? {})).toEqual(['SF']);
+    await sessions.destroy('sf4');
+    await sessions.upsert('sf3', { ...session, jti: 'sf3' }, 600);
+
     // Found and still there: saved, with its new lifetime.
     await withRecordCache(async () => {
       await sessions.find('sf3');

@@ -30,6 +30,24 @@ describe.each(ALL_TOPOLOGIES)('store conformance: %s driver', (driver) => {
       expect(await store.get('s:nx')).toBe('first');
     });
 
+    it('sets only when absent or holding the given value with ifAbsentOr, with the new TTL', async () => {
+      expect(await store.set('s:ao', 'mine', { ifAbsentOr: 'mine', ttl: 60 })).toBe(true);
+      expect(await store.ttl('s:ao')).toBeGreaterThan(58);
+      expect(await store.set('s:ao', 'mine', { ifAbsentOr: 'mine', ttl: 120 })).toBe(true);
+      expect(await store.ttl('s:ao')).toBeGreaterThan(118);
+      await store.set('s:ao', 'theirs');
+      expect(await store.set('s:ao', 'mine', { ifAbsentOr: 'mine', ttl: 60 })).toBe(false);
+      expect(await store.get('s:ao')).toBe('theirs');
+      expect(await store.ttl('s:ao')).toBe(-1);
+      expect(await store.set('s:ao', 'next', { ifAbsentOr: 'theirs' })).toBe(true);
+      expect([await store.get('s:ao'), await store.ttl('s:ao')]).toEqual(['next', -1]);
+      await store.set('s:ao-gone', 'theirs', { ttl: 0.1 });
+      await sleep(150);
+      expect(await store.set('s:ao-gone', 'mine', { ifAbsentOr: 'mine' })).toBe(true);
+      expect(await store.get('s:ao-gone')).toBe('mine');
+      await expect(store.set('s:ao', 'x', { ifAbsent: true, ifAbsentOr: 'x' })).rejects.toThrow(/exclude/);
+    });
+
     it('sets only when present (and not expired) with ifPresent, with the new TTL', async () => {
       expect(await store.set('s:xx', 'first', { ifPresent: true })).toBe(false);
       expect(await store.get('s:xx')).toBeUndefined();
