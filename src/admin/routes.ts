@@ -19,7 +19,7 @@ import { endAccountSessions, listAccountSessions } from '../oidc/sessions.js';
 import type { Store } from '../store/store.js';
 import type { AdminAuth, Principal } from './auth.js';
 import { LIST_QUERY, paginate } from './pagination.js';
-import { disableUser } from './users.js';
+import { disableUser, endTenantSessions } from './users.js';
 
 export interface AdminDeps {
   provider: Provider;
@@ -49,14 +49,14 @@ const publicUser = (u: User) => {
   return { id: p.id, tenant_id: p.tenantId, username: p.username, name: p.name, email: p.email, mobile: p.mobile, role: p.role, status: p.status, created_at: p.createdAt, updated_at: p.updatedAt };
 };
 
-const record = (deps: AdminDeps, ctx: Context, principal: Principal, event: { type: string; tenantId: string; userId?: string; clientId?: string; before?: unknown; after?: unknown }) =>
+const record = (deps: AdminDeps, ctx: Context, principal: Principal, event: { type: string; tenantId: string; userId?: string; clientId?: string; before?: unknown; after?: unknown; detail?: Record<string, string | number> }) =>
   deps.directory.audit.record({
     type: event.type,
     tenantId: event.tenantId,
     ...(event.userId ? { userId: event.userId } : {}),
     ...(event.clientId ? { clientId: event.clientId } : {}),
     ip: ctx.ip,
-    detail: { by: principal.userId, before: JSON.stringify(event.before ?? null), after: JSON.stringify(event.after ?? null) },
+    detail: { by: principal.userId, before: JSON.stringify(event.before ?? null), after: JSON.stringify(event.after ?? null), ...event.detail },
   });
 
 const createUserBody = z.object({
@@ -142,7 +142,15 @@ export const ADMIN_ROUTES: AdminRoute[] = [
     async handle({ ctx, principal, params, body, deps }) {
       const before = await deps.auth.tenant(principal, params.tenantId!);
       const after = await deps.directory.tenants.update(before.id, body);
-      await record(deps, ctx, principal, { type: 'admin.tenant.update', tenantId: before.id, before: publicTenant(before), after: publicTenant(after) });
+      // Disabling ends its users' sessions and tells their apps (back-channel logout).
+      const sessionsEnded = before.status !== 'disabled' && after.status === 'disabled' ? await endTenantSessions(deps, before.id) : undefined;
+      await record(deps, ctx, principal, {
+        type: 'admin.tenant.update',
+        tenantId: before.id,
+        before: publicTenant(before),
+        after: publicTenant(after),
+        ...(sessionsEnded === undefined ? {} : { detail: { sessionsEnded } }),
+      });
       return publicTenant(after);
     },
   },

@@ -1,6 +1,7 @@
 /**
- * Admin actions on users that reach beyond the directory: disabling a user also ends every session
- * they have (with back-channel logout to the apps) and revokes their refresh tokens at once.
+ * Admin actions on users that reach beyond the directory: disabling a user, or a whole tenant, also
+ * ends every session they have (with back-channel logout to the apps) and revokes their refresh
+ * tokens at once.
  */
 import type Provider from 'oidc-provider';
 import type { Directory, User } from '../directory/index.js';
@@ -29,4 +30,27 @@ export async function disableUser(deps: AdminDeps, userId: string, actor: { ip?:
     detail: { by: actor.by, before: before.status, after: user.status, sessionsEnded },
   });
   return { user, sessionsEnded };
+}
+
+/** How many users' sessions are ended at once when a tenant is disabled. */
+const TENANT_SESSIONS_PARALLELISM = 8;
+
+/**
+ * Ends every session of a tenant's users, with back-channel logout, a few users at a time. (Their
+ * tokens and sessions are already void by the tenant's `tokensRevokedAt`; this tells the apps.)
+ * Returns how many sessions ended.
+ */
+export async function endTenantSessions(deps: AdminDeps, tenantId: string): Promise<number> {
+  const ids = await deps.directory.users.ids(tenantId);
+  let next = 0;
+  let ended = 0;
+  const worker = async (): Promise<void> => {
+    while (next < ids.length) {
+      const id = ids[next++]!;
+      const count = await endAccountSessions(deps.provider, deps.backchannel, deps.store, id);
+      ended += count; // (not `ended += await …`, which would add to the value read before waiting)
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(TENANT_SESSIONS_PARALLELISM, ids.length) }, worker));
+  return ended;
 }

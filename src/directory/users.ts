@@ -110,6 +110,11 @@ export function createUsers(store: Store, hasher: PasswordHasher) {
       return user;
     },
 
+    /** The ids of a tenant's users, in no order (without reading their records). */
+    async ids(tenantId: string): Promise<string[]> {
+      return store.smembers(tenantKey(tenantId));
+    },
+
     async list(tenantId: string): Promise<User[]> {
       const users = await readRecords<User>(store, (await store.smembers(tenantKey(tenantId))).map(key));
       return users.sort((a, b) => a.username.localeCompare(b.username));

@@ -5,14 +5,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createRemoteJWKSet, jwtVerify } from 'jose';
+import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
 import { disableUser } from '../../src/admin/users.js';
+import { ensurePlatformAdmin } from '../../src/directory/bootstrap.js';
 import { oidcKeys } from '../../src/oidc/adapter.js';
 import { listAccountSessions, sessionTtl } from '../../src/oidc/sessions.js';
 import { authorize, Browser, hiddenFields } from '../helpers/browser.js';
 import { aliceLogin, PASSWORD, seedDirectory, type Seed } from '../helpers/fixtures.js';
 import { startAtrium, type TestServer } from '../helpers/atrium.js';
+
+const ADMIN_PASSWORD = 'platform admin password 1';
 
 /** An app's back-channel logout endpoint that records what it receives; it can fail on purpose. */
 async function receiver(failFirst = 0): Promise<{ url: string; tokens: string[]; attempts: number; server: Server }> {
@@ -137,6 +140,48 @@ describe('sessions and single logout', () => {
     await until(() => apps.every((a, i) => a.receiver.tokens.length >= before[i]! + 2), 'deliveries for both sessions');
     expect((await first.get(`${t.issuer}/`)).status).toBe(303);
     expect((await second.get(`${t.issuer}/`)).status).toBe(303);
+  });
+
+  it('ends every session of the users of a tenant that is disabled, and notifies the apps', async () => {
+    const tenant = await t.atrium.directory.tenants.create({ code: 'closing', name: 'Closing Corp' });
+    for (const app of apps) await t.atrium.directory.assignments.assign({ tenantId: tenant.id, clientId: app.clientId });
+    const users: { id: string; username: string }[] = [];
+    for (const username of ['kim', 'lee']) users.push(await t.atrium.directory.users.create(tenant.id, { username, password: PASSWORD }));
+    const browsers = [];
+    for (const user of users) browsers.push(await signedIntoBothApps({ tenant: 'closing', username: user.username, password: PASSWORD }));
+    const before = tokenCounts();
+
+    // The platform admin disables the tenant through the admin API.
+    await ensurePlatformAdmin(t.atrium.directory, ADMIN_PASSWORD);
+    const admin = new Browser(t.issuer);
+    const page = await admin.follow(`${t.issuer}/`);
+    await admin.follow((await admin.post(`${t.issuer}${new URL(page.url).pathname}/login`, { ...hiddenFields(page.body), tenant: 'platform', username: 'admin', password: ADMIN_PASSWORD })).location!);
+    const { csrf_token: csrf } = JSON.parse((await admin.request(`${t.issuer}/admin/api/v1/session`, { headers: { accept: 'application/json' } })).body) as { csrf_token: string };
+    const disabled = await admin.request(`${t.issuer}/admin/api/v1/tenants/${tenant.id}`, {
+      method: 'PATCH',
+      headers: { accept: 'application/json', 'content-type': 'application/json', 'x-csrf-token': csrf },
+      body: JSON.stringify({ status: 'disabled' }),
+    });
+    expect([disabled.status, (JSON.parse(disabled.body) as { status: string }).status]).toEqual([200, 'disabled']);
+
+    // Each app hears of both users' sessions; their sessions and indexes are gone.
+    await until(() => apps.every((a, i) => a.receiver.tokens.length >= before[i]! + 2), 'deliveries for both users');
+    const subjects = apps.map((a) => a.receiver.tokens.slice(before[apps.indexOf(a)]).map((token) => decodeJwt(token).sub).sort());
+    expect(subjects).toEqual(apps.map(() => users.map((u) => u.id).sort()));
+    for (const user of users) expect(await t.atrium.store.hgetall(oidcKeys.accountSessions(user.id))).toBeUndefined();
+    for (const browser of browsers) expect(browser.cookie('_session') && (await t.atrium.provider.Session.adapter.find(browser.cookie('_session')!))).toBeUndefined();
+    const events = await t.atrium.directory.audit.ofDay(tenant.id, new Date().toISOString().slice(0, 10));
+    expect(events.find((e) => e.type === 'admin.tenant.update')?.detail?.sessionsEnded).toBe(2);
+
+    // Renaming a disabled tenant ends nothing more.
+    const renamed = await admin.request(`${t.issuer}/admin/api/v1/tenants/${tenant.id}`, {
+      method: 'PATCH',
+      headers: { accept: 'application/json', 'content-type': 'application/json', 'x-csrf-token': csrf },
+      body: JSON.stringify({ name: 'Closed Corp' }),
+    });
+    expect(renamed.status).toBe(200);
+    const updates = (await t.atrium.directory.audit.ofDay(tenant.id, new Date().toISOString().slice(0, 10))).filter((e) => e.type === 'admin.tenant.update');
+    expect(updates.map((e) => e.detail?.sessionsEnded)).toEqual([2, undefined]);
   });
 
   it('drops sessions that ended on their own from the account’s index when they are listed', async () => {
