@@ -198,6 +198,28 @@ export function grantTokenIds(provider: Provider, seal?: RefreshSeal): void {
   }
 }
 
+/**
+ * Drops from an account's session index the sessions that ended on their own (their uid index
+ * expired), except `own`. One whose uid index comes back meanwhile (the same session under a new
+ * id: a sign-in writes the uid index before the account's entry) is put back (for `ttl` at least,
+ * as the sign-in's own entry), so a live session never leaves the index for good.
+ */
+export async function pruneEndedSessions(store: Store, accountId: string, own: string, ttl: number | undefined): Promise<void> {
+  const key = oidcKeys.accountSessions(accountId);
+  const uids = Object.keys((await store.hgetall(key)) ?? {}).filter((uid) => uid !== own);
+  if (uids.length === 0) return;
+  const indexed = async (candidates: string[]) => {
+    const ids = await store.getMany(candidates.map(oidcKeys.sessionUid));
+    return candidates.filter((_uid, i) => ids[i] !== undefined);
+  };
+  const live = new Set(await indexed(uids));
+  const ended = uids.filter((uid) => !live.has(uid));
+  if (ended.length === 0) return;
+  await store.hdel(key, ...ended);
+  const back = await indexed(ended);
+  if (back.length > 0) await store.hset(key, Object.fromEntries(back.map((uid) => [uid, ''])), { ttl, extend: true });
+}
+
 /** Every live session (by uid) of an account, for "sign out everywhere" and disabled users. */
 export async function accountSessionUids(store: Store, accountId: string): Promise<string[]> {
   return Object.keys((await store.hgetall(oidcKeys.accountSessions(accountId))) ?? {});
@@ -478,8 +500,14 @@ export class StoreAdapter implements Adapter {
       // moved the session to a new id meanwhile (oidc-provider's resetIdentifier), whose index entry
       // must not be pointed back at this one (that would hide the live session from sign-out
       // everywhere and from admins). A new session, or a new id, takes the index.
-      writes.push(this.store.set(oidcKeys.sessionUid(payload.uid), id, update ? { ttl, ifAbsentOr: id } : { ttl }));
-      if (payload.accountId) writes.push(this.store.hset(oidcKeys.accountSessions(payload.accountId), { [payload.uid]: '' }, { ttl, extend: true }));
+      const uidIndexed = this.store.set(oidcKeys.sessionUid(payload.uid), id, update ? { ttl, ifAbsentOr: id } : { ttl });
+      const { uid, accountId } = payload as { uid: string; accountId?: string };
+      // The account's index after the uid index: an account entry is never there before its uid
+      // index (pruneEndedSessions relies on it).
+      writes.push(accountId ? uidIndexed.then(() => this.store.hset(oidcKeys.accountSessions(accountId), { [uid]: '' }, { ttl, extend: true })) : uidIndexed);
+      // A new id of an account's session is a sign-in: the time to drop the account's sessions that
+      // ended on their own (an account signed in around the clock would otherwise gather them).
+      if (!update && accountId) writes.push(writes.at(-1)!.then(() => pruneEndedSessions(this.store, accountId, uid, ttl)));
     }
     await Promise.all(writes);
   }

@@ -24,7 +24,6 @@ export interface HashCap {
   mark?: string;
 }
 
-/** The size a cap trims to once exceeded (checked: a cap that could empty a hash is a bug). */
 /** `set` takes at most one of its conditions. */
 export function assertOneCondition(options: { ifAbsent?: boolean; ifPresent?: boolean; ifAbsentOr?: string }): void {
   if ([options.ifAbsent, options.ifPresent, options.ifAbsentOr !== undefined].filter(Boolean).length > 1) {
@@ -32,6 +31,7 @@ export function assertOneCondition(options: { ifAbsent?: boolean; ifPresent?: bo
   }
 }
 
+/** The size a cap trims to once exceeded (checked: a cap that could empty a hash is a bug). */
 export function trimSize(cap: HashCap): number {
   const trimTo = cap.trimTo ?? cap.max;
   if (cap.prefix === '' || cap.mark?.startsWith(cap.prefix) || cap.mark === '' || !Number.isInteger(cap.max) || cap.max < 1 || !Number.isInteger(trimTo) || trimTo < 0 || trimTo > cap.max) {

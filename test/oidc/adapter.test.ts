@@ -694,6 +694,54 @@ describe.each(ALL_TOPOLOGIES)('oidc-provider adapter on the %s store', (driver) 
     expect(await t.store.ttl(oidcKeys.record('Session', 'sf3'))).toBeGreaterThan(600);
   });
 
+  it('drops an account’s sessions that ended on their own from its index at its next sign-in, never a live one', async () => {
+    const sessions = adapter('Session');
+    const index = oidcKeys.accountSessions('pr-acc');
+    const uids = async () => Object.keys((await t.store.hgetall(index)) ?? {}).sort();
+    const session = (n: number) => ({ jti: `pr${n}`, kind: 'Session', uid: `PR${n}`, accountId: 'pr-acc', loginTs: epoch() });
+    for (const n of [1, 2, 3]) await sessions.upsert(`pr${n}`, session(n), 600);
+    // Two idle out: their records and uid indexes expire; the account's index still names them.
+    for (const n of [1, 2]) await t.store.del(oidcKeys.record('Session', `pr${n}`), oidcKeys.sessionUid(`PR${n}`));
+    expect(await uids()).toEqual(['PR1', 'PR2', 'PR3']);
+    // Saved again (activity) is no sign-in: nothing pruned.
+    await withRecordCache(async () => {
+      await sessions.find('pr3');
+      await sessions.upsert('pr3', session(3), 600);
+    });
+    expect(await uids()).toEqual(['PR1', 'PR2', 'PR3']);
+    await sessions.upsert('pr4', session(4), 600); // a sign-in
+    expect(await uids()).toEqual(['PR3', 'PR4']);
+    expect(await t.store.ttl(index)).toBeGreaterThan(590);
+
+    // A session that moves to a new id (a sign-in in its browser) while the index is pruned: the
+    // pruner reads the account's index, then the old id is destroyed (with its uid index and entry),
+    // then the pruner finds no uid index, then the new id is written (uid index, entry), then the
+    // pruner deletes the entry. It comes back.
+    let looked = false;
+    const racing: Store = {
+      ...t.store,
+      async hgetall(key) {
+        const found = await t.store.hgetall(key);
+        if (key === index) await withRecordCache(() => sessions.destroy('pr3'));
+        return found;
+      },
+      async getMany(keys) {
+        const found = await t.store.getMany(keys);
+        if (!looked && keys.includes(oidcKeys.sessionUid('PR3'))) {
+          looked = true;
+          await withRecordCache(() => sessions.upsert('pr3b', { ...session(3), jti: 'pr3b' }, 600));
+        }
+        return found;
+      },
+    };
+    await new StoreAdapter(racing, 'Session').upsert('pr5', session(5), 600);
+    expect(looked).toBe(true);
+    expect(await uids()).toEqual(['PR3', 'PR4', 'PR5']);
+    expect((await sessions.findByUid('PR3'))?.jti).toBe('pr3b');
+    for (const id of ['pr3b', 'pr4', 'pr5']) await sessions.destroy(id);
+    expect(await t.store.hgetall(index)).toBeUndefined();
+  });
+
   it('indexes an app’s grants by the period they expire in, drops a destroyed one at once, and keeps no period past its grants', async () => {
     const grants = adapter('Grant');
     const soon = { jti: 'cgA', kind: 'Grant', accountId: 'acc', clientId: 'cg-app', exp: epoch() + 3600 };
