@@ -139,9 +139,12 @@ function merge(base: unknown, over: unknown): unknown {
 
 const flag = (value: string | undefined): boolean => value === 'true' || value === '1';
 
-export function loadConfig(env: Env): Config {
+export function loadConfig(given: Env): Config {
+  // An empty variable counts as unset (`PORT=${PORT}` in a compose file with nothing to put there).
+  const env: Env = Object.fromEntries(Object.entries(given).filter(([, value]) => value !== ''));
   let raw = readJson(`${PACKAGE_ROOT}config/default.json`);
-  if (env.ATRIUM_CONFIG) raw = merge(raw, readJson(env.ATRIUM_CONFIG));
+  const own = env.ATRIUM_CONFIG ? readJson(env.ATRIUM_CONFIG) : undefined;
+  if (own !== undefined) raw = merge(raw, own);
   const parsed = fileSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -150,18 +153,20 @@ export function loadConfig(env: Env): Config {
   const file = parsed.data;
 
   const port = env.PORT === undefined ? file.port : Number(env.PORT);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`PORT must be a port number, got ${env.PORT}`);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new ConfigError(`PORT must be a port number from 1 to 65535, got ${env.PORT ?? port}`);
 
-  const issuer = (env.ATRIUM_ISSUER ?? file.issuer ?? `http://localhost:${port}`).replace(/\/+$/, '');
+  const givenIssuer = env.ATRIUM_ISSUER ?? file.issuer ?? `http://localhost:${port}`;
   let issuerUrl: URL;
   try {
-    issuerUrl = new URL(issuer);
+    issuerUrl = new URL(givenIssuer);
   } catch {
-    throw new ConfigError(`ATRIUM_ISSUER must be an absolute URL, got ${issuer}`);
+    throw new ConfigError(`ATRIUM_ISSUER must be an absolute URL, got ${givenIssuer}`);
   }
-  if (!['http:', 'https:'].includes(issuerUrl.protocol) || issuerUrl.search || issuerUrl.hash) {
-    throw new ConfigError('ATRIUM_ISSUER must be an http(s) URL without query or fragment');
+  if (!['http:', 'https:'].includes(issuerUrl.protocol) || issuerUrl.search || issuerUrl.hash || issuerUrl.username || issuerUrl.password) {
+    throw new ConfigError('ATRIUM_ISSUER must be an http(s) URL without credentials, query or fragment');
   }
+  // As every client compares it: scheme and host in lower case, no default port, no trailing slash.
+  const issuer = issuerUrl.href.replace(/\/+$/, '');
 
   const store = storeConfig(env, file);
 
@@ -176,6 +181,14 @@ export function loadConfig(env: Env): Config {
 
   const hops = env.ATRIUM_TRUST_PROXY_HOPS === undefined ? file.trustProxyHops : Number(env.ATRIUM_TRUST_PROXY_HOPS);
   if (!Number.isInteger(hops) || hops < 0 || hops > 10) throw new ConfigError('ATRIUM_TRUST_PROXY_HOPS must be a whole number from 0 to 10');
+  const hopsChosen = env.ATRIUM_TRUST_PROXY_HOPS !== undefined || (isObject(own) && own.trustProxyHops !== undefined);
+  if (env.NODE_ENV === 'production' && issuerUrl.protocol === 'https:' && hops === 0 && !hopsChosen) {
+    throw new ConfigError(
+      'refusing to start in production with an https issuer and no proxy trusted: Atrium serves plain HTTP, so TLS ends at a proxy; ' +
+        'set ATRIUM_TRUST_PROXY_HOPS to the number of proxies in front of it (their X-Forwarded-For gives the client addresses that ' +
+        'sign-in throttling counts), or to 0 on purpose when none forwards them',
+    );
+  }
 
   if (file.keys.activationDelaySeconds < minimumActivationDelay(file.keys.reloadSeconds)) {
     throw new ConfigError(

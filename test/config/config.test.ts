@@ -57,8 +57,14 @@ describe('configuration', () => {
     expect(config.signingAlg).toBe('ES256');
   });
 
+  it('takes an empty variable as unset', () => {
+    const empty = loadConfig({ PORT: '', ATRIUM_TRUST_PROXY_HOPS: '', ATRIUM_ISSUER: '', ATRIUM_LOG_LEVEL: '' });
+    expect([empty.port, empty.trustProxyHops, empty.issuer, empty.logLevel]).toEqual([3000, 0, 'http://localhost:3000', 'info']);
+  });
+
   it.each([
     [{ PORT: 'eighty' }, /PORT/],
+    [{ PORT: '0' }, /PORT must be a port number from 1 to 65535/],
     [{ ATRIUM_ISSUER: 'not a url' }, /ATRIUM_ISSUER/],
     [{ ATRIUM_ISSUER: 'https://sso.test/?x=1' }, /ATRIUM_ISSUER/],
     [{ ATRIUM_REDIS_URL: 'http://cache:6379' }, /ATRIUM_REDIS_URL/],
@@ -122,8 +128,29 @@ describe('configuration', () => {
       expect(loadConfig({ NODE_ENV: 'production', ATRIUM_COOKIE_KEYS: keys, ATRIUM_ALLOW_HTTP_ISSUER: 'true' }).issuer).toBe('http://localhost:3000');
     });
 
+    it('refuses an http issuer written in capitals too, and keeps the issuer as clients compare it', () => {
+      expect(() => loadConfig({ NODE_ENV: 'production', ATRIUM_COOKIE_KEYS: keys, ATRIUM_ISSUER: 'HTTP://SSO.acme.test' })).toThrow(/http issuer/);
+      const https = { NODE_ENV: 'production', ATRIUM_COOKIE_KEYS: keys, ATRIUM_TRUST_PROXY_HOPS: '1' };
+      expect(loadConfig({ ...https, ATRIUM_ISSUER: 'HTTPS://SSO.Acme.test:443/' }).issuer).toBe('https://sso.acme.test');
+      expect(loadConfig({ ...https, ATRIUM_ISSUER: 'https://sso.acme.test:8443/idp/' }).issuer).toBe('https://sso.acme.test:8443/idp');
+      expect(() => loadConfig({ ...https, ATRIUM_ISSUER: 'https://user:secret@sso.acme.test' })).toThrow(/without credentials/);
+    });
+
+    it('refuses an https issuer without a trusted proxy unless the number of proxies is set, to 0 on purpose too', () => {
+      const https = { NODE_ENV: 'production', ATRIUM_COOKIE_KEYS: keys, ATRIUM_ISSUER: 'https://sso.acme.test' };
+      expect(() => loadConfig(https)).toThrow(/ATRIUM_TRUST_PROXY_HOPS/);
+      expect(() => loadConfig({ ...https, ATRIUM_TRUST_PROXY_HOPS: '' })).toThrow(/ATRIUM_TRUST_PROXY_HOPS/);
+      expect(loadConfig({ ...https, ATRIUM_TRUST_PROXY_HOPS: '2' }).trustProxyHops).toBe(2);
+      expect(loadConfig({ ...https, ATRIUM_TRUST_PROXY_HOPS: '0' }).trustProxyHops).toBe(0);
+      const file = join(configDir(), 'proxies.json');
+      writeFileSync(file, JSON.stringify({ trustProxyHops: 1 }));
+      expect(loadConfig({ ...https, ATRIUM_CONFIG: file }).trustProxyHops).toBe(1);
+      // Not in development, nor with an http issuer.
+      expect(loadConfig({ ATRIUM_ISSUER: 'https://sso.acme.test' }).trustProxyHops).toBe(0);
+    });
+
     it('refuses generated cookie keys unless told explicitly', () => {
-      const https = { NODE_ENV: 'production', ATRIUM_ISSUER: 'https://sso.acme.test' };
+      const https = { NODE_ENV: 'production', ATRIUM_ISSUER: 'https://sso.acme.test', ATRIUM_TRUST_PROXY_HOPS: '1' };
       expect(() => loadConfig(https)).toThrow(/cookie keys/);
       expect(loadConfig({ ...https, ATRIUM_ALLOW_GENERATED_COOKIE_KEYS: 'true' }).cookieKeys).toBeUndefined();
       expect(loadConfig({ ...https, ATRIUM_COOKIE_KEYS: `${keys},${'j'.repeat(40)}` }).cookieKeys).toHaveLength(2);
