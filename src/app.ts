@@ -13,6 +13,7 @@ import { createJointOperationRoutes } from './compat/joint-operation.js';
 import { createDirectory, type Directory } from './directory/index.js';
 import { withRecordCache } from './directory/records.js';
 import { createErrorHandling, PROVIDER_ONLY } from './http/errors.js';
+import { createPublicAddress } from './http/forwarded.js';
 import { createHealthRoutes } from './http/health.js';
 import { createMetrics, createMetricsRoute, createRequestObserver } from './http/observability.js';
 import { createRenderer, type Render } from './http/pages.js';
@@ -98,9 +99,11 @@ export async function createAtrium(config: Config, logger: Logger): Promise<Atri
       },
     },
   });
-  // Client addresses: only the configured number of proxies may speak for the client.
-  provider.proxy = config.trustProxyHops > 0;
+  // Client addresses: only the configured number of proxies may speak for the client; host and
+  // scheme are the issuer's (see createPublicAddress, which runs before Koa on every request).
+  provider.proxy = true;
   provider.maxIpsCount = config.trustProxyHops;
+  const publicAddress = createPublicAddress(config.issuer, config.trustProxyHops);
 
   recordProviderEvents(provider, directory);
   const backchannel = createBackchannel(directory);
@@ -161,13 +164,17 @@ export async function createAtrium(config: Config, logger: Logger): Promise<Atri
   // A store outage inside the provider is rendered by it as 503 (see UnavailableError); anything
   // else it calls a server error is a bug worth a log line.
   provider.on('server_error', (ctx, err) => logger.error({ err, path: ctx.path }, 'provider error'));
+  const handle = provider.callback(); // (after the last provider.use: Koa composes them here)
 
   return {
     config,
     store,
     directory,
     provider,
-    callback: provider.callback(),
+    callback: (req, res) => {
+      publicAddress(req);
+      return handle(req, res);
+    },
     backchannel,
     adminRoutes: servedRoutes(admin),
     async close() {

@@ -3,6 +3,7 @@
  * form, clickjacking and other headers on every page, CORS, and HTTPS behind a trusted proxy.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { request, type IncomingHttpHeaders } from 'node:http';
 import * as oidc from 'openid-client';
 import { authorize, Browser, hiddenFields, submitForm } from '../helpers/browser.js';
 import { aliceLogin, seedDirectory, type Seed } from '../helpers/fixtures.js';
@@ -10,6 +11,44 @@ import { startAtrium, type TestServer } from '../helpers/atrium.js';
 
 const NO_STACK = /node_modules|\n\s+at |TypeError|ReferenceError/;
 const PKCE = { code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' };
+
+/** A GET with headers fetch would not send (Host), over a plain socket. */
+function rawGet(port: number, path: string, headers: Record<string, string>): Promise<{ status: number; body: string; headers: IncomingHttpHeaders }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, headers, setHost: !('host' in headers) }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('an https issuer behind a proxy that says nothing', () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startAtrium('sqlite', (c) => {
+      c.issuer = 'https://sso.acme.test';
+      c.trustProxyHops = 0;
+    });
+  });
+  afterAll(() => t.close());
+
+  it('publishes https endpoints and sends Secure cookies and HSTS, without X-Forwarded-Proto', async () => {
+    const { port } = new URL(t.issuer);
+    const discovery = JSON.parse((await rawGet(Number(port), '/.well-known/openid-configuration', {})).body) as Record<string, string>;
+    expect([discovery.issuer, discovery.token_endpoint, discovery.end_session_endpoint]).toEqual(['https://sso.acme.test', 'https://sso.acme.test/token', 'https://sso.acme.test/session/end']);
+    const auth = await rawGet(Number(port), `/auth?${new URLSearchParams({ client_id: 'atrium-workbench', response_type: 'code', scope: 'openid', redirect_uri: 'https://sso.acme.test/workbench/callback', ...PKCE })}`, {});
+    expect(auth.status).toBe(303);
+    expect(auth.headers.location).toMatch(/^\/interaction\//);
+    expect(auth.headers['strict-transport-security']).toContain('max-age=');
+    const cookies = auth.headers['set-cookie'] ?? [];
+    expect(cookies.length).toBeGreaterThan(0);
+    expect(cookies.every((c) => c.toLowerCase().includes('; secure'))).toBe(true);
+  });
+});
 
 describe('HTTP-level attacks', () => {
   let t: TestServer;
@@ -170,6 +209,20 @@ describe('HTTP-level attacks', () => {
       const cookies = viaTls.headers.getSetCookie();
       expect(cookies.length).toBeGreaterThan(0);
       expect(cookies.every((c) => c.toLowerCase().includes('secure'))).toBe(true);
+    });
+
+    it('answers at the issuer’s address whatever Host or X-Forwarded-Host say, malformed ones too', async () => {
+      const { port } = new URL(t.issuer);
+      const variants: Record<string, string>[] = [{ host: 'evil.example' }, { host: 'a b' }, { host: '[' }, { host: 'x:99999' }, { host: '%zz' }, { 'x-forwarded-host': 'evil.example' }, { 'x-forwarded-host': 'a b' }];
+      for (const headers of variants) {
+        const res = await rawGet(Number(port), '/.well-known/openid-configuration', headers);
+        expect(res.status, JSON.stringify(headers)).toBe(200);
+        const discovery = JSON.parse(res.body) as Record<string, string>;
+        expect([discovery.issuer, discovery.token_endpoint, discovery.authorization_endpoint]).toEqual([t.issuer, `${t.issuer}/token`, `${t.issuer}/auth`]);
+        const logout = await rawGet(Number(port), '/session/end', { ...headers, accept: 'text/html' });
+        expect(logout.status, JSON.stringify(headers)).toBe(200);
+        expect(logout.body).toContain(`action="${t.issuer}/session/end/confirm"`);
+      }
     });
 
     it('answers every redirect after a credential POST with 303', async () => {
