@@ -43,7 +43,7 @@ export async function startServer(env: Record<string, string | undefined>, optio
   if (options.workers !== undefined) config.workers = options.workers;
   const logger = createLogger(config.logLevel);
   if (cluster.isWorker) return runProcess(config, logger);
-  await bootstrap(config);
+  await bootstrap(config, logger);
   // One process serves alone when it runs with the server's V8 flags (`npm start`, the Docker
   // image); without them (`atrium start --workers 1`, which node starts bare) it forks one worker
   // that has them.
@@ -52,13 +52,14 @@ export async function startServer(env: Record<string, string | undefined>, optio
   return runPrimary(config, logger, env.NODE_OPTIONS);
 }
 
-/** Creates the platform admin on the very first start, and prints a generated password once. */
-async function bootstrap(config: Config): Promise<void> {
+/** Creates the platform admin when there is none (the very first start), and prints a generated password once. */
+async function bootstrap(config: Config, logger: Logger): Promise<void> {
   const store = await createStore(config.store);
   try {
     const admin = await ensurePlatformAdmin(createDirectory(store, { password: config.password }), config.adminPassword);
+    if (!admin.created && admin.warning) logger.warn(admin.warning);
     if (admin.created && admin.generatedPassword) {
-      // Printed once, on the first start only; it is not logged anywhere else.
+      // Printed once, by the start that created the admin; it is not logged anywhere else.
       process.stdout.write(
         `\nPlatform admin created. Sign in with organisation "${PLATFORM_TENANT_CODE}", username "${PLATFORM_ADMIN_USERNAME}", password: ${admin.generatedPassword}\n` +
           'Keep it now: it will not be shown again. Set ATRIUM_ADMIN_PASSWORD on first start to choose it.\n\n',

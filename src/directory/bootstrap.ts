@@ -1,33 +1,44 @@
 /**
- * First start: the platform tenant (code `platform`) and its admin account. The password comes from
- * ATRIUM_ADMIN_PASSWORD, or is generated and returned so the caller can print it once.
+ * The platform tenant (code `platform`) and its admin account, made on the first start and again
+ * on any start that finds the platform tenant without an admin (a first start that stopped between
+ * the two writes). The password comes from ATRIUM_ADMIN_PASSWORD, or is generated and returned so
+ * the caller can print it once.
  */
 import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
 import { AtriumError } from '../errors.js';
 import type { Directory } from './index.js';
 import { PLATFORM_TENANT_CODE } from './tenants.js';
+import { parseInput, password } from './validation.js';
 
 export const PLATFORM_ADMIN_USERNAME = 'admin';
 
-export async function ensurePlatformAdmin(
-  directory: Directory,
-  configuredPassword: string | undefined,
-): Promise<{ created: false } | { created: true; generatedPassword?: string }> {
-  if (await directory.tenants.byCode(PLATFORM_TENANT_CODE)) return { created: false };
-  let tenant;
+export type BootstrapResult =
+  | { created: false; warning?: string }
+  | { created: true; generatedPassword?: string };
+
+export async function ensurePlatformAdmin(directory: Directory, configuredPassword: string | undefined): Promise<BootstrapResult> {
+  let tenant = await directory.tenants.byCode(PLATFORM_TENANT_CODE);
+  if (tenant && !tenant.platform) {
+    // Only possible in a store written before the code was reserved (`atrium tenant create --code platform`).
+    return { created: false, warning: `tenant code ${PLATFORM_TENANT_CODE} belongs to a tenant that is not the platform's: there is no platform admin` };
+  }
+  if (tenant && (await directory.users.list(tenant.id)).some((user) => user.role === 'admin')) return { created: false };
+  // Checked before anything is written, so that a refused password leaves nothing half made.
+  if (configuredPassword !== undefined) parseInput(z.object({ ATRIUM_ADMIN_PASSWORD: password }), { ATRIUM_ADMIN_PASSWORD: configuredPassword });
+  const generatedPassword = configuredPassword === undefined ? randomBytes(18).toString('base64url') : undefined;
   try {
-    tenant = await directory.tenants.create({ code: PLATFORM_TENANT_CODE, name: 'Atrium platform' }, { platform: true });
+    tenant ??= await directory.tenants.create({ code: PLATFORM_TENANT_CODE, name: 'Atrium platform' }, { platform: true });
+    await directory.users.create(tenant.id, {
+      username: PLATFORM_ADMIN_USERNAME,
+      password: configuredPassword ?? generatedPassword,
+      name: 'Platform admin',
+      role: 'admin',
+    });
   } catch (err) {
     // Another process bootstrapped at the same moment.
     if (err instanceof AtriumError && err.code === 'conflict') return { created: false };
     throw err;
   }
-  const generatedPassword = configuredPassword ? undefined : randomBytes(18).toString('base64url');
-  await directory.users.create(tenant.id, {
-    username: PLATFORM_ADMIN_USERNAME,
-    password: configuredPassword ?? generatedPassword,
-    name: 'Platform admin',
-    role: 'admin',
-  });
   return generatedPassword ? { created: true, generatedPassword } : { created: true };
 }

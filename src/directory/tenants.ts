@@ -1,6 +1,6 @@
 /** Tenants: enterprises, each with an opaque id and a unique short code typed at login. */
 import { z } from 'zod';
-import { conflict, notFound } from '../errors.js';
+import { conflict, invalidInput, notFound } from '../errors.js';
 import type { Store } from '../store/store.js';
 import { newId } from './ids.js';
 import { now, readIndexEntry, readRecord, readRecords, updateStatusRecord, writeRecord } from './records.js';
@@ -49,6 +49,9 @@ export function createTenants(store: Store) {
 
     async create(input: unknown, options: { platform?: boolean } = {}): Promise<Tenant> {
       const { code, name } = parseInput(createSchema, input);
+      // Bootstrap looks the platform tenant up by its code: another tenant holding it would leave
+      // the installation without platform admins.
+      if (code === PLATFORM_TENANT_CODE && !options.platform) throw invalidInput(`code: ${PLATFORM_TENANT_CODE} is reserved for the platform's own tenant`);
       const at = now();
       const tenant: Tenant = { id: newId(), code, name, status: 'active', createdAt: at, updatedAt: at };
       if (options.platform) tenant.platform = true;

@@ -341,6 +341,36 @@ describe.each(DRIVERS)('directory on the %s store', (driver) => {
   });
 });
 
+describe('bootstrap after a failed or forestalled first start', () => {
+  let t: TestStore;
+  let directory: Directory;
+  beforeAll(async () => {
+    t = await openTestStore('sqlite');
+    directory = createDirectory(t.store, { password: COST });
+  });
+  afterAll(() => t.dispose());
+
+  it('refuses a configured password the policy refuses before writing anything', async () => {
+    await expect(ensurePlatformAdmin(directory, 'short')).rejects.toThrow(/^ATRIUM_ADMIN_PASSWORD: must have at least 8 characters/);
+    expect(await directory.tenants.byCode('platform')).toBeUndefined();
+  });
+
+  it('creates the admin in a platform tenant that has none, with a generated password', async () => {
+    // As a first start that stopped between its two writes left it.
+    await directory.tenants.create({ code: 'platform', name: 'Atrium platform' }, { platform: true });
+    const result = await ensurePlatformAdmin(directory, undefined);
+    const generated = result.created ? result.generatedPassword : undefined;
+    expect(generated).toMatch(/^[A-Za-z0-9_-]{24}$/);
+    const signedIn = await directory.authenticate({ tenant: 'platform', username: 'admin', password: generated! });
+    expect(signedIn.ok && signedIn.user.role).toBe('admin');
+    expect(await ensurePlatformAdmin(directory, undefined)).toEqual({ created: false });
+  });
+
+  it('reserves the code platform for the platform tenant', async () => {
+    await expect(directory.tenants.create({ code: 'Platform', name: 'Look-alike' })).rejects.toMatchObject({ status: 400, message: expect.stringMatching(/^code: platform is reserved/) });
+  });
+});
+
 describe('bootstrap without a configured password', () => {
   it('generates one and returns it to be printed once', async () => {
     const t = await openTestStore('sqlite');

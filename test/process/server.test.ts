@@ -3,7 +3,7 @@
  * restart, workers, SIGTERM.
  */
 import { describe, expect, it } from 'vitest';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { workerThreadPoolSize } from '../../src/config/index.js';
 import { SERVER_NODE_FLAGS, workerExecArgv } from '../../src/server.js';
@@ -42,6 +42,21 @@ describe('the server process', () => {
       const second = await startProcess(env);
       expect(second.output()).not.toContain('Platform admin created');
       expect(await second.stop()).toBe(0);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('refuses a too short ATRIUM_ADMIN_PASSWORD before writing anything, so the next start still creates the admin', async () => {
+    const { config, cleanup } = testStoreConfig('sqlite');
+    const env = { ...process.env, ATRIUM_DATA_DIR: (config as { dataDir: string }).dataDir, ATRIUM_LOG_LEVEL: 'warn' };
+    try {
+      const refused = spawnSync(process.execPath, [MAIN], { env: { ...env, ATRIUM_ADMIN_PASSWORD: 'short' }, encoding: 'utf8', timeout: 30_000 });
+      expect(refused.status).toBe(1);
+      expect(refused.stderr).toContain('atrium: ATRIUM_ADMIN_PASSWORD: must have at least 8 characters');
+      const next = await startProcess({ ATRIUM_DATA_DIR: env.ATRIUM_DATA_DIR, ATRIUM_ADMIN_PASSWORD: '' });
+      expect(next.output()).toMatch(/Platform admin created\. Sign in with organisation "platform", username "admin", password: [A-Za-z0-9_-]{24}/);
+      expect(await next.stop()).toBe(0);
     } finally {
       await cleanup();
     }
