@@ -12,6 +12,7 @@ import type { Directory, Tenant, User } from '../directory/index.js';
 import { AtriumError, notFound } from '../errors.js';
 import { assertCsrf } from '../http/csrf.js';
 import { loadAccount } from '../oidc/accounts.js';
+import { senderConstrained } from '../oidc/tokens.js';
 
 export interface Principal {
   platform: boolean;
@@ -28,7 +29,7 @@ export function createAdminAuth(provider: Provider, directory: Directory) {
     const token = await provider.ClientCredentials.find(value);
     const app = token?.clientId ? await directory.apps.byId(token.clientId) : undefined;
     const scopes = new Set(String(token?.scope ?? '').split(' '));
-    if (!token || !app?.management) throw refused;
+    if (!token || senderConstrained(token) || !app?.management) throw refused;
     if (app.management.role === 'platform' && scopes.has('atrium:admin')) {
       const platform = await directory.tenants.byCode('platform');
       return { platform: true, tenantId: platform?.id ?? '', userId: `app:${app.clientId}`, username: app.name };

@@ -4,6 +4,7 @@
  */
 import type { AdapterPayload } from 'oidc-provider';
 import type { App } from '../directory/index.js';
+import { OPENID_REQUESTED } from './accounts.js';
 
 /** Per-app token lifetimes travel as extra client metadata (registered in provider.ts). */
 export const ACCESS_TOKEN_TTL = 'atrium_access_token_ttl';
@@ -13,6 +14,12 @@ export const PREVIOUS_SECRET = 'atrium_previous_secret_hash';
 export const PREVIOUS_SECRET_UNTIL = 'atrium_previous_secret_until';
 /** A legacy app that cannot send PKCE (joint-operation kits): its own requests may omit it. */
 export const PKCE_OPTIONAL = 'atrium_pkce_optional';
+
+/** The scopes only management apps may ask for (each its own, see managementScope). */
+export const MANAGEMENT_SCOPES = ['atrium:admin', 'atrium:tenant-admin'];
+
+/** What every other app may ask for: the standard scopes, the dialect's, and its marker (see OPENID_REQUESTED). */
+export const APP_SCOPES = ['openid', 'offline_access', 'profile', 'email', 'phone', 'get_user_info', OPENID_REQUESTED].join(' ');
 
 export const managementScope = (management: NonNullable<App['management']>): string =>
   management.role === 'platform' ? 'atrium:admin' : 'atrium:tenant-admin';
@@ -38,8 +45,8 @@ export function toClientMetadata(app: App): AdapterPayload {
     ...(app.backchannelLogoutUri ? { backchannel_logout_uri: app.backchannelLogoutUri, backchannel_logout_session_required: true } : {}),
     ...(app.logoUri ? { logo_uri: app.logoUri } : {}),
     application_type: 'web',
-    // A management client may ask for its admin scope only.
-    ...(confidential && app.management ? { scope: `openid ${managementScope(app.management)}` } : {}),
+    // A management client may ask for its admin scope only; any other app for anything but those.
+    scope: confidential && app.management ? `openid ${managementScope(app.management)}` : APP_SCOPES,
     ...(app.accessTokenTtl ? { [ACCESS_TOKEN_TTL]: app.accessTokenTtl } : {}),
     ...(app.refreshTokenTtl ? { [REFRESH_TOKEN_TTL]: app.refreshTokenTtl } : {}),
     ...(app.requirePkce === false && confidential ? { [PKCE_OPTIONAL]: true } : {}),

@@ -7,9 +7,9 @@ import type { Config } from '../config/index.js';
 import type { AccessDecision, App, Directory } from '../directory/index.js';
 import type { Store } from '../store/store.js';
 import { GrantRevoked, MAX_GRANT_SECONDS, createAdapterFactory, grantTokenIds } from './adapter.js';
-import { CLAIMS, createFindAccount, loadAccount, OPENID_REQUESTED, type AtriumAccount } from './accounts.js';
+import { CLAIMS, createFindAccount, loadAccount, type AtriumAccount } from './accounts.js';
 import { compareHashedClientSecrets } from './client-auth.js';
-import { ACCESS_TOKEN_TTL, clientMetadata, PKCE_OPTIONAL, PREVIOUS_SECRET, PREVIOUS_SECRET_UNTIL, REFRESH_TOKEN_TTL, toClientMetadata } from './clients.js';
+import { ACCESS_TOKEN_TTL, APP_SCOPES, clientMetadata, MANAGEMENT_SCOPES, PKCE_OPTIONAL, PREVIOUS_SECRET, PREVIOUS_SECRET_UNTIL, REFRESH_TOKEN_TTL, toClientMetadata } from './clients.js';
 import { createLaunchTickets, LAUNCH_PARAM, type LaunchTickets } from './launch-ticket.js';
 import { sessionTtl } from './sessions.js';
 import { createRefreshSeal } from './refresh-seal.js';
@@ -89,6 +89,7 @@ export async function createProvider(options: {
       {
         client_id: WORKBENCH_CLIENT_ID,
         client_name: 'Atrium',
+        scope: 'openid',
         token_endpoint_auth_method: 'none',
         grant_types: ['authorization_code'],
         response_types: ['code'],
@@ -99,7 +100,7 @@ export async function createProvider(options: {
     cookies: { keys: cookieKeys },
     findAccount: createFindAccount(directory, async (user, clientId) => (await decideAccess(directory, user, clientId)) === 'granted'),
     claims: CLAIMS,
-    scopes: ['openid', 'offline_access', 'profile', 'email', 'phone', 'get_user_info', OPENID_REQUESTED, 'atrium:admin', 'atrium:tenant-admin'],
+    scopes: [...APP_SCOPES.split(' '), ...MANAGEMENT_SCOPES],
     responseTypes: ['code'],
     clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'none'],
     clientDefaults: {

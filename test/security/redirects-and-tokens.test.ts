@@ -185,6 +185,48 @@ describe.each(DRIVERS)('attacks on redirects and tokens (%s store)', (driver) =>
     });
   });
 
+  describe('sender-constrained tokens and scopes', () => {
+    it('refuses a DPoP-bound access token presented as a plain bearer token, at both userinfo endpoints', async () => {
+      const dpop = oidc.getDPoPHandle(crm, await oidc.randomDPoPKeyPair());
+      const verifier = oidc.randomPKCECodeVerifier();
+      const url = oidc.buildAuthorizationUrl(crm, { redirect_uri: CALLBACK, scope: 'openid email', state: 's', code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' });
+      const page = await authorize(new Browser(t.issuer), url.href, aliceLogin);
+      const tokens = await oidc.authorizationCodeGrant(crm, new URL(page.location!), { pkceCodeVerifier: verifier, expectedState: 's' }, undefined, { DPoP: dpop });
+      expect(tokens.token_type.toLowerCase()).toBe('dpop');
+      // With its proof it works where DPoP is spoken (the standard userinfo).
+      expect((await oidc.fetchUserInfo(crm, tokens.access_token, oidc.skipSubjectCheck, { DPoP: dpop })).sub).toBe(seed.alice.id);
+      const bearer = { authorization: `Bearer ${tokens.access_token}` };
+      expect((await fetch(`${t.issuer}/me`, { headers: bearer })).status).toBe(401);
+      expect((await fetch(`${t.issuer}/api/v1/oauth2/userinfo`, { headers: bearer })).status).toBe(401);
+    });
+
+    it('refuses a DPoP-bound management token presented as a plain bearer token at the admin API', async () => {
+      const { app, clientSecret } = await t.atrium.directory.apps.create({ name: 'Bound robot', redirectUris: ['https://robot.test/cb'], management: { role: 'platform' } });
+      const robot = await oidc.discovery(new URL(t.issuer), app.clientId, clientSecret!, undefined, insecure);
+      const admin = (tokens: oidc.TokenEndpointResponse) => fetch(`${t.issuer}/admin/api/v1/tenants`, { headers: { authorization: `Bearer ${tokens.access_token}`, accept: 'application/json' } });
+      expect((await admin(await oidc.clientCredentialsGrant(robot, { scope: 'atrium:admin' }))).status).toBe(200);
+      const bound = await oidc.clientCredentialsGrant(robot, { scope: 'atrium:admin' }, { DPoP: oidc.getDPoPHandle(robot, await oidc.randomDPoPKeyPair()) });
+      expect(bound.token_type.toLowerCase()).toBe('dpop');
+      expect((await admin(bound)).status).toBe(401);
+    });
+
+    it('never grants the management scopes to an app that is not a management app, nor to the workbench', async () => {
+      for (const scope of ['openid atrium:admin', 'openid atrium:tenant-admin']) {
+        for (const params of [{ client_id: seed.crm.app.clientId, redirect_uri: CALLBACK }, { client_id: 'atrium-workbench', redirect_uri: `${t.issuer}/workbench/callback` }]) {
+          const page = await new Browser(t.issuer).get(authQuery({ ...params, scope, code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' }));
+          const answer = new URL(page.location!);
+          expect([answer.origin + answer.pathname, answer.searchParams.get('error'), answer.searchParams.get('code')]).toEqual([params.redirect_uri, 'invalid_scope', null]);
+        }
+      }
+      // What apps ask for still works.
+      const verifier = oidc.randomPKCECodeVerifier();
+      const url = oidc.buildAuthorizationUrl(crm, { redirect_uri: CALLBACK, scope: 'openid profile email phone get_user_info', state: 's', code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' });
+      const page = await authorize(new Browser(t.issuer), url.href, aliceLogin);
+      const tokens = await oidc.authorizationCodeGrant(crm, new URL(page.location!), { pkceCodeVerifier: verifier, expectedState: 's' });
+      expect(tokens.scope?.split(' ').sort()).toEqual(['email', 'get_user_info', 'openid', 'phone', 'profile']);
+    });
+  });
+
   describe('logout redirects', () => {
     it.each([
       ['unregistered', 'https://evil.test/'],
