@@ -43,5 +43,15 @@ export class UnavailableError extends AtriumError {
 
 export const storeUnavailable = (cause?: unknown): AtriumError => new UnavailableError(cause);
 
+/**
+ * An error's message for an operator's terminal (a refused start, a command line): for an
+ * unreachable store, its cause, without the credentials a URL in that cause may carry.
+ */
+export function operatorMessage(err: AtriumError): string {
+  const cause = err instanceof UnavailableError && err.cause instanceof Error ? (err.cause as NodeJS.ErrnoException) : undefined;
+  const why = cause?.message || cause?.code;
+  return why ? `store unavailable: ${why.replace(/\/\/[^\s/@]*@/g, '//')}` : err.message;
+}
+
 /** The sentence to show for an error (the OAuth-shaped ones keep it in error_description). */
 export const describe = (err: AtriumError): string => (err as { error_description?: string }).error_description ?? err.message;

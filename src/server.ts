@@ -11,6 +11,7 @@ import { loadConfig, workerThreadPoolSize, type Config } from './config/index.js
 import { ensurePlatformAdmin, PLATFORM_ADMIN_USERNAME } from './directory/bootstrap.js';
 import { createDirectory } from './directory/index.js';
 import { PLATFORM_TENANT_CODE } from './directory/tenants.js';
+import { AtriumError } from './errors.js';
 import { serveClusterMetrics } from './http/observability.js';
 import { createLogger, type Logger } from './logger.js';
 import { createStore } from './store/index.js';
@@ -76,10 +77,17 @@ async function runProcess(config: Config, logger: Logger): Promise<void> {
   const { closeServer, createAtrium } = await import('./app.js');
   const atrium = await createAtrium(config, logger);
   const server = createServer(atrium.callback);
-  server.listen(config.port, () => {
-    if (cluster.isWorker) logger.debug({ pid: process.pid }, 'worker listening');
-    else logger.info({ issuer: config.issuer, port: config.port, store: config.store.driver }, `Atrium listening on ${config.issuer}`);
+  // A port taken or not allowed fails the start with one line (see main.ts), not an unhandled 'error' event.
+  await new Promise<void>((resolve, reject) => {
+    const refused = (err: NodeJS.ErrnoException): void => reject(new AtriumError('cannot_listen', `cannot listen on port ${config.port}: ${err.code ?? err.message}`, 500, { cause: err }));
+    server.once('error', refused);
+    server.listen(config.port, () => {
+      server.off('error', refused);
+      resolve();
+    });
   });
+  if (cluster.isWorker) logger.debug({ pid: process.pid }, 'worker listening');
+  else logger.info({ issuer: config.issuer, port: config.port, store: config.store.driver }, `Atrium listening on ${config.issuer}`);
 
   let stopping = false;
   const stop = async (signal: string): Promise<void> => {
@@ -99,6 +107,8 @@ function runPrimary(config: Config, logger: Logger, nodeOptions: string | undefi
   serveClusterMetrics();
   const started = new Set<Worker>();
   let stopping = false;
+  /** 1 once a worker failed to start: the primary's exit code, when its last worker is gone. */
+  let exitCode = 0;
 
   // Workers learn their number (for their share of the password hashing) and get a thread pool
   // that fits it: libuv reads UV_THREADPOOL_SIZE only when a process starts.
@@ -115,7 +125,7 @@ function runPrimary(config: Config, logger: Logger, nodeOptions: string | undefi
 
   cluster.on('exit', (worker, code, signal) => {
     if (stopping) {
-      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(exitCode);
       return;
     }
     if (!started.has(worker)) {
@@ -123,9 +133,9 @@ function runPrimary(config: Config, logger: Logger, nodeOptions: string | undefi
       // stop everything and let the supervisor see the failure.
       logger.error({ code, signal }, 'a worker failed to start; stopping');
       stopping = true;
+      exitCode = 1;
       for (const other of Object.values(cluster.workers ?? {})) other?.process.kill('SIGTERM');
-      process.exitCode = 1;
-      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(1);
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(exitCode);
       return;
     }
     started.delete(worker);

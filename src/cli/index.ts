@@ -30,9 +30,8 @@ if (process.argv[2] === 'start') {
     process.exit(2);
   }
   await startServer(process.env, workers === undefined ? {} : { workers }).catch(async (err: unknown) => {
-    const { AtriumError } = await import('../errors.js');
-    const known = err instanceof ConfigError || err instanceof AtriumError;
-    process.stderr.write(`atrium: ${known ? err.message : String(err)}\n`);
+    const { AtriumError, operatorMessage } = await import('../errors.js');
+    process.stderr.write(`atrium: ${err instanceof ConfigError ? err.message : err instanceof AtriumError ? operatorMessage(err) : String(err)}\n`);
     process.exit(1);
   });
 } else {

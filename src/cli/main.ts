@@ -10,7 +10,7 @@ import { createDirectory, type Directory } from '../directory/index.js';
 import { importUsers, readUsersFile } from '../directory/import.js';
 import { toPublicUser } from '../directory/users.js';
 import { readFile } from 'node:fs/promises';
-import { AtriumError } from '../errors.js';
+import { AtriumError, operatorMessage } from '../errors.js';
 import { describeSigningKeys, retirementDelay, rotateSigningKeys } from '../oidc/keys.js';
 import { createStore } from '../store/index.js';
 import type { Store } from '../store/store.js';
@@ -273,7 +273,7 @@ export async function runCli(argv: string[], env: Record<string, string | undefi
   } catch (err) {
     const usage = err instanceof UsageError || (err instanceof TypeError && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS'));
     const refused = err instanceof AtriumError && err.status < 500;
-    io.err(`atrium ${name}: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
+    io.err(`atrium ${name}: ${err instanceof Error ? (err instanceof AtriumError ? operatorMessage(err) : err.message).split('\n')[0] : String(err)}`);
     return usage || refused || err instanceof ConfigError ? 2 : 1;
   } finally {
     await store?.close();

@@ -315,13 +315,16 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Stor
   // A Cluster answers the same commands as one server (ioredis routes each by its key's slot).
   const redis = client as Redis;
   // Connection errors are reported per command as 503; the client keeps reconnecting on its own.
-  client.on('error', () => undefined);
+  // The latest one says why a first connection failed (connect() only says the connection closed).
+  let connectionError: unknown;
+  client.on('error', (err) => (connectionError = err));
   try {
     await client.connect();
   } catch (err) {
     client.disconnect();
-    throw storeUnavailable(err);
+    throw storeUnavailable(connectionError ?? err);
   }
+  connectionError = undefined;
 
   const failed = (err: unknown): never => {
     if (isReplyError(err)) throw err;

@@ -7,8 +7,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runCli } from '../../src/cli/main.js';
 import { createDirectory } from '../../src/directory/index.js';
+import { operatorMessage, UnavailableError } from '../../src/errors.js';
 import { createStore } from '../../src/store/index.js';
 import type { Store } from '../../src/store/store.js';
+import { freePort } from '../helpers/redis-servers.js';
 import { DRIVERS, testStoreConfig } from '../helpers/stores.js';
 import type { StoreConfig } from '../../src/config/index.js';
 
@@ -165,6 +167,16 @@ describe.each(DRIVERS)('atrium CLI on the %s store', (driver) => {
 });
 
 describe('the atrium executable', () => {
+  it('says why the store is unreachable, without the password of its URL, and exits 1', async () => {
+    const port = await freePort();
+    let err = '';
+    const code = await runCli(['tenant', 'create', '--code', 'x', '--name', 'X'], { ATRIUM_REDIS_URL: `redis://:s3cret-word@127.0.0.1:${port}` }, { stdin: async () => '', out: () => undefined, err: (l) => (err += `${l}\n`) });
+    expect(code).toBe(1);
+    expect(err).toBe(`atrium tenant create: store unavailable: connect ECONNREFUSED 127.0.0.1:${port}\n`);
+    // Should a cause ever quote a URL, its credentials are left out.
+    expect(operatorMessage(new UnavailableError(new Error('cannot reach rediss://user:s3cret@redis.test:6380')))).toBe('store unavailable: cannot reach rediss://redis.test:6380');
+  });
+
   it('exits 2 with one line on bad arguments, 0 on success', () => {
     const { config, cleanup } = testStoreConfig('sqlite');
     const bin = fileURLToPath(new URL('../../bin/atrium.js', import.meta.url));

@@ -5,10 +5,13 @@
 import { describe, expect, it } from 'vitest';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { workerThreadPoolSize } from '../../src/config/index.js';
 import { SERVER_NODE_FLAGS, workerExecArgv } from '../../src/server.js';
 import { testStoreConfig } from '../helpers/stores.js';
 import { CLI, MAIN, startProcess } from '../helpers/processes.js';
+import { freePort } from '../helpers/redis-servers.js';
 
 /** The pids of a process's children (ps exits with 1 when there are none). */
 const childrenOf = (pid: number): number[] => {
@@ -60,6 +63,35 @@ describe('the server process', () => {
     } finally {
       await cleanup();
     }
+  });
+
+  it('exits 1 with one line when its port is taken, alone and with workers', async () => {
+    const { config, cleanup } = testStoreConfig('sqlite');
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, resolve));
+    const { port } = taken.address() as AddressInfo;
+    const env = { ...process.env, ATRIUM_DATA_DIR: (config as { dataDir: string }).dataDir, ATRIUM_ADMIN_PASSWORD: 'a long admin password', ATRIUM_LOG_LEVEL: 'silent', ATRIUM_WORKERS: '1', PORT: String(port) };
+    try {
+      const alone = spawnSync(process.execPath, [...SERVER_NODE_FLAGS, MAIN], { env, encoding: 'utf8', timeout: 30_000 });
+      expect(alone.status).toBe(1);
+      expect(alone.stderr.trim().split('\n').filter((l) => !l.includes('Unsupported runtime'))).toEqual([`atrium: cannot listen on port ${port}: EADDRINUSE`]);
+      // Each worker fails to listen: the primary stops and says so with its exit code.
+      const workers = spawnSync(process.execPath, [CLI, 'start', '--workers', '2'], { env, encoding: 'utf8', timeout: 30_000 });
+      expect(workers.status).toBe(1);
+      expect(workers.stderr).toContain(`atrium: cannot listen on port ${port}: EADDRINUSE`);
+    } finally {
+      taken.close();
+      await cleanup();
+    }
+  });
+
+  it('says why the store is unreachable when it cannot start, without the password of its URL', async () => {
+    const port = await freePort();
+    const env = { ...process.env, ATRIUM_REDIS_URL: `redis://:s3cret-word@127.0.0.1:${port}`, ATRIUM_ADMIN_PASSWORD: 'a long admin password' };
+    const refused = spawnSync(process.execPath, [MAIN], { env, encoding: 'utf8', timeout: 30_000 });
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toContain(`atrium: store unavailable: connect ECONNREFUSED 127.0.0.1:${port}`);
+    expect(refused.stderr).not.toContain('s3cret-word');
   });
 
   it('runs `atrium start --workers 2` as two worker processes on one port, and stops them all on SIGTERM', async () => {
