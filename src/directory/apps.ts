@@ -7,7 +7,7 @@ import { invalidInput, notFound } from '../errors.js';
 import type { Store } from '../store/store.js';
 import { newId, newSecret, sha256Hex } from './ids.js';
 import type { Tenants } from './tenants.js';
-import { now, readRecord, readRecordFresh, readRecords, removeRecord, writeRecord } from './records.js';
+import { now, readRecord, readRecords, removeRecord, rewriteRecord, writeRecord } from './records.js';
 import { displayName, parseInput, redirectUri } from './validation.js';
 
 export interface App {
@@ -99,13 +99,6 @@ export function createApps(store: Store, tenants: Pick<Tenants, 'byId'>) {
       return app;
     },
 
-    /** As `require`, straight from the store: the start of an update. */
-    async requireFresh(clientId: string): Promise<App> {
-      const app = /^[0-9a-f]{32}$/.test(clientId) ? await readRecordFresh<App>(store, key(clientId)) : undefined;
-      if (!app) throw notFound(`app ${clientId} not found`);
-      return app;
-    },
-
     /** Registers an app; `clientSecret` is returned only here, only for confidential apps. */
     async create(input: unknown): Promise<{ app: App; clientSecret?: string }> {
       const data = parseInput(createSchema, input);
@@ -136,17 +129,24 @@ export function createApps(store: Store, tenants: Pick<Tenants, 'byId'>) {
 
     async update(clientId: string, input: unknown): Promise<App> {
       const changes = parseInput(updateSchema, input);
-      const app = await this.requireFresh(clientId);
-      const updated: App = {
+      return (await this.rewrite(clientId, (app) => ({
         ...app,
         ...changes,
         ...(changes.redirectUris ? { redirectUris: [...new Set(changes.redirectUris)] } : {}),
         allowRefresh: app.type === 'confidential' && (changes.allowRefresh ?? app.allowRefresh),
         requirePkce: app.type === 'public' || (changes.requirePkce ?? app.requirePkce ?? true),
         updatedAt: now(),
-      };
-      await writeRecord(store, key(clientId), updated);
-      return updated;
+      }))).after;
+    },
+
+    /**
+     * Changes an app from its latest version, so that changes made at once (an update and a secret
+     * rotation, two rotations) all land: 404 when there is none.
+     */
+    async rewrite(clientId: string, change: (app: App) => App): Promise<{ before: App; after: App }> {
+      const result = /^[0-9a-f]{32}$/.test(clientId) ? await rewriteRecord<App>(store, key(clientId), change) : undefined;
+      if (!result) throw notFound(`app ${clientId} not found`);
+      return result;
     },
 
     /**
@@ -154,18 +154,18 @@ export function createApps(store: Store, tenants: Pick<Tenants, 'byId'>) {
      * app can be redeployed with the new one without an outage.
      */
     async rotateSecret(clientId: string, graceSeconds: number): Promise<{ app: App; clientSecret: string }> {
-      const app = await this.requireFresh(clientId);
-      if (app.type !== 'confidential') throw invalidInput('type: a public app has no secret');
       const clientSecret = newSecret();
-      const updated: App = {
-        ...app,
-        secretHash: sha256Hex(clientSecret),
-        previousSecretHash: app.secretHash,
-        previousSecretExpiresAt: new Date(Date.now() + graceSeconds * 1000).toISOString(),
-        updatedAt: now(),
-      };
-      await writeRecord(store, key(clientId), updated);
-      return { app: updated, clientSecret };
+      const { after } = await this.rewrite(clientId, (app) => {
+        if (app.type !== 'confidential') throw invalidInput('type: a public app has no secret');
+        return {
+          ...app,
+          secretHash: sha256Hex(clientSecret),
+          previousSecretHash: app.secretHash,
+          previousSecretExpiresAt: new Date(Date.now() + graceSeconds * 1000).toISOString(),
+          updatedAt: now(),
+        };
+      });
+      return { app: after, clientSecret };
     },
 
     async remove(clientId: string): Promise<App> {

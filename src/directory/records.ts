@@ -185,18 +185,27 @@ export async function writeRecord(store: Store, key: string, record: unknown): P
   await changed(store, key);
 }
 
+/** How many times a change is made again on a record that other requests keep changing meanwhile. */
+const REWRITE_ATTEMPTS = 5;
+
 /**
- * Changes a record as `update` says, from its latest version, and only if nothing else changed or
- * removed it meanwhile (a 409 then): undefined when there is none.
+ * Changes a record as `update` says, from its latest version, written only if nothing else changed
+ * or removed it meanwhile: when something did, `update` is applied again to the version then (so two
+ * changes at once both land, and nothing removed comes back), a few times before a 409. Undefined
+ * when there is no record.
  */
-export async function rewriteRecord<T>(store: Store, key: string, update: (current: T) => T): Promise<{ before: T; after: T } | undefined> {
-  const raw = await store.get(key);
-  if (raw === undefined) return undefined;
-  const before = JSON.parse(raw) as T;
-  const after = update(before);
-  if (!(await store.replaceIfEquals(key, raw, JSON.stringify(after)))) throw conflict('changed by another request meanwhile; read it again and retry');
-  await changed(store, key);
-  return { before, after };
+export async function rewriteRecord<T>(store: Store, key: string, update: (current: T) => T | Promise<T>): Promise<{ before: T; after: T } | undefined> {
+  for (let attempt = 0; attempt < REWRITE_ATTEMPTS; attempt += 1) {
+    const raw = await store.get(key);
+    if (raw === undefined) return undefined;
+    const before = JSON.parse(raw) as T;
+    const after = await update(before);
+    if (await store.replaceIfEquals(key, raw, JSON.stringify(after))) {
+      await changed(store, key);
+      return { before, after };
+    }
+  }
+  throw conflict('changed by other requests meanwhile; read it again and retry');
 }
 
 /** Deletes a record; false when there was none. */
@@ -212,18 +221,15 @@ type StatusRecord = { status: 'active' | 'disabled'; tokensRevokedAt?: number; u
 
 /**
  * Changes a user or tenant record (at `key`; undefined for an id that cannot be one) from its latest
- * version, with what a change of its status implies (see withStatusChange): 404 when there is none.
+ * version, with what a change of its status implies (see statusChange): 404 when there is none.
  */
 export async function updateStatusRecord<T extends StatusRecord>(store: Store, key: string | undefined, what: string, changes: Partial<T>): Promise<T> {
-  const read = async (): Promise<T> => {
-    const record = key === undefined ? undefined : await readRecordFresh<T>(store, key);
-    if (!record) throw notFound(`${what} not found`);
-    return record;
-  };
-  const { record, implied } = await withStatusChange(read, changes.status);
-  const updated: T = { ...record, ...changes, ...implied, updatedAt: now() };
-  await writeRecord(store, key!, updated);
-  return updated;
+  const result =
+    key === undefined
+      ? undefined
+      : await rewriteRecord<T>(store, key, async (record) => ({ ...record, ...changes, ...(await statusChange(record, changes.status)), updatedAt: now() }));
+  if (!result) throw notFound(`${what} not found`);
+  return result.after;
 }
 
 /**
@@ -233,24 +239,15 @@ export async function updateStatusRecord<T extends StatusRecord>(store: Store, k
 const REVOCATION_MARGIN_SECONDS = 2;
 
 /**
- * Writes a status change of a user or tenant record (read fresh by `read`) with what goes with it.
- * Disabling voids every session and token issued until then, and until the margin above:
- * `tokensRevokedAt`. Enabling again before that moment first waits for it (then reads the record
- * again, so that no change made meanwhile is lost), so that nothing issued after the enabling is
- * taken for something issued before the disabling.
+ * What a status change of a user or tenant record brings along. Disabling voids every session and
+ * token issued until then, and until the margin above: `tokensRevokedAt`. Enabling again before that
+ * moment first waits for it (the record is then written only if nothing changed it meanwhile, see
+ * rewriteRecord), so that nothing issued after the enabling is taken for something issued before
+ * the disabling.
  */
-async function withStatusChange<T extends StatusRecord>(
-  read: () => Promise<T>,
-  status: 'active' | 'disabled' | undefined,
-): Promise<{ record: T; implied: { tokensRevokedAt?: number } }> {
-  let record = await read();
-  if (status === 'disabled' && record.status !== 'disabled') {
-    return { record, implied: { tokensRevokedAt: Math.floor(Date.now() / 1000) + REVOCATION_MARGIN_SECONDS } };
-  }
+async function statusChange(record: StatusRecord, status: 'active' | 'disabled' | undefined): Promise<{ tokensRevokedAt?: number }> {
+  if (status === 'disabled' && record.status !== 'disabled') return { tokensRevokedAt: Math.floor(Date.now() / 1000) + REVOCATION_MARGIN_SECONDS };
   const wait = status === 'active' && record.tokensRevokedAt !== undefined ? record.tokensRevokedAt * 1000 - Date.now() : 0;
-  if (wait > 0) {
-    await new Promise((resolve) => setTimeout(resolve, wait));
-    record = await read();
-  }
-  return { record, implied: {} };
+  if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+  return {};
 }

@@ -107,6 +107,24 @@ describe.each(DRIVERS)('directory on the %s store', (driver) => {
     });
   });
 
+  describe('changes made at once', () => {
+    it('keeps a disabling and a rename made at once, and never brings back a user deleted meanwhile', async () => {
+      const tenant = await directory.tenants.create({ code: 'atonce', name: 'At once' });
+      for (let round = 0; round < 10; round += 1) {
+        const user = await directory.users.create(tenant.id, { username: `u${round}`, password: PASSWORD });
+        await Promise.all([directory.users.update(user.id, { status: 'disabled' }), directory.users.update(user.id, { name: `Renamed ${round}` })]);
+        const stored = (await directory.users.byId(user.id))!;
+        expect([stored.status, stored.name, typeof stored.tokensRevokedAt]).toEqual(['disabled', `Renamed ${round}`, 'number']);
+
+        const [renamed] = await Promise.allSettled([directory.users.update(user.id, { name: 'Ghost' }), directory.users.remove(user.id)]);
+        if (renamed.status === 'rejected') expect(renamed.reason).toMatchObject({ status: 404 });
+        expect(await directory.users.byId(user.id)).toBeUndefined();
+      }
+      await Promise.all([directory.tenants.update(tenant.id, { status: 'disabled' }), directory.tenants.update(tenant.id, { name: 'Renamed' })]);
+      expect(await directory.tenants.byId(tenant.id)).toMatchObject({ status: 'disabled', name: 'Renamed' });
+    });
+  });
+
   describe('sign-in', () => {
     let tenantCode: string;
     beforeAll(async () => {
@@ -276,6 +294,27 @@ describe.each(DRIVERS)('directory on the %s store', (driver) => {
       ['user info', 'https://user:pw@crm.test/cb'],
     ])('refuses a redirect URI with %s', async (_why, uri) => {
       await expect(directory.apps.create({ name: 'Bad', redirectUris: [uri] })).rejects.toThrow(/^redirectUris\.0: /);
+    });
+
+    it('keeps every change made at once: an update and a rotation, two rotations', async () => {
+      for (let round = 0; round < 10; round += 1) {
+        const { app } = await directory.apps.create({ name: 'Leaky', redirectUris: ['https://leaky.test/cb', 'https://evil.test/cb'] });
+        const [updated, rotated] = await Promise.all([
+          directory.apps.update(app.clientId, { redirectUris: ['https://leaky.test/cb'] }),
+          directory.apps.rotateSecret(app.clientId, 0),
+        ]);
+        const stored = (await directory.apps.byId(app.clientId))!;
+        expect(stored.redirectUris).toEqual(['https://leaky.test/cb']);
+        expect(stored.secretHash).toBe(sha256Hex(rotated.clientSecret));
+        expect(updated.redirectUris).toEqual(['https://leaky.test/cb']);
+
+        const [first, second] = await Promise.all([directory.apps.rotateSecret(app.clientId, 3600), directory.apps.rotateSecret(app.clientId, 3600)]);
+        const latest = (await directory.apps.byId(app.clientId))!;
+        // One is current, the other the previous one (valid for its grace period): both work.
+        expect([latest.secretHash, latest.previousSecretHash].sort()).toEqual([sha256Hex(first.clientSecret), sha256Hex(second.clientSecret)].sort());
+      }
+      await expect(directory.apps.rotateSecret('f'.repeat(32), 0)).rejects.toMatchObject({ status: 404 });
+      await expect(directory.apps.update('not an id', { name: 'x' })).rejects.toMatchObject({ status: 404 });
     });
 
     it('accepts http redirect URIs on loopback hosts', async () => {
