@@ -8,6 +8,7 @@ import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Directory, Tenant, User } from '../directory/index.js';
 import { toPublicApp } from '../directory/apps.js';
+import { MAX_AUDIT_RANGE_DAYS } from '../directory/audit.js';
 import { toPublicUser, userChangesSchema } from '../directory/users.js';
 import { isoDate, parseInput } from '../directory/validation.js';
 import { AtriumError, notFound } from '../errors.js';
@@ -452,8 +453,8 @@ export const ADMIN_ROUTES: AdminRoute[] = [
   {
     method: 'get',
     path: '/tenants/{tenantId}/audit',
-    summary: 'Audit events of a tenant, by time (at most 31 days; default: the last 24 hours), type and user',
-    query: { from: 'ISO-8601 start', to: 'ISO-8601 end', type: 'Event type, e.g. signin.failure', userId: 'A user id', ...LIST_QUERY },
+    summary: `Audit events of a tenant, by time (at most ${MAX_AUDIT_RANGE_DAYS} days; default: the last 24 hours), type and user`,
+    query: { from: 'ISO-8601 start (default: a day before to)', to: `ISO-8601 end (default: now), at most ${MAX_AUDIT_RANGE_DAYS} days after from: a longer range is refused (400)`, type: 'Event type, e.g. signin.failure', userId: 'A user id', ...LIST_QUERY },
     async handle({ ctx, principal, params, deps }) {
       const tenant = await deps.auth.tenant(principal, params.tenantId!);
       const { from, to, type, userId } = parseInput(auditQuery, ctx.query);

@@ -8,6 +8,7 @@
  * passwords: callers pass identifiers and outcomes only.
  */
 import { randomBytes } from 'node:crypto';
+import { invalidInput } from '../errors.js';
 import type { Store } from '../store/store.js';
 
 export interface AuditEvent {
@@ -27,6 +28,9 @@ const TIMESTAMP = 'YYYY-MM-DDTHH:MM:SS.mmmZ'.length;
 
 const dayKey = (tenantId: string, day: string): string => `audit:${tenantId}:${day}`;
 const countKey = (tenantId: string, day: string, type: string): string => `audit-count:${tenantId}:${day}:${type}`;
+
+/** The longest span one query reads. */
+export const MAX_AUDIT_RANGE_DAYS = 31;
 
 /** Frequent events are counted per tenant and day instead of recorded one by one. */
 export const COUNTED = ['token.authorization_code', 'token.refresh_token', 'token.client_credentials', 'token.revoked'] as const;
@@ -102,10 +106,15 @@ export function createAudit(store: Store, options: { retentionDays: number }) {
       return Object.fromEntries(COUNTED.map((type, i) => [type, Number(values[i] ?? 0)])) as Record<CountedEvent, number>;
     },
 
-    /** A tenant's events between two instants (at most 31 days apart), filtered, oldest first. */
+    /**
+     * A tenant's events between two instants, filtered, oldest first. A range longer than
+     * MAX_AUDIT_RANGE_DAYS (a day hash read for each of its days) or backwards is refused, naming the field.
+     */
     async query(tenantId: string, filter: { from: Date; to: Date; type?: string; userId?: string }): Promise<AuditEvent[]> {
+      if (filter.from > filter.to) throw invalidInput('from: must not be after to');
+      if (filter.to.getTime() - filter.from.getTime() > MAX_AUDIT_RANGE_DAYS * 86_400_000) throw invalidInput(`to: at most ${MAX_AUDIT_RANGE_DAYS} days after from`);
       const days: string[] = [];
-      for (let day = new Date(filter.from.toISOString().slice(0, 10)); day <= filter.to && days.length < 32; day = new Date(day.getTime() + 86_400_000)) {
+      for (let day = new Date(filter.from.toISOString().slice(0, 10)); day <= filter.to; day = new Date(day.getTime() + 86_400_000)) {
         days.push(day.toISOString().slice(0, 10));
       }
       const events = (await Promise.all(days.map((day) => this.ofDay(tenantId, day)))).flat();

@@ -45,6 +45,16 @@ describe.each(DRIVERS)('the audit trail on the %s store', (driver) => {
     expect(found).toEqual([fresh]);
   });
 
+  it('refuses a range longer than 31 days, or one that ends before it starts, instead of leaving out its newest events', async () => {
+    const audit = createAudit(t.store, { retentionDays: 1 });
+    const event = await audit.record({ type: 'signin.success', tenantId: 'ten5' });
+    const now = new Date(Date.parse(event.at) + 1000);
+    const days = (n: number) => new Date(now.getTime() - n * 86_400_000);
+    await expect(audit.query('ten5', { from: days(90), to: now })).rejects.toMatchObject({ status: 400, message: 'to: at most 31 days after from' });
+    await expect(audit.query('ten5', { from: now, to: days(1) })).rejects.toMatchObject({ status: 400, message: 'from: must not be after to' });
+    expect(await audit.query('ten5', { from: days(31), to: now })).toEqual([event]);
+  });
+
   it('adds token counts up in memory and writes them in one go, and a process reads its own at once', async () => {
     let increments = 0;
     const counted = new Proxy(t.store, {
