@@ -13,7 +13,8 @@ export type Render = (ctx: Context, view: string, locals?: Record<string, unknow
 
 /** Links to this page in each language; pages answering a POST link to `langBase` instead. */
 function languageLinks(ctx: Context, base: string | undefined): { locale: string; href: string }[] {
-  const path = base ?? (ctx.method === 'GET' ? ctx.path : '/');
+  // (Never a path that a browser would read as another site's: `//host/…` or `/\host/…`.)
+  const path = base ?? (ctx.method === 'GET' && !/^\/[/\\]/.test(ctx.path) ? ctx.path : '/');
   return LOCALES.map((locale) => {
     const query = new URLSearchParams(base === undefined && ctx.method === 'GET' ? ctx.querystring : '');
     query.set('lang', locale);

@@ -130,7 +130,10 @@ export function createWorkbenchRoutes(options: {
 
   router.get('/launch/:clientId', async (ctx) => {
     const account = await currentAccount(ctx);
-    if (!account) return signIn(ctx, ctx.path);
+    const crossSite = isCrossSite({ get: (name) => ctx.get(name) }, issuerOrigin);
+    // Sent by another site to a browser not signed in: after the sign-in (whose steps are all
+    // same-site) the launch still asks first.
+    if (!account) return signIn(ctx, crossSite || ctx.query.confirm !== undefined ? `${ctx.path}?confirm=1` : ctx.path);
     const { user, tenant, sessionUid } = account;
     const clientId = ctx.params.clientId!;
     const app = await directory.apps.byId(clientId);
@@ -144,7 +147,7 @@ export function createWorkbenchRoutes(options: {
       render(ctx, 'error', { headingKey: 'error.403', messageKey: 'launch.expired', expiresAt: assignment?.expiresAt }, 403);
       return;
     }
-    if (isCrossSite({ get: (name) => ctx.get(name) }, issuerOrigin)) {
+    if (crossSite || ctx.query.confirm !== undefined) {
       render(ctx, 'launch-confirm', { app, href: ctx.path });
       return;
     }

@@ -149,6 +149,32 @@ describe.each(DRIVERS)('the workbench on the %s store', (driver) => {
     expect(own.status).toBe(303);
   });
 
+  it('asks for confirmation after the sign-in when another site sent a browser that was not signed in', async () => {
+    const browser = new Browser(t.issuer);
+    const start = await browser.request(`${t.issuer}/launch/${seed.crm.app.clientId}`, { headers: { 'sec-fetch-site': 'cross-site' } });
+    expect(start.status).toBe(303);
+    // Every step from here on is same-site, as a browser sends it.
+    const loginPage = await browser.follow(start.location!);
+    expect(loginPage.url).toContain('/interaction/');
+    const landed = await browser.follow((await submitForm(browser, loginPage, aliceLogin)).location!);
+    expect([landed.status, new URL(landed.url).pathname + new URL(landed.url).search]).toEqual([200, `/launch/${seed.crm.app.clientId}?confirm=1`]);
+    expect(landed.body).toContain('Open CRM?');
+    expect(landed.body).toContain(`href="/launch/${seed.crm.app.clientId}"`);
+    // From the workbench itself, a launch does not ask.
+    expect((await browser.request(`${t.issuer}/launch/${seed.crm.app.clientId}`, { headers: { 'sec-fetch-site': 'same-origin' } })).status).toBe(303);
+  });
+
+  it('never links to another site from a page, whatever its path', async () => {
+    for (const path of ['//evil.example/login', '/%2F%2Fevil.example/x', '/\\evil.example/x']) {
+      const page = await new Browser(t.issuer).request(`${t.issuer}${path}`, { headers: { accept: 'text/html' } });
+      expect(page.status, path).toBe(404);
+      const links = [...page.body.matchAll(/href="([^"]*)"/g)].map((m) => m[1]!);
+      expect(links.length).toBeGreaterThan(0);
+      for (const link of links) expect(link, path).not.toMatch(/^(\/[/\\]|[a-z][a-z0-9+.-]*:)/i);
+      expect(links.filter((link) => link.includes('lang=')).length, path).toBeGreaterThan(0);
+    }
+  });
+
   it('puts recently launched apps first and records an audit event per launch', async () => {
     const { browser, page: before } = await signedIn();
     const wiki = /href="\/launch\/([0-9a-f]{32})"[^>]*>(?:(?!<\/a>).)*Wiki/s.exec(before.body)![1]!;
