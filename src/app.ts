@@ -148,7 +148,7 @@ export async function createAtrium(config: Config, logger: Logger): Promise<Atri
   const routes = chain([
     createStaticFiles(),
     createHealthRoutes(store),
-    createMetricsRoute(metrics),
+    createMetricsRoute(metrics, { token: config.metricsToken, open: !config.production }),
     interactions.routes(),
     interactions.allowedMethods(),
     createJointOperationRoutes({ provider, directory, backchannel, loginPage: '/' }),
@@ -165,6 +165,7 @@ export async function createAtrium(config: Config, logger: Logger): Promise<Atri
   // else it calls a server error is a bug worth a log line.
   provider.on('server_error', (ctx, err) => logger.error({ err, path: ctx.path }, 'provider error'));
   const handle = provider.callback(); // (after the last provider.use: Koa composes them here)
+  if (config.production && config.metricsToken === undefined) logger.warn('/metrics is off: set ATRIUM_METRICS_TOKEN for a scraper to send as its bearer token');
 
   return {
     config,

@@ -86,6 +86,11 @@ export interface Config {
   /** Cookie signing keys given by the operator; undefined → generated and kept in the store. */
   cookieKeys: string[] | undefined;
   adminPassword: string | undefined;
+  /**
+   * What a scraper of /metrics must send as its bearer token. Without one, /metrics is open in
+   * development and off in production (it tells sign-in results and load to anyone who asks).
+   */
+  metricsToken: string | undefined;
   session: { idleSeconds: number; absoluteSeconds: number };
   /** How many reverse proxies in front of Atrium append to X-Forwarded-For (0: trust none). */
   trustProxyHops: number;
@@ -181,6 +186,10 @@ export function loadConfig(given: Env): Config {
 
   const hops = env.ATRIUM_TRUST_PROXY_HOPS === undefined ? file.trustProxyHops : Number(env.ATRIUM_TRUST_PROXY_HOPS);
   if (!Number.isInteger(hops) || hops < 0 || hops > 10) throw new ConfigError('ATRIUM_TRUST_PROXY_HOPS must be a whole number from 0 to 10');
+  const metricsToken = env.ATRIUM_METRICS_TOKEN;
+  if (metricsToken !== undefined && !/^[\x21-\x7e]{16,}$/.test(metricsToken)) {
+    throw new ConfigError('ATRIUM_METRICS_TOKEN must be at least 16 printable characters without spaces');
+  }
   const hopsChosen = env.ATRIUM_TRUST_PROXY_HOPS !== undefined || (isObject(own) && own.trustProxyHops !== undefined);
   if (env.NODE_ENV === 'production' && issuerUrl.protocol === 'https:' && hops === 0 && !hopsChosen) {
     throw new ConfigError(
@@ -209,6 +218,7 @@ export function loadConfig(given: Env): Config {
     logLevel: logLevel.data,
     cookieKeys,
     adminPassword: env.ATRIUM_ADMIN_PASSWORD || undefined,
+    metricsToken,
     session: file.session,
     trustProxyHops: hops,
     throttle: file.throttle,

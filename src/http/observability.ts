@@ -4,7 +4,7 @@
  * path, never the query string or bodies, so codes, tokens, secrets and passwords stay out of them.
  */
 import cluster from 'node:cluster';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { Context, Middleware } from 'koa';
 import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { storeUnavailable } from '../errors.js';
@@ -132,11 +132,27 @@ export function createRequestObserver(logger: Logger, metrics: Metrics): Request
   };
 }
 
-export function createMetricsRoute(metrics: Metrics): Middleware {
+/**
+ * GET /metrics. With a token, only for a bearer of it (401 otherwise); without one, for anyone when
+ * `open` (development) and not at all otherwise (404, as any unknown path).
+ */
+export function createMetricsRoute(metrics: Metrics, access: { token: string | undefined; open: boolean }): Middleware {
+  const expected = access.token === undefined ? undefined : digest(access.token);
   return async function metricsRoute(ctx, next) {
-    if (ctx.path !== '/metrics' || ctx.method !== 'GET') return next();
+    if (ctx.path !== '/metrics' || ctx.method !== 'GET' || (expected === undefined && !access.open)) return next();
+    if (expected !== undefined) {
+      const [scheme, presented] = ctx.get('authorization').split(' ');
+      if (scheme?.toLowerCase() !== 'bearer' || !presented || !timingSafeEqual(digest(presented), expected)) {
+        ctx.status = 401;
+        ctx.set('WWW-Authenticate', 'Bearer realm="metrics"');
+        ctx.body = { error: 'unauthorized', error_description: 'the metrics token is required' };
+        return;
+      }
+    }
     ctx.set('Cache-Control', 'no-store');
     ctx.type = metrics.registry.contentType;
     ctx.body = cluster.isWorker ? await clusterMetrics() : await metrics.registry.metrics();
   };
 }
+
+const digest = (value: string): Buffer => createHash('sha256').update(value).digest();

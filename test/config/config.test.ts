@@ -65,6 +65,7 @@ describe('configuration', () => {
   it.each([
     [{ PORT: 'eighty' }, /PORT/],
     [{ PORT: '0' }, /PORT must be a port number from 1 to 65535/],
+    [{ ATRIUM_METRICS_TOKEN: 'short' }, /ATRIUM_METRICS_TOKEN must be at least 16/],
     [{ ATRIUM_ISSUER: 'not a url' }, /ATRIUM_ISSUER/],
     [{ ATRIUM_ISSUER: 'https://sso.test/?x=1' }, /ATRIUM_ISSUER/],
     [{ ATRIUM_REDIS_URL: 'http://cache:6379' }, /ATRIUM_REDIS_URL/],

@@ -5,11 +5,12 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as oidc from 'openid-client';
 import { closeServer, createAtrium, type Atrium } from '../../src/app.js';
-import { loadConfig } from '../../src/config/index.js';
+import { loadConfig, type Config } from '../../src/config/index.js';
 import { createLogger } from '../../src/logger.js';
 import { authorize, Browser } from '../helpers/browser.js';
 import { aliceLogin, PASSWORD, seedDirectory, type Seed } from '../helpers/fixtures.js';
 import { testStoreConfig } from '../helpers/stores.js';
+import { startAtrium, type TestServer } from '../helpers/atrium.js';
 
 describe('observability', () => {
   let atrium: Atrium;
@@ -84,5 +85,44 @@ describe('observability', () => {
     expect(text).toMatch(/atrium_tokens_issued_total\{grant_type="refresh_token"\} 1/);
     expect(text).toMatch(/atrium_store_operation_duration_seconds_count\{operation="hsetRecords"\} \d+/);
     expect(text).toMatch(/atrium_argon2_queue_depth 0/);
+  });
+});
+
+describe('who may read /metrics', () => {
+  const TOKEN = 'a-metrics-token-of-some-length';
+  const serve = async (adjust: (config: Config) => void) => {
+    const t = await startAtrium('sqlite', adjust);
+    servers.push(t);
+    return (headers: Record<string, string> = {}) => fetch(`${t.issuer}/metrics`, { headers });
+  };
+  const servers: TestServer[] = [];
+  afterAll(() => Promise.all(servers.map((t) => t.close())));
+
+  it('asks for the token when one is set, in development too', async () => {
+    const metrics = await serve((c) => {
+      c.metricsToken = TOKEN;
+    });
+    const wrong: Record<string, string>[] = [{}, { authorization: 'Bearer wrong' }, { authorization: `Basic ${TOKEN}` }, { authorization: `Bearer ${TOKEN}x` }];
+    for (const headers of wrong) {
+      const refused = await metrics(headers);
+      expect(refused.status, JSON.stringify(headers)).toBe(401);
+      expect(await refused.text()).not.toContain('atrium_');
+    }
+    const allowed = await metrics({ authorization: `Bearer ${TOKEN}` });
+    expect(allowed.status).toBe(200);
+    expect(await allowed.text()).toContain('atrium_http_requests_total');
+  });
+
+  it('serves no metrics in production without a token, and with one only to its bearer', async () => {
+    const off = await serve((c) => {
+      c.production = true;
+    });
+    expect((await off()).status).toBe(404);
+    const on = await serve((c) => {
+      c.production = true;
+      c.metricsToken = TOKEN;
+    });
+    expect((await on()).status).toBe(401);
+    expect((await on({ authorization: `Bearer ${TOKEN}` })).status).toBe(200);
   });
 });
