@@ -58,7 +58,9 @@
         const file = form.elements.file.files[0];
         if (!file) return;
         const type = /\.(jsonl|ndjson)$/i.test(file.name) ? 'application/x-ndjson' : 'text/csv';
-        await send(form, method, path, await file.text(), type);
+        // The file's bytes as they are: the server refuses one that is not UTF-8 (file.text()
+        // would have replaced what it could not read, and the import would store that).
+        await send(form, method, path, file, type);
         return;
       }
       const spec = form.dataset.api || form.dataset.apiTemplate.replace(/\{(\w+)\}/g, (_, name) => encodeURIComponent(form.elements[name].value));

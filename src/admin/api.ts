@@ -59,8 +59,10 @@ export function openApiDocument(issuer: string): Record<string, unknown> {
 export function createAdminApi(deps: AdminDeps, issuer: string) {
   const router = new Router();
   const json = bodyParser({ enableTypes: ['json'], jsonLimit: '64kb', encoding: 'utf-8' });
-  // Imports: up to 50,000 rows (MAX_API_IMPORT_ROWS), of up to about 160 bytes each.
-  const text = bodyParser({ enableTypes: ['text'], extendTypes: { text: ['text/csv', 'application/x-ndjson', 'application/jsonl'] }, textLimit: '8mb', encoding: 'utf-8' });
+  // Imports: up to 50,000 rows (MAX_API_IMPORT_ROWS), of up to about 160 bytes each. Read as
+  // latin1, which keeps each byte as one character, and handed to the route as the bytes sent: it
+  // refuses a file that is not UTF-8 (a UTF-8 reading would have replaced the bytes it could not read).
+  const text = bodyParser({ enableTypes: ['text'], extendTypes: { text: ['text/csv', 'application/x-ndjson', 'application/jsonl'] }, textLimit: '8mb', encoding: 'latin1' });
   const document = openApiDocument(issuer);
 
   router.get('/admin/api/openapi.json', (ctx) => {
@@ -71,7 +73,8 @@ export function createAdminApi(deps: AdminDeps, issuer: string) {
     router[route.method](`${ADMIN_API_PREFIX}${koaPath(route.path)}`, route.textBody ? text : json, async (ctx) => {
       const principal = await deps.auth.principal(ctx);
       if (route.platformOnly) deps.auth.requirePlatform(principal);
-      const result = await route.handle({ ctx, principal, params: ctx.params as Record<string, string>, body: ctx.request.body, deps });
+      const body = route.textBody && typeof ctx.request.body === 'string' ? Buffer.from(ctx.request.body, 'latin1') : ctx.request.body;
+      const result = await route.handle({ ctx, principal, params: ctx.params as Record<string, string>, body, deps });
       ctx.set('Cache-Control', 'no-store');
       if (ctx.status === 404) ctx.status = route.status ?? 200; // a handler may have set its own status
       if (ctx.status !== 204) ctx.body = result;

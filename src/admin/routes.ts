@@ -38,7 +38,7 @@ export interface AdminRoute {
   platformOnly?: boolean;
   query?: Record<string, string>;
   body?: z.ZodType;
-  /** Content types of a raw text body (instead of JSON). */
+  /** Content types of a raw text body (instead of JSON), handed to the handler as a Buffer. */
   textBody?: string[];
   status?: number;
   handle(call: { ctx: Context; principal: Principal; params: Record<string, string>; body: unknown; deps: AdminDeps }): Promise<unknown>;
@@ -334,12 +334,12 @@ export const ADMIN_ROUTES: AdminRoute[] = [
   {
     method: 'post',
     path: '/tenants/{tenantId}/users:import',
-    summary: 'Import users from CSV (text/csv; header username,password,name,email,mobile,role) or JSON lines (application/x-ndjson), up to 50,000 rows: all rows are validated first, errors by line; idempotent',
+    summary: 'Import users from CSV (text/csv; header username,password,name,email,mobile,role) or JSON lines (application/x-ndjson), in UTF-8, up to 50,000 rows: all rows are validated first, errors by line; idempotent',
     textBody: ['text/csv', 'application/x-ndjson', 'application/jsonl'],
     async handle({ ctx, principal, params, body, deps }) {
       const tenant = await deps.auth.tenant(principal, params.tenantId!);
       const format = ctx.is('text/csv') ? 'csv' : ctx.is('application/x-ndjson', 'application/jsonl') ? 'jsonl' : undefined;
-      if (!format || typeof body !== 'string') throw new AtriumError('unsupported_media_type', 'Send text/csv or application/x-ndjson', 415);
+      if (!format || !Buffer.isBuffer(body)) throw new AtriumError('unsupported_media_type', 'Send text/csv or application/x-ndjson', 415);
       const { rows, errors } = readUsersFile(body, format, { maxRows: MAX_API_IMPORT_ROWS });
       const result = errors.length > 0 ? { errors } : await importUsers(deps.directory.users, tenant.id, rows, { parallelism: 2 });
       if (result.errors.length > 0) {

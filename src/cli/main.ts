@@ -23,7 +23,7 @@ const USAGE = `usage: atrium <command> [options] [--json]
   user create --tenant CODE --username NAME --password-stdin [--name N] [--email E] [--mobile M] [--role user|admin]
   user disable --tenant CODE --username NAME      (ends the user's sessions, with back-channel logout)
   user unlock --tenant CODE --username NAME       (lifts a sign-in lock after too many failures)
-  user import --tenant CODE FILE [--format csv|jsonl]   (CSV header: username,password,name,email,mobile,role)
+  user import --tenant CODE FILE [--format csv|jsonl]   (UTF-8; CSV header: username,password,name,email,mobile,role)
   app create --name NAME --redirect-uri URL [--redirect-uri URL…] [--description TEXT] [--logo-uri URL]
              [--initiate-login-uri URL] [--post-logout-redirect-uri URL…] [--backchannel-logout-uri URL]
              [--public] [--no-refresh] [--no-pkce] [--access-token-ttl SECONDS] [--refresh-token-ttl SECONDS]
@@ -37,7 +37,7 @@ interface Io {
   out: (line: string) => void;
   /** Progress of long commands (a bar on a terminal). */
   progress?: (done: number, total: number) => void;
-  readFile?: (path: string) => Promise<string>;
+  readFile?: (path: string) => Promise<Uint8Array>;
 }
 
 type Options = NonNullable<ParseArgsConfig['options']>;
@@ -56,13 +56,13 @@ const COMMANDS: Record<
       if (!file) throw new UsageError('user import needs the file to import (CSV or JSON lines)');
       const format = (values.format as string | undefined) ?? (/\.(jsonl|ndjson)$/i.test(file) ? 'jsonl' : 'csv');
       if (format !== 'csv' && format !== 'jsonl') throw new UsageError('--format must be csv or jsonl');
-      let text: string;
+      let bytes: Uint8Array;
       try {
-        text = await (io.readFile ?? ((path: string) => readFile(path, 'utf8')))(file);
+        bytes = await (io.readFile ?? readFile)(file);
       } catch {
         throw new UsageError(`cannot read ${file}`);
       }
-      const { rows, errors } = readUsersFile(text, format);
+      const { rows, errors } = readUsersFile(bytes, format);
       const problems = errors.length > 0 ? errors : (await importUsers(directory.users, tenant.id, rows, { parallelism: config.passwordHashing.concurrency, onProgress: io.progress })).errors;
       if (problems.length > 0) {
         throw new AtriumError('invalid_input', `${problems.length} invalid row(s), nothing imported: ${problems.slice(0, 20).map((e) => `line ${e.line}: ${e.message}`).join('; ')}`, 400);

@@ -85,11 +85,35 @@ export function parseCsv(text: string): { line: number; cells: string[] }[] {
 /** The most rows one import over the admin API may carry (each new user is a password hash). */
 export const MAX_API_IMPORT_ROWS = 50_000;
 
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** A file's text, or the first line that is not UTF-8 (no byte of a UTF-8 sequence is a newline). */
+function decodeUtf8(bytes: Uint8Array): { text: string } | { badLine: number } {
+  try {
+    return { text: utf8.decode(bytes) };
+  } catch {
+    for (let start = 0, line = 1; ; line += 1) {
+      const end = bytes.indexOf(0x0a, start);
+      try {
+        utf8.decode(bytes.subarray(start, end === -1 ? bytes.length : end));
+      } catch {
+        return { badLine: line };
+      }
+      if (end === -1) return { badLine: line };
+      start = end + 1;
+    }
+  }
+}
+
 /**
- * Reads and validates a whole file. `errors` is empty only when every row may be imported. With
- * `maxRows`, a longer file is refused as a whole before its rows are validated.
+ * Reads and validates a whole file. `errors` is empty only when every row may be imported. A file
+ * given as bytes must be UTF-8: another encoding is refused rather than read into mangled names and
+ * passwords. With `maxRows`, a longer file is refused as a whole before its rows are validated.
  */
-export function readUsersFile(text: string, format: 'csv' | 'jsonl', options: { maxRows?: number } = {}): { rows: ImportRow[]; errors: ImportError[] } {
+export function readUsersFile(file: string | Uint8Array, format: 'csv' | 'jsonl', options: { maxRows?: number } = {}): { rows: ImportRow[]; errors: ImportError[] } {
+  const decoded = typeof file === 'string' ? { text: file } : decodeUtf8(file);
+  if ('badLine' in decoded) return { rows: [], errors: [{ line: decoded.badLine, message: 'not UTF-8: save the file as UTF-8 and import it again' }] };
+  const { text } = decoded;
   const errors: ImportError[] = [];
   const raw: { line: number; value: Record<string, unknown> }[] = [];
   if (format === 'csv') {

@@ -16,7 +16,7 @@ describe.each(DRIVERS)('app and user lifecycle on the %s store', (driver) => {
   let seed: Seed;
   let call: (method: string, path: string, body?: unknown) => Promise<{ status: number; body: Record<string, unknown> & { items?: Record<string, unknown>[] } }>;
   let tenantCall: typeof call;
-  let tenantCallRaw: (type: string, body: string) => Promise<{ status: number; body: Record<string, unknown> }>;
+  let tenantCallRaw: (type: string, body: string | Uint8Array<ArrayBuffer>) => Promise<{ status: number; body: Record<string, unknown> }>;
 
   let lastRaw: typeof tenantCallRaw;
   const clientFor = async (login: { tenant: string; username: string; password: string }) => {
@@ -24,7 +24,7 @@ describe.each(DRIVERS)('app and user lifecycle on the %s store', (driver) => {
     const page = await browser.follow(`${t.issuer}/`);
     await browser.follow((await browser.post(`${t.issuer}${new URL(page.url).pathname}/login`, { ...hiddenFields(page.body), ...login })).location!);
     const { csrf_token: csrf } = JSON.parse((await browser.request(`${t.issuer}${API}/session`, { headers: { accept: 'application/json' } })).body) as { csrf_token: string };
-    const raw = async (type: string, text: string) => {
+    const raw = async (type: string, text: string | Uint8Array<ArrayBuffer>) => {
       const res = await browser.request(`${t.issuer}${API}/tenants/${seed.acme.id}/users:import`, { method: 'POST', headers: { accept: 'application/json', 'x-csrf-token': csrf, 'content-type': type }, body: text });
       return { status: res.status, body: res.body ? JSON.parse(res.body) : {} };
     };
@@ -164,6 +164,10 @@ describe.each(DRIVERS)('app and user lifecycle on the %s store', (driver) => {
     expect(bad.status).toBe(400);
     expect((bad.body.errors as { line: number }[]).map((e) => e.line)).toEqual([3]);
     expect((await tenantCallRaw('application/xml', '<x/>')).status).toBe(415);
+    // Saved as Latin-1: refused, not imported with a mangled name and password.
+    const latin1 = await tenantCallRaw('text/csv', Buffer.from('username,password,name\njose,contraseña segura,José García\n', 'latin1'));
+    expect(latin1).toMatchObject({ status: 400, body: { errors: [{ line: 2, message: 'not UTF-8: save the file as UTF-8 and import it again' }] } });
+    expect(await t.atrium.directory.users.byUsername(seed.acme.id, 'jose')).toBeUndefined();
     // One row too many (short rows, well within the body limit) is refused whole, before any work.
     const long = `username\n${Array.from({ length: MAX_API_IMPORT_ROWS + 1 }, (_, i) => `u${i}`).join('\n')}\n`;
     const tooLong = await tenantCallRaw('text/csv', long);

@@ -99,6 +99,12 @@ describe.each(DRIVERS)('atrium CLI on the %s store', (driver) => {
     expect(bad.code).toBe(2);
     expect(bad.err).toMatch(/1 invalid row\(s\), nothing imported: line 3: username: /);
     expect((await cli(['user', 'import', '--tenant', 'acme', join(dir, 'missing.csv')])).err).toMatch(/cannot read/);
+    // Saved as Latin-1: refused, not imported with a mangled name and password.
+    writeFileSync(file, Buffer.from('username,password,name\njose,contraseña segura,José García\n', 'latin1'));
+    const latin1 = await cli(['user', 'import', '--tenant', 'acme', file]);
+    expect(latin1).toMatchObject({ code: 2, err: expect.stringMatching(/line 2: not UTF-8/) });
+    const directory = createDirectory(store, { password: { memoryCost: 19456, timeCost: 2, parallelism: 1 } });
+    expect(await directory.users.byUsername((await directory.tenants.require('acme')).id, 'jose')).toBeUndefined();
   });
 
   it('rotates signing keys: published at once, signing after the activation delay or --activate-in, the old ones verifying for a session and more', async () => {

@@ -22,6 +22,13 @@ describe('reading import files', () => {
     expect(errors.find((e) => e.line === 8)?.message).toContain('expected 4 fields');
   });
 
+  it('refuses a file that is not UTF-8, naming its first such line, instead of reading it with replacement characters', () => {
+    const latin1 = Buffer.from('username,password,name\njose,contraseña segura,José García\n', 'latin1');
+    expect(readUsersFile(latin1, 'csv')).toEqual({ rows: [], errors: [{ line: 2, message: 'not UTF-8: save the file as UTF-8 and import it again' }] });
+    const utf8 = Buffer.from('username,password,name\njose,contraseña segura,José García\n', 'utf8');
+    expect(readUsersFile(utf8, 'csv').rows).toMatchObject([{ username: 'jose', password: 'contraseña segura', name: 'José García' }]);
+  });
+
   it('refuses an unknown header, and reads JSON lines', () => {
     expect(readUsersFile('user,pass\nx,y', 'csv').errors[0]?.message).toMatch(/header/);
     const { rows, errors } = readUsersFile('{"username":"a","password":"a fine passphrase"}\n\nnot json\n[1]', 'jsonl');

@@ -123,4 +123,19 @@ describe('the admin pages in Chromium', () => {
     expect(platformOnly?.status()).toBe(403);
     await context.close();
   });
+
+  it('sends an import file as it is, so that one not in UTF-8 is refused rather than imported mangled', async () => {
+    const acme = (await t.atrium.directory.tenants.byCode('acme'))!;
+    await t.atrium.directory.users.create(acme.id, { username: 'uma', password: 'tenant admin passphrase', role: 'admin' });
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${t.issuer}/admin`);
+    await signIn(page, 'acme', 'uma', 'tenant admin passphrase');
+    await page.waitForURL(/\/admin\/users/);
+    await page.locator('#u-file').setInputFiles({ name: 'users.csv', mimeType: 'text/csv', buffer: Buffer.from('username,password,name\njose,contraseña segura,José García\n', 'latin1') });
+    await page.getByRole('button', { name: 'Import' }).click();
+    await expect.poll(() => page.locator('#admin-error').textContent()).toContain('line 2: not UTF-8');
+    expect(await t.atrium.directory.users.byUsername(acme.id, 'jose')).toBeUndefined();
+    await context.close();
+  });
 });
