@@ -1,6 +1,9 @@
 /**
- * CSRF protection for Atrium's own forms: a random token in an HttpOnly SameSite=Strict cookie,
- * echoed by the form in a hidden field; a POST whose field does not match is refused.
+ * CSRF protection for Atrium's own forms: a random token in an HttpOnly SameSite=Lax cookie, echoed
+ * by the form in a hidden field; a POST whose field does not match is refused. (Lax, not Strict: a
+ * browser arriving from an app, a cross-site navigation, must send the cookie it has, or the page
+ * would set a new one and every other open form of that browser would fail as expired. A cross-site
+ * POST carries no Lax cookie either way.)
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Context } from 'koa';
@@ -15,7 +18,7 @@ export function csrfToken(ctx: Context): string {
   const existing = ctx.cookies.get(CSRF_COOKIE);
   if (existing && FORMAT.test(existing)) return existing;
   const token = randomBytes(32).toString('base64url');
-  ctx.cookies.set(CSRF_COOKIE, token, { httpOnly: true, sameSite: 'strict', path: '/', overwrite: true });
+  ctx.cookies.set(CSRF_COOKIE, token, { httpOnly: true, sameSite: 'lax', path: '/', overwrite: true });
   return token;
 }
 

@@ -158,6 +158,21 @@ describe('HTTP-level attacks', () => {
         expect(cookie.toLowerCase()).toMatch(/samesite=(lax|strict)/);
       }
     });
+
+    it('sends the CSRF cookie on navigations from other sites, so a browser arriving from an app keeps its token', async () => {
+      const browser = new Browser(t.issuer);
+      const first = await browser.follow(authUrl());
+      const cookie = first.headers.getSetCookie().find((c) => c.startsWith('atrium_csrf='));
+      // Lax: sent on the top-level navigation from an app's site (Strict would not be, and the
+      // login page would then replace it).
+      expect(cookie?.toLowerCase()).toContain('samesite=lax');
+      const token = browser.cookie('atrium_csrf');
+      const second = await browser.follow(authUrl());
+      expect(second.headers.getSetCookie().some((c) => c.startsWith('atrium_csrf='))).toBe(false);
+      expect(browser.cookie('atrium_csrf')).toBe(token);
+      expect(second.body).toContain(`value="${token}"`);
+      expect((await submitForm(browser, second, aliceLogin)).status).toBe(303);
+    });
   });
 
   describe('headers on every page', () => {
