@@ -113,11 +113,12 @@ function decodeUtf8(bytes: Uint8Array): { text: string } | { badLine: number } {
 export function readUsersFile(file: string | Uint8Array, format: 'csv' | 'jsonl', options: { maxRows?: number } = {}): { rows: ImportRow[]; errors: ImportError[] } {
   const decoded = typeof file === 'string' ? { text: file } : decodeUtf8(file);
   if ('badLine' in decoded) return { rows: [], errors: [{ line: decoded.badLine, message: 'not UTF-8: save the file as UTF-8 and import it again' }] };
-  const { text } = decoded;
+  // A byte order mark (which spreadsheet programs write) is not part of the first line.
+  const text = decoded.text.replace(/^\uFEFF/, '');
   const errors: ImportError[] = [];
   const raw: { line: number; value: Record<string, unknown> }[] = [];
   if (format === 'csv') {
-    const [header, ...body] = parseCsv(text.replace(/^\uFEFF/, ''));
+    const [header, ...body] = parseCsv(text);
     const names = header?.cells.map((c) => c.trim().toLowerCase()) ?? [];
     const unknown = names.filter((n) => !(COLUMNS as readonly string[]).includes(n));
     if (!names.includes('username') || unknown.length > 0) {

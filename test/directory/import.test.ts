@@ -29,6 +29,16 @@ describe('reading import files', () => {
     expect(readUsersFile(utf8, 'csv').rows).toMatchObject([{ username: 'jose', password: 'contraseña segura', name: 'José García' }]);
   });
 
+  it('reads a file that starts with a byte order mark, CSV and JSON lines, as text and as bytes', () => {
+    const files = [
+      { format: 'csv', text: '\uFEFFusername,password\nann,a fine passphrase\n', line: 2 },
+      { format: 'jsonl', text: '\uFEFF{"username":"ann","password":"a fine passphrase"}\n', line: 1 },
+    ] as const;
+    for (const { format, text, line } of files) {
+      for (const file of [text, Buffer.from(text, 'utf8')]) expect(readUsersFile(file, format)).toEqual({ rows: [{ line, username: 'ann', password: 'a fine passphrase' }], errors: [] });
+    }
+  });
+
   it('refuses an unknown header, and reads JSON lines', () => {
     expect(readUsersFile('user,pass\nx,y', 'csv').errors[0]?.message).toMatch(/header/);
     const { rows, errors } = readUsersFile('{"username":"a","password":"a fine passphrase"}\n\nnot json\n[1]', 'jsonl');
