@@ -189,7 +189,8 @@ export async function createProvider(options: {
         // A user's token is active only while it would work: its account alive and not disabled
         // since the token was issued, and the app still assigned to the user.
         allowedPolicy: async (_ctx, client, token) => {
-          if (token.clientId !== client.clientId) return false;
+          // Nor a public app, whose id anyone may present (RFC 7662 §2.1: the caller authenticates).
+          if (token.clientId !== client.clientId || client.clientAuthMethod === 'none') return false;
           const accountId = (token as { accountId?: string }).accountId;
           if (!accountId) return true;
           const account = await loadAccount(directory, accountId, token.iat);

@@ -337,6 +337,11 @@ describe.each(ALL_TOPOLOGIES)('standard OIDC flows on the %s store', (driver) =>
     const { tokens } = await tokensFor(spa, 'http://localhost:8080/cb');
     expect(tokens.claims()!.tenant_id).toBe(seed.acme.id);
     expect(tokens.refresh_token).toBeUndefined();
+    // Introspection needs client authentication (RFC 7662 §2.1): a public app's id is anyone's.
+    expect(await oidc.tokenIntrospection(spa, tokens.access_token)).toEqual({ active: false });
+    // Revoking its own token needs none (RFC 7009 §2.1).
+    await oidc.tokenRevocation(spa, tokens.access_token);
+    expect((await fetch(`${t.issuer}/me`, { headers: { authorization: `Bearer ${tokens.access_token}` } })).status).toBe(401);
   });
 
   it('refuses the plain PKCE method', async () => {
