@@ -126,8 +126,10 @@ const COMMANDS: Record<
     options: { tenant: { type: 'string' }, username: { type: 'string' } },
     async run({ directory, values }) {
       const tenant = await directory.tenants.require(required(values, 'tenant'));
-      await directory.throttle.unlock(tenant.code, required(values, 'username'));
-      return { tenant: tenant.code, username: values.username, unlocked: true };
+      const user = await directory.users.byUsername(tenant.id, required(values, 'username'));
+      if (!user) throw new AtriumError('not_found', `user ${String(values.username)} not found in tenant ${tenant.code}`, 404);
+      await directory.throttle.unlock(tenant.code, user.username);
+      return { tenant: tenant.code, username: user.username, unlocked: true };
     },
   },
   'app create': {
