@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDirectory, type Directory } from '../../src/directory/index.js';
 import { importUsers, parseCsv, readUsersFile } from '../../src/directory/import.js';
+import type { Users } from '../../src/directory/users.js';
 import { DRIVERS, openTestStore, type TestStore } from '../helpers/stores.js';
 
 describe('reading import files', () => {
@@ -71,6 +72,20 @@ describe.each(DRIVERS)('importing users on the %s store', (driver) => {
     const users = await directory.users.list(tenant.id);
     expect(users.map((u) => [u.username, u.name, u.email])).toEqual([['ann', 'Ann B.', 'ann@x.test'], ['ben', 'Ben', '']]);
     expect((await directory.authenticate({ tenant: 'imports', username: 'ann', password: 'first passphrase 1' })).ok).toBe(true);
+  });
+
+  it('updates a user created by someone else between its lookup and its write, and completes', async () => {
+    const tenant = await directory.tenants.create({ code: 'racing', name: 'Racing' });
+    const cat = await directory.users.create(tenant.id, { username: 'cat', password: 'the first passphrase', name: 'Cat' });
+    // The import's lookup does not find cat yet; its create then finds the username taken.
+    let looked = false;
+    const racing: Users = { ...directory.users, byUsername: async (tenantId, name) => (name === 'cat' && !looked ? ((looked = true), undefined) : directory.users.byUsername(tenantId, name)) };
+    const csv = 'username,password,name\nann,a fine passphrase,Ann\ncat,the second passphrase,Cat B.\ndan,a fine passphrase,Dan\n';
+    const result = await importUsers(racing, tenant.id, readUsersFile(csv, 'csv').rows, { parallelism: 1 });
+    expect(result).toMatchObject({ report: { created: 2, updated: 1 }, errors: [] });
+    expect((await directory.users.list(tenant.id)).map((u) => [u.username, u.name])).toEqual([['ann', 'Ann'], ['cat', 'Cat B.'], ['dan', 'Dan']]);
+    expect((await directory.users.byId(cat.id))?.name).toBe('Cat B.');
+    expect((await directory.authenticate({ tenant: 'racing', username: 'cat', password: 'the second passphrase' })).ok).toBe(true);
   });
 
   it('writes nothing when a new user has no password', async () => {
