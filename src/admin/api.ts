@@ -43,7 +43,7 @@ export function openApiDocument(issuer: string): Record<string, unknown> {
     servers: [{ url: issuer }],
     components: {
       securitySchemes: {
-        session: { type: 'apiKey', in: 'cookie', name: '_session', description: 'An administrator’s Atrium session; state-changing requests also send X-CSRF-Token (GET /session gives it)' },
+        session: { type: 'apiKey', in: 'cookie', name: '_session', description: 'An administrator’s Atrium session (the cookie is named __Host-session when Atrium is served over https); state-changing requests also send X-CSRF-Token (GET /session gives it)' },
         management: {
           type: 'oauth2',
           description: 'A management app’s client_credentials token: scope atrium:admin (platform) or atrium:tenant-admin (its tenant)',

@@ -13,18 +13,25 @@ export const CSRF_COOKIE = 'atrium_csrf';
 export const CSRF_FIELD = 'csrf';
 const FORMAT = /^[A-Za-z0-9_-]{43}$/;
 
+/**
+ * The cookie's name: over https with the `__Host-` prefix, which the browser keeps only from this
+ * host, Secure, for the whole path: a sibling subdomain (an app at crm.corp.example beside
+ * sso.corp.example) cannot plant its own token for the browser to send here.
+ */
+const cookieName = (ctx: Context): string => (ctx.secure ? `__Host-${CSRF_COOKIE}` : CSRF_COOKIE);
+
 /** The token for forms on this page, created when the browser has none. */
 export function csrfToken(ctx: Context): string {
-  const existing = ctx.cookies.get(CSRF_COOKIE);
+  const existing = ctx.cookies.get(cookieName(ctx));
   if (existing && FORMAT.test(existing)) return existing;
   const token = randomBytes(32).toString('base64url');
-  ctx.cookies.set(CSRF_COOKIE, token, { httpOnly: true, sameSite: 'lax', path: '/', overwrite: true });
+  ctx.cookies.set(cookieName(ctx), token, { httpOnly: true, sameSite: 'lax', path: '/', overwrite: true });
   return token;
 }
 
 /** Does the form's token match the browser's? */
 export function csrfMatches(ctx: Context, submitted: unknown): boolean {
-  const expected = ctx.cookies.get(CSRF_COOKIE);
+  const expected = ctx.cookies.get(cookieName(ctx));
   return (
     typeof submitted === 'string' &&
     expected !== undefined &&

@@ -97,7 +97,9 @@ export async function createProvider(options: {
       },
     ],
     jwks: toProviderJwks(signingKeys) as Configuration['jwks'],
-    cookies: { keys: cookieKeys },
+    // Over https the session cookie has the `__Host-` prefix (see the CSRF cookie's): no sibling
+    // subdomain can sign a browser in here as someone else by planting its own session cookie.
+    cookies: { keys: cookieKeys, ...(config.issuer.startsWith('https:') ? { names: { session: '__Host-session' } } : {}) },
     findAccount: createFindAccount(directory, async (user, clientId) => (await decideAccess(directory, user, clientId)) === 'granted'),
     claims: CLAIMS,
     scopes: [...APP_SCOPES.split(' '), ...MANAGEMENT_SCOPES],

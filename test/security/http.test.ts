@@ -48,6 +48,37 @@ describe('an https issuer behind a proxy that says nothing', () => {
     expect(cookies.length).toBeGreaterThan(0);
     expect(cookies.every((c) => c.toLowerCase().includes('; secure'))).toBe(true);
   });
+
+  it('names the session and CSRF cookies __Host-: only this host sets them, Secure, for every path', async () => {
+    await seedDirectory(t.atrium.directory);
+    const local = (url: string) => url.replace('https://sso.acme.test', t.issuer);
+    const browser = new Browser(t.issuer);
+    const setCookies: string[] = [];
+    const walk = async (url: string) => {
+      let page = await browser.get(local(url));
+      setCookies.push(...page.headers.getSetCookie());
+      while (page.location && new URL(local(page.location)).origin === t.issuer) {
+        page = await browser.get(local(page.location));
+        setCookies.push(...page.headers.getSetCookie());
+      }
+      return page;
+    };
+    const login = await walk(`${t.issuer}/`);
+    expect(login.url).toContain('/interaction/');
+    const posted = await submitForm(browser, login, aliceLogin);
+    expect(posted.status).toBe(303);
+    const workbench = await walk(posted.location!);
+    expect(workbench.status).toBe(200);
+    expect(workbench.body).toContain('CRM');
+    for (const name of ['__Host-session', '__Host-atrium_csrf']) {
+      const line = setCookies.find((c) => c.startsWith(`${name}=`));
+      expect(line?.toLowerCase(), name).toMatch(/; path=\/(;|$)/);
+      expect(line?.toLowerCase(), name).toContain('; secure');
+      expect(line?.toLowerCase(), name).not.toContain('domain=');
+    }
+    expect(setCookies.some((c) => /^(_session|atrium_csrf)=/.test(c))).toBe(false);
+    expect(setCookies.some((c) => c.startsWith('_interaction='))).toBe(true);
+  });
 });
 
 describe('HTTP-level attacks', () => {
