@@ -346,8 +346,17 @@ export const ADMIN_ROUTES: AdminRoute[] = [
         ctx.status = 400;
         return { error: 'invalid_input', error_description: `${result.errors.length} invalid row(s), nothing imported`, errors: result.errors };
       }
-      await record(deps, ctx, principal, { type: 'admin.user.import', tenantId: tenant.id, after: result.report });
-      return { rows: rows.length, ...result.report };
+      const { created, updated, passwordsReset, adminChanges } = result.report!;
+      await record(deps, ctx, principal, { type: 'admin.user.import', tenantId: tenant.id, after: { created, updated, passwordsReset } });
+      // Who became or stopped being an admin, or had an admin's password set, under the types the
+      // single-user routes use; other rows are only counted above. Never a password.
+      for (const change of adminChanges) {
+        const base = { tenantId: tenant.id, userId: change.userId, detail: { via: 'import' } };
+        if (change.roleBefore === undefined) await record(deps, ctx, principal, { ...base, type: 'admin.user.create', after: { username: change.username, role: change.role } });
+        else if (change.roleBefore !== change.role) await record(deps, ctx, principal, { ...base, type: 'admin.user.update', before: { role: change.roleBefore }, after: { role: change.role } });
+        if (change.passwordReset) await record(deps, ctx, principal, { ...base, type: 'admin.user.reset_password' });
+      }
+      return { rows: rows.length, created, updated };
     },
   },
   {

@@ -30,6 +30,22 @@ export interface ImportError {
 export interface ImportReport {
   created: number;
   updated: number;
+  /** Users already there whose password a row set. */
+  passwordsReset: number;
+  /**
+   * Rows that touched a tenant admin: made one (a new user or a promotion), demoted one, or set an
+   * admin's password. Few even in a large import, so each can be audited on its own.
+   */
+  adminChanges: AdminChange[];
+}
+
+export interface AdminChange {
+  userId: string;
+  username: string;
+  /** Absent when the row created the user. */
+  roleBefore?: User['role'];
+  role: User['role'];
+  passwordReset: boolean;
 }
 
 const LOOKUP_BATCH = 500;
@@ -189,19 +205,24 @@ export async function importUsers(
   const missing = rows.filter((row) => !existing.get(row.line) && !row.password);
   if (missing.length > 0) return { errors: missing.map((row) => ({ line: row.line, message: 'password: a new user needs one' })) };
 
-  const report: ImportReport = { created: 0, updated: 0 };
+  const report: ImportReport = { created: 0, updated: 0, passwordsReset: 0, adminChanges: [] };
   let done = 0;
   let next = 0;
   const update = async (row: ImportRow, known: User): Promise<void> => {
     const profile = { name: row.name, email: row.email, mobile: row.mobile, role: row.role };
-    await users.update(known.id, Object.fromEntries(Object.entries(profile).filter(([, v]) => v !== undefined)));
+    const after = await users.update(known.id, Object.fromEntries(Object.entries(profile).filter(([, v]) => v !== undefined)));
     if (row.password) await users.resetPassword(known.id, row.password);
     report.updated += 1;
+    if (row.password) report.passwordsReset += 1;
+    if (known.role === 'admin' || after.role === 'admin') {
+      if (known.role !== after.role || row.password) report.adminChanges.push({ userId: known.id, username: known.username, roleBefore: known.role, role: after.role, passwordReset: Boolean(row.password) });
+    }
   };
   const create = async (row: ImportRow): Promise<void> => {
     try {
-      await users.create(tenantId, { username: row.username, password: row.password, name: row.name, email: row.email || undefined, mobile: row.mobile || undefined, role: row.role });
+      const user = await users.create(tenantId, { username: row.username, password: row.password, name: row.name, email: row.email || undefined, mobile: row.mobile || undefined, role: row.role });
       report.created += 1;
+      if (user.role === 'admin') report.adminChanges.push({ userId: user.id, username: user.username, role: user.role, passwordReset: false });
     } catch (err) {
       // Created by someone else since the lookup: updated as on a second run, so the import completes.
       const taken = err instanceof AtriumError && err.code === 'conflict' ? await users.byUsername(tenantId, row.username) : undefined;

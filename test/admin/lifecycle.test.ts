@@ -175,6 +175,27 @@ describe.each(DRIVERS)('app and user lifecycle on the %s store', (driver) => {
     expect(await t.atrium.directory.users.byUsername(seed.acme.id, 'u0')).toBeUndefined();
   });
 
+  it('audits an import: its counts, and on their own who it made admins, demoted, or gave a new admin password; never a password', async () => {
+    const first = await tenantCallRaw('text/csv', 'username,password,role\nada,a fine passphrase,admin\nida,a fine passphrase,user\n');
+    const second = await tenantCallRaw('text/csv', 'username,password,role\nada,a newer passphrase,\nida,,admin\nkim,,user\n');
+    expect([first.status, second.status]).toEqual([200, 200]);
+    const ada = (await t.atrium.directory.users.byUsername(seed.acme.id, 'ada'))!;
+    const ida = (await t.atrium.directory.users.byUsername(seed.acme.id, 'ida'))!;
+    const events = (await tenantCall('GET', `/tenants/${seed.acme.id}/audit?limit=200`)).body.items! as { type: string; userId?: string; detail: { before: string; after: string } }[];
+    const about = (userId: string) => events.filter((e) => e.userId === userId).map((e) => [e.type, e.detail.before, e.detail.after]);
+    expect(about(ada.id)).toEqual([
+      ['admin.user.create', 'null', '{"username":"ada","role":"admin"}'],
+      ['admin.user.reset_password', 'null', 'null'],
+    ]);
+    expect(about(ida.id)).toEqual([['admin.user.update', '{"role":"user"}', '{"role":"admin"}']]);
+    const imports = events.filter((e) => e.type === 'admin.user.import').slice(-2).map((e) => JSON.parse(e.detail.after) as unknown);
+    expect(imports).toEqual([
+      { created: 2, updated: 0, passwordsReset: 0 },
+      { created: 0, updated: 3, passwordsReset: 1 },
+    ]);
+    expect(JSON.stringify(events)).not.toMatch(/passphrase|\$argon2/);
+  });
+
   it('lists a tenant’s sessions and deletes a user, ending their sessions', async () => {
     const user = await t.atrium.directory.users.create(seed.acme.id, { username: 'henry', password: PASSWORD });
     const browser = new Browser(t.issuer);

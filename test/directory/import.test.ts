@@ -65,10 +65,10 @@ describe.each(DRIVERS)('importing users on the %s store', (driver) => {
     const csv = 'username,password,name,email\nann,first passphrase 1,Ann,ann@x.test\nben,first passphrase 2,Ben,\n';
     const progress: number[] = [];
     const first = await importUsers(directory.users, tenant.id, readUsersFile(csv, 'csv').rows, { onProgress: (done) => progress.push(done) });
-    expect(first.report).toEqual({ created: 2, updated: 0 });
+    expect(first.report).toEqual({ created: 2, updated: 0, passwordsReset: 0, adminChanges: [] });
     expect(progress).toEqual([1, 2]);
     const again = await importUsers(directory.users, tenant.id, readUsersFile('username,name\nANN,Ann B.\nben,Ben\n', 'csv').rows);
-    expect(again.report).toEqual({ created: 0, updated: 2 });
+    expect(again.report).toEqual({ created: 0, updated: 2, passwordsReset: 0, adminChanges: [] });
     const users = await directory.users.list(tenant.id);
     expect(users.map((u) => [u.username, u.name, u.email])).toEqual([['ann', 'Ann B.', 'ann@x.test'], ['ben', 'Ben', '']]);
     expect((await directory.authenticate({ tenant: 'imports', username: 'ann', password: 'first passphrase 1' })).ok).toBe(true);
@@ -82,10 +82,28 @@ describe.each(DRIVERS)('importing users on the %s store', (driver) => {
     const racing: Users = { ...directory.users, byUsername: async (tenantId, name) => (name === 'cat' && !looked ? ((looked = true), undefined) : directory.users.byUsername(tenantId, name)) };
     const csv = 'username,password,name\nann,a fine passphrase,Ann\ncat,the second passphrase,Cat B.\ndan,a fine passphrase,Dan\n';
     const result = await importUsers(racing, tenant.id, readUsersFile(csv, 'csv').rows, { parallelism: 1 });
-    expect(result).toMatchObject({ report: { created: 2, updated: 1 }, errors: [] });
+    expect(result).toMatchObject({ report: { created: 2, updated: 1, passwordsReset: 1 }, errors: [] });
     expect((await directory.users.list(tenant.id)).map((u) => [u.username, u.name])).toEqual([['ann', 'Ann'], ['cat', 'Cat B.'], ['dan', 'Dan']]);
     expect((await directory.users.byId(cat.id))?.name).toBe('Cat B.');
     expect((await directory.authenticate({ tenant: 'racing', username: 'cat', password: 'the second passphrase' })).ok).toBe(true);
+  });
+
+  it('reports the rows that made, demoted or set the password of a tenant admin, and counts the passwords set', async () => {
+    const tenant = await directory.tenants.create({ code: 'admins', name: 'Admins' });
+    const read = (csv: string) => readUsersFile(csv, 'csv').rows;
+    const first = await importUsers(directory.users, tenant.id, read('username,password,role\nada,a fine passphrase,admin\nida,a fine passphrase,user\n'));
+    const ada = (await directory.users.byUsername(tenant.id, 'ada'))!;
+    const ida = (await directory.users.byUsername(tenant.id, 'ida'))!;
+    expect(first.report?.adminChanges).toEqual([{ userId: ada.id, username: 'ada', role: 'admin', passwordReset: false }]);
+    const second = await importUsers(directory.users, tenant.id, read('username,password,role\nada,a newer passphrase,\nida,,admin\n'));
+    expect(second.report).toMatchObject({ passwordsReset: 1 });
+    // In the order the rows finished (two at a time).
+    expect(second.report?.adminChanges.sort((a, b) => a.username.localeCompare(b.username))).toEqual([
+      { userId: ada.id, username: 'ada', roleBefore: 'admin', role: 'admin', passwordReset: true },
+      { userId: ida.id, username: 'ida', roleBefore: 'user', role: 'admin', passwordReset: false },
+    ]);
+    const third = await importUsers(directory.users, tenant.id, read('username,password,role\nida,,user\nada,,\n'));
+    expect(third.report?.adminChanges).toEqual([{ userId: ida.id, username: 'ida', roleBefore: 'admin', role: 'user', passwordReset: false }]);
   });
 
   it('writes nothing when a new user has no password', async () => {
