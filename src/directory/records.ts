@@ -227,7 +227,10 @@ export async function updateStatusRecord<T extends StatusRecord>(store: Store, k
   const result =
     key === undefined
       ? undefined
-      : await rewriteRecord<T>(store, key, async (record) => ({ ...record, ...changes, ...(await statusChange(record, changes.status)), updatedAt: now() }));
+      : await rewriteRecord<T>(store, key, async (record) => {
+          const { implied, at } = await statusChange(record, changes.status);
+          return { ...record, ...changes, ...implied, updatedAt: at.toISOString() };
+        });
   if (!result) throw notFound(`${what} not found`);
   return result.after;
 }
@@ -245,9 +248,16 @@ const REVOCATION_MARGIN_SECONDS = 2;
  * rewriteRecord), so that nothing issued after the enabling is taken for something issued before
  * the disabling.
  */
-async function statusChange(record: StatusRecord, status: 'active' | 'disabled' | undefined): Promise<{ tokensRevokedAt?: number }> {
-  if (status === 'disabled' && record.status !== 'disabled') return { tokensRevokedAt: Math.floor(Date.now() / 1000) + REVOCATION_MARGIN_SECONDS };
-  const wait = status === 'active' && record.tokensRevokedAt !== undefined ? record.tokensRevokedAt * 1000 - Date.now() : 0;
-  if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-  return {};
+async function statusChange(record: StatusRecord, status: 'active' | 'disabled' | undefined): Promise<{ implied: { tokensRevokedAt?: number }; at: Date }> {
+  // One reading of the clock for the change's time and what it implies.
+  const at = new Date();
+  if (status === 'disabled' && record.status !== 'disabled') return { implied: { tokensRevokedAt: Math.floor(at.getTime() / 1000) + REVOCATION_MARGIN_SECONDS }, at };
+  if (status !== 'active' || record.tokensRevokedAt === undefined || record.tokensRevokedAt * 1000 <= at.getTime()) return { implied: {}, at };
+  // (A timer may fire a millisecond early: waited out by the clock.)
+  let later = new Date();
+  while (later.getTime() < record.tokensRevokedAt * 1000) {
+    await new Promise((resolve) => setTimeout(resolve, record.tokensRevokedAt! * 1000 - later.getTime()));
+    later = new Date();
+  }
+  return { implied: {}, at: later };
 }
