@@ -247,14 +247,14 @@ describe('HTTP-level attacks', () => {
       }
     });
 
-    it('sends HSTS and Secure cookies behind a trusted TLS proxy, not over plain http', async () => {
-      const plain = await new Browser(t.issuer).follow(authUrl());
-      expect(plain.headers.get('strict-transport-security')).toBeNull();
-      const viaTls = await fetch(authUrl(), { headers: { 'x-forwarded-proto': 'https' }, redirect: 'manual' });
-      expect(viaTls.headers.get('strict-transport-security')).toContain('max-age=');
-      const cookies = viaTls.headers.getSetCookie();
-      expect(cookies.length).toBeGreaterThan(0);
-      expect(cookies.every((c) => c.toLowerCase().includes('secure'))).toBe(true);
+    it('takes its scheme from the issuer, never from X-Forwarded-Proto (an https issuer: see above)', async () => {
+      for (const proto of [undefined, 'https', 'javascript']) {
+        const answer = await fetch(authUrl(), { headers: proto ? { 'x-forwarded-proto': proto } : {}, redirect: 'manual' });
+        expect(answer.headers.get('strict-transport-security'), proto).toBeNull();
+        expect(answer.headers.getSetCookie().some((c) => c.toLowerCase().includes('secure')), proto).toBe(false);
+        const discovery = (await (await fetch(`${t.issuer}/.well-known/openid-configuration`, { headers: proto ? { 'x-forwarded-proto': proto } : {} })).json()) as Record<string, string>;
+        expect(discovery.token_endpoint, proto).toBe(`${t.issuer}/token`);
+      }
     });
 
     it('answers at the issuer’s address whatever Host or X-Forwarded-Host say, malformed ones too', async () => {
@@ -268,6 +268,15 @@ describe('HTTP-level attacks', () => {
         const logout = await rawGet(Number(port), '/session/end', { ...headers, accept: 'text/html' });
         expect(logout.status, JSON.stringify(headers)).toBe(200);
         expect(logout.body).toContain(`action="${t.issuer}/session/end/confirm"`);
+      }
+      // A request line in absolute form names a host too.
+      const absolute = await rawGet(Number(port), 'http://evil.example/.well-known/openid-configuration', {});
+      expect(absolute.status).toBe(200);
+      expect((JSON.parse(absolute.body) as Record<string, string>).token_endpoint).toBe(`${t.issuer}/token`);
+      for (const target of ['http://a%b/.well-known/openid-configuration', 'foo:bar']) {
+        const odd = await rawGet(Number(port), target, { accept: 'application/json' });
+        expect(odd.status, target).toBeGreaterThanOrEqual(400);
+        expect(odd.status, target).toBeLessThan(500);
       }
     });
 
