@@ -141,17 +141,22 @@ export const ADMIN_ROUTES: AdminRoute[] = [
     platformOnly: true,
     body: z.object({ name: z.string().optional(), status: z.enum(['active', 'disabled']).optional() }),
     async handle({ ctx, principal, params, body, deps }) {
-      const before = await deps.auth.tenant(principal, params.tenantId!);
-      const after = await deps.directory.tenants.update(before.id, body);
-      // Disabling ends its users' sessions and tells their apps (back-channel logout).
-      const sessionsEnded = before.status !== 'disabled' && after.status === 'disabled' ? await endTenantSessions(deps, before.id) : undefined;
-      await record(deps, ctx, principal, {
-        type: 'admin.tenant.update',
-        tenantId: before.id,
-        before: publicTenant(before),
-        after: publicTenant(after),
-        ...(sessionsEnded === undefined ? {} : { detail: { sessionsEnded } }),
-      });
+      const tenant = await deps.auth.tenant(principal, params.tenantId!);
+      const { before, after } = await deps.directory.tenants.change(tenant.id, body);
+      // Disabling (decided by the version this change replaced) ends its users' sessions and tells
+      // their apps (back-channel logout); the change is audited whether or not that all went well.
+      let sessionsEnded: number | undefined;
+      try {
+        if (before.status !== 'disabled' && after.status === 'disabled') sessionsEnded = await endTenantSessions(deps, before.id);
+      } finally {
+        await record(deps, ctx, principal, {
+          type: 'admin.tenant.update',
+          tenantId: before.id,
+          before: publicTenant(before),
+          after: publicTenant(after),
+          ...(sessionsEnded === undefined ? {} : { detail: { sessionsEnded } }),
+        });
+      }
       return publicTenant(after);
     },
   },
@@ -374,8 +379,9 @@ export const ADMIN_ROUTES: AdminRoute[] = [
     body: userChangesSchema,
     async handle(call) {
       const { tenant, user } = await scopedUser(call);
-      const after = await call.deps.directory.users.update(user.id, parseInput(userChangesSchema, call.body));
-      await record(call.deps, call.ctx, call.principal, { type: 'admin.user.update', tenantId: tenant.id, userId: user.id, before: publicUser(user), after: publicUser(after) });
+      // Audited against the version this change replaced (another admin may have changed it since it was read).
+      const { before, after } = await call.deps.directory.users.change(user.id, parseInput(userChangesSchema, call.body));
+      await record(call.deps, call.ctx, call.principal, { type: 'admin.user.update', tenantId: tenant.id, userId: user.id, before: publicUser(before), after: publicUser(after) });
       return publicUser(after);
     },
   },
@@ -408,8 +414,8 @@ export const ADMIN_ROUTES: AdminRoute[] = [
     summary: 'Enable a disabled user',
     async handle(call) {
       const { tenant, user } = await scopedUser(call);
-      const after = await call.deps.directory.users.update(user.id, { status: 'active' });
-      await record(call.deps, call.ctx, call.principal, { type: 'admin.user.enable', tenantId: tenant.id, userId: user.id, before: user.status, after: after.status });
+      const { before, after } = await call.deps.directory.users.change(user.id, { status: 'active' });
+      await record(call.deps, call.ctx, call.principal, { type: 'admin.user.enable', tenantId: tenant.id, userId: user.id, before: before.status, after: after.status });
       return publicUser(after);
     },
   },

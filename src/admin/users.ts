@@ -5,7 +5,6 @@
  */
 import type Provider from 'oidc-provider';
 import type { Directory, User } from '../directory/index.js';
-import { notFound } from '../errors.js';
 import type { Backchannel } from '../oidc/backchannel.js';
 import { endAccountSessions } from '../oidc/sessions.js';
 import type { Store } from '../store/store.js';
@@ -18,9 +17,7 @@ export interface AdminDeps {
 }
 
 export async function disableUser(deps: AdminDeps, userId: string, actor: { ip?: string; by: string }): Promise<{ user: User; sessionsEnded: number }> {
-  const before = await deps.directory.users.byId(userId);
-  if (!before) throw notFound('user not found');
-  const user = await deps.directory.users.update(userId, { status: 'disabled' });
+  const { before, after: user } = await deps.directory.users.change(userId, { status: 'disabled' });
   const sessionsEnded = await endAccountSessions(deps.provider, deps.backchannel, deps.store, userId);
   await deps.directory.audit.record({
     type: 'admin.user.disable',

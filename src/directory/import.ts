@@ -210,12 +210,14 @@ export async function importUsers(
   let next = 0;
   const update = async (row: ImportRow, known: User): Promise<void> => {
     const profile = { name: row.name, email: row.email, mobile: row.mobile, role: row.role };
-    const after = await users.update(known.id, Object.fromEntries(Object.entries(profile).filter(([, v]) => v !== undefined)));
+    // The role before is the one this write replaced (not the lookup's: another admin may have
+    // changed it since, and a row that undoes that change must show).
+    const { before, after } = await users.change(known.id, Object.fromEntries(Object.entries(profile).filter(([, v]) => v !== undefined)));
     if (row.password) await users.resetPassword(known.id, row.password);
     report.updated += 1;
     if (row.password) report.passwordsReset += 1;
-    if (known.role === 'admin' || after.role === 'admin') {
-      if (known.role !== after.role || row.password) report.adminChanges.push({ userId: known.id, username: known.username, roleBefore: known.role, role: after.role, passwordReset: Boolean(row.password) });
+    if (before.role === 'admin' || after.role === 'admin') {
+      if (before.role !== after.role || row.password) report.adminChanges.push({ userId: known.id, username: known.username, roleBefore: before.role, role: after.role, passwordReset: Boolean(row.password) });
     }
   };
   const create = async (row: ImportRow): Promise<void> => {

@@ -221,9 +221,10 @@ type StatusRecord = { status: 'active' | 'disabled'; tokensRevokedAt?: number; u
 
 /**
  * Changes a user or tenant record (at `key`; undefined for an id that cannot be one) from its latest
- * version, with what a change of its status implies (see statusChange): 404 when there is none.
+ * version, with what a change of its status implies (see statusChange): the version it replaced and
+ * the new one; 404 when there is none.
  */
-export async function updateStatusRecord<T extends StatusRecord>(store: Store, key: string | undefined, what: string, changes: Partial<T>): Promise<T> {
+export async function updateStatusRecord<T extends StatusRecord>(store: Store, key: string | undefined, what: string, changes: Partial<T>): Promise<{ before: T; after: T }> {
   const result =
     key === undefined
       ? undefined
@@ -232,7 +233,7 @@ export async function updateStatusRecord<T extends StatusRecord>(store: Store, k
           return { ...record, ...changes, ...implied, updatedAt: at.toISOString() };
         });
   if (!result) throw notFound(`${what} not found`);
-  return result.after;
+  return result;
 }
 
 /**

@@ -67,6 +67,11 @@ export function createTenants(store: Store) {
     },
 
     async update(id: string, input: unknown): Promise<Tenant> {
+      return (await this.change(id, input)).after;
+    },
+
+    /** As `update`, with the version the change replaced (what was true when it landed). */
+    async change(id: string, input: unknown): Promise<{ before: Tenant; after: Tenant }> {
       const changes = parseInput(z.object({ name: displayName, status: z.enum(['active', 'disabled']) }).partial().strict(), input);
       return updateStatusRecord<Tenant>(store, /^[0-9a-f]{32}$/.test(id) ? key(id) : undefined, 'tenant', changes);
     },

@@ -53,6 +53,8 @@ const tenantKey = (tenantId: string): string => `tenant-users:${tenantId}`;
 
 export type Users = ReturnType<typeof createUsers>;
 
+type UserChanges = Partial<Pick<User, 'name' | 'email' | 'mobile' | 'role' | 'status' | 'passwordHash'>>;
+
 export function createUsers(store: Store, hasher: PasswordHasher) {
   const byId = (id: string): Promise<User | undefined> =>
     /^[0-9a-f]{32}$/.test(id) ? readRecord<User>(store, key(id)) : Promise.resolve(undefined);
@@ -89,7 +91,12 @@ export function createUsers(store: Store, hasher: PasswordHasher) {
       return user;
     },
 
-    async update(id: string, changes: Partial<Pick<User, 'name' | 'email' | 'mobile' | 'role' | 'status' | 'passwordHash'>>): Promise<User> {
+    async update(id: string, changes: UserChanges): Promise<User> {
+      return (await this.change(id, changes)).after;
+    },
+
+    /** As `update`, with the version the change replaced (what was true when it landed). */
+    async change(id: string, changes: UserChanges): Promise<{ before: User; after: User }> {
       return updateStatusRecord<User>(store, /^[0-9a-f]{32}$/.test(id) ? key(id) : undefined, 'user', changes);
     },
 

@@ -106,6 +106,23 @@ describe.each(DRIVERS)('importing users on the %s store', (driver) => {
     expect(third.report?.adminChanges).toEqual([{ userId: ida.id, username: 'ida', roleBefore: 'admin', role: 'user', passwordReset: false }]);
   });
 
+  it('reports a row that undoes a role change made after the import looked its user up', async () => {
+    const tenant = await directory.tenants.create({ code: 'undoing', name: 'Undoing' });
+    const bob = await directory.users.create(tenant.id, { username: 'bob', password: 'a fine passphrase' });
+    // Another admin promotes bob after the import's lookup, before its write: the row demotes him again.
+    const promoting: Users = {
+      ...directory.users,
+      byUsername: async (tenantId, name) => {
+        const found = await directory.users.byUsername(tenantId, name);
+        if (name === 'bob') await directory.users.update(bob.id, { role: 'admin' });
+        return found;
+      },
+    };
+    const result = await importUsers(promoting, tenant.id, readUsersFile('username,role\nbob,user\n', 'csv').rows);
+    expect(result.report?.adminChanges).toEqual([{ userId: bob.id, username: 'bob', roleBefore: 'admin', role: 'user', passwordReset: false }]);
+    expect((await directory.users.byId(bob.id))?.role).toBe('user');
+  });
+
   it('writes nothing when a new user has no password', async () => {
     const tenant = await directory.tenants.create({ code: 'nopass', name: 'No pass' });
     const result = await importUsers(directory.users, tenant.id, readUsersFile('username,password\nhas,a fine passphrase\nlacks,\n', 'csv').rows);
