@@ -36,9 +36,12 @@ export async function ensurePlatformAdmin(directory: Directory, configuredPasswo
       role: 'admin',
     });
   } catch (err) {
-    // Another process bootstrapped at the same moment.
-    if (err instanceof AtriumError && err.code === 'conflict') return { created: false };
-    throw err;
+    if (!(err instanceof AtriumError && err.code === 'conflict')) throw err;
+    // Another process bootstrapped at the same moment; or a user of that name is there but no
+    // admin (demoted, or made a plain user), which bootstrap does not override: said, not silent.
+    const platform = await directory.tenants.byCode(PLATFORM_TENANT_CODE);
+    if (platform && (await directory.users.list(platform.id)).some((user) => user.role === 'admin')) return { created: false };
+    return { created: false, warning: `the platform tenant has no admin and its user ${PLATFORM_ADMIN_USERNAME} is not one: there is no platform admin (give that user the admin role)` };
   }
   return generatedPassword ? { created: true, generatedPassword } : { created: true };
 }

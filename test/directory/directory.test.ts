@@ -123,6 +123,19 @@ describe.each(DRIVERS)('directory on the %s store', (driver) => {
       await Promise.all([directory.tenants.update(tenant.id, { status: 'disabled' }), directory.tenants.update(tenant.id, { name: 'Renamed' })]);
       expect(await directory.tenants.byId(tenant.id)).toMatchObject({ status: 'disabled', name: 'Renamed' });
     });
+
+    it('tells a change the version it replaced, not the one its caller read before', async () => {
+      const tenant = await directory.tenants.create({ code: 'replaced', name: 'Replaced' });
+      await directory.tenants.update(tenant.id, { status: 'disabled' });
+      const read = (await directory.tenants.byId(tenant.id))!;
+      await directory.tenants.update(tenant.id, { status: 'active' }); // another admin, meanwhile
+      const { before, after } = await directory.tenants.change(tenant.id, { status: 'disabled' });
+      expect([read.status, before.status, after.status]).toEqual(['disabled', 'active', 'disabled']);
+      expect(after.tokensRevokedAt).toBeGreaterThan(before.tokensRevokedAt!);
+      const user = await directory.users.create(tenant.id, { username: 'replaced', password: PASSWORD });
+      await directory.users.update(user.id, { role: 'admin' });
+      expect((await directory.users.change(user.id, { role: 'user' })).before.role).toBe('admin');
+    });
   });
 
   describe('sign-in', () => {
@@ -402,6 +415,15 @@ describe('bootstrap after a failed or forestalled first start', () => {
     expect(generated).toMatch(/^[A-Za-z0-9_-]{24}$/);
     const signedIn = await directory.authenticate({ tenant: 'platform', username: 'admin', password: generated! });
     expect(signedIn.ok && signedIn.user.role).toBe('admin');
+    expect(await ensurePlatformAdmin(directory, undefined)).toEqual({ created: false });
+  });
+
+  it('says so when the platform’s user admin is there but no admin', async () => {
+    const platform = (await directory.tenants.byCode('platform'))!;
+    const admin = (await directory.users.byUsername(platform.id, 'admin'))!;
+    await directory.users.update(admin.id, { role: 'user' });
+    expect(await ensurePlatformAdmin(directory, undefined)).toEqual({ created: false, warning: expect.stringMatching(/no platform admin/) });
+    await directory.users.update(admin.id, { role: 'admin' });
     expect(await ensurePlatformAdmin(directory, undefined)).toEqual({ created: false });
   });
 
