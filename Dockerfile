@@ -10,6 +10,8 @@
 #   ATRIUM_COOKIE_KEYS        comma-separated cookie signing keys (32+ characters each); required in production
 #   ATRIUM_SIGNING_ALG        RS256 (default) or ES256 for ID tokens
 #   ATRIUM_LOG_LEVEL          info (default), debug, warn, error, silent
+#   ATRIUM_TRUST_PROXY_HOPS   how many proxies in front append to X-Forwarded-For; required with an https issuer (0 on purpose too)
+#   ATRIUM_METRICS_TOKEN      bearer token for /metrics (16+ characters); without it /metrics is off in production
 #   ATRIUM_CONFIG             path of a JSON file merged over config/default.json
 
 FROM node:22-bookworm-slim AS build
