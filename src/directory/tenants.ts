@@ -73,6 +73,9 @@ export function createTenants(store: Store) {
     /** As `update`, with the version the change replaced (what was true when it landed). */
     async change(id: string, input: unknown): Promise<{ before: Tenant; after: Tenant }> {
       const changes = parseInput(z.object({ name: displayName, status: z.enum(['active', 'disabled']) }).partial().strict(), input);
+      // Disabling the platform's own tenant would sign every platform admin out for good (and only
+      // a platform admin may enable a tenant): refused. (Whether a tenant is the platform's never changes.)
+      if (changes.status === 'disabled' && (await this.byId(id))?.platform) throw invalidInput("status: the platform's own tenant cannot be disabled");
       return updateStatusRecord<Tenant>(store, /^[0-9a-f]{32}$/.test(id) ? key(id) : undefined, 'tenant', changes);
     },
 

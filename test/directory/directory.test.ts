@@ -427,6 +427,12 @@ describe('bootstrap after a failed or forestalled first start', () => {
     expect(await ensurePlatformAdmin(directory, undefined)).toEqual({ created: false });
   });
 
+  it('never disables the platform’s own tenant, which would sign every platform admin out for good', async () => {
+    const platform = (await directory.tenants.byCode('platform'))!;
+    await expect(directory.tenants.update(platform.id, { status: 'disabled' })).rejects.toMatchObject({ status: 400, message: expect.stringMatching(/^status: /) });
+    expect((await directory.tenants.update(platform.id, { name: 'Our platform' })).status).toBe('active');
+  });
+
   it('reserves the code platform for the platform tenant', async () => {
     await expect(directory.tenants.create({ code: 'Platform', name: 'Look-alike' })).rejects.toMatchObject({ status: 400, message: expect.stringMatching(/^code: platform is reserved/) });
   });
