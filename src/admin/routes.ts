@@ -8,11 +8,11 @@ import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Directory, Tenant, User } from '../directory/index.js';
 import { toPublicApp } from '../directory/apps.js';
-import { MAX_AUDIT_RANGE_DAYS } from '../directory/audit.js';
+import { adminEvent, MAX_AUDIT_RANGE_DAYS, type AdminEvent } from '../directory/audit.js';
 import { toPublicUser, userChangesSchema } from '../directory/users.js';
 import { isoDate, parseInput } from '../directory/validation.js';
 import { AtriumError, notFound } from '../errors.js';
-import { importUsers, MAX_API_IMPORT_ROWS, readUsersFile } from '../directory/import.js';
+import { importEvents, importUsers, MAX_API_IMPORT_ROWS, readUsersFile } from '../directory/import.js';
 import { csrfToken } from '../http/csrf.js';
 import type { Backchannel } from '../oidc/backchannel.js';
 import { revokeClientGrants } from '../oidc/logout.js';
@@ -50,15 +50,7 @@ const publicUser = (u: User) => {
   return { id: p.id, tenant_id: p.tenantId, username: p.username, name: p.name, email: p.email, mobile: p.mobile, role: p.role, status: p.status, created_at: p.createdAt, updated_at: p.updatedAt };
 };
 
-const record = (deps: AdminDeps, ctx: Context, principal: Principal, event: { type: string; tenantId: string; userId?: string; clientId?: string; before?: unknown; after?: unknown; detail?: Record<string, string | number> }) =>
-  deps.directory.audit.record({
-    type: event.type,
-    tenantId: event.tenantId,
-    ...(event.userId ? { userId: event.userId } : {}),
-    ...(event.clientId ? { clientId: event.clientId } : {}),
-    ip: ctx.ip,
-    detail: { by: principal.userId, before: JSON.stringify(event.before ?? null), after: JSON.stringify(event.after ?? null), ...event.detail },
-  });
+const record = (deps: AdminDeps, ctx: Context, principal: Principal, event: AdminEvent) => deps.directory.audit.record(adminEvent(event, { by: principal.userId, ip: ctx.ip }));
 
 const createUserBody = z.object({
   username: z.string(),
@@ -351,17 +343,8 @@ export const ADMIN_ROUTES: AdminRoute[] = [
         ctx.status = 400;
         return { error: 'invalid_input', error_description: `${result.errors.length} invalid row(s), nothing imported`, errors: result.errors };
       }
-      const { created, updated, passwordsReset, adminChanges } = result.report!;
-      await record(deps, ctx, principal, { type: 'admin.user.import', tenantId: tenant.id, after: { created, updated, passwordsReset } });
-      // Who became or stopped being an admin, or had an admin's password set, under the types the
-      // single-user routes use; other rows are only counted above. Never a password.
-      for (const change of adminChanges) {
-        const base = { tenantId: tenant.id, userId: change.userId, detail: { via: 'import' } };
-        if (change.roleBefore === undefined) await record(deps, ctx, principal, { ...base, type: 'admin.user.create', after: { username: change.username, role: change.role } });
-        else if (change.roleBefore !== change.role) await record(deps, ctx, principal, { ...base, type: 'admin.user.update', before: { role: change.roleBefore }, after: { role: change.role } });
-        if (change.passwordReset) await record(deps, ctx, principal, { ...base, type: 'admin.user.reset_password' });
-      }
-      return { rows: rows.length, created, updated };
+      for (const event of importEvents(tenant.id, result.report!)) await record(deps, ctx, principal, event);
+      return { rows: rows.length, created: result.report!.created, updated: result.report!.updated };
     },
   },
   {

@@ -7,8 +7,12 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ConfigError, loadConfig, minimumActivationDelay, type Config } from '../config/index.js';
 import { createLogger } from '../logger.js';
 import { createDirectory, type Directory } from '../directory/index.js';
-import { importUsers, readUsersFile } from '../directory/import.js';
+import { importEvents, importUsers, readUsersFile } from '../directory/import.js';
 import { toPublicUser } from '../directory/users.js';
+import { adminEvent, type AdminEvent } from '../directory/audit.js';
+import { toPublicApp } from '../directory/apps.js';
+import { PLATFORM_TENANT_CODE } from '../directory/tenants.js';
+import { userInfo } from 'node:os';
 import { readFile } from 'node:fs/promises';
 import { AtriumError, operatorMessage } from '../errors.js';
 import { describeSigningKeys, retirementDelay, rotateSigningKeys } from '../oidc/keys.js';
@@ -16,6 +20,21 @@ import { createStore } from '../store/index.js';
 import type { Store } from '../store/store.js';
 
 export class UsageError extends Error {}
+
+/** Who ran a command, for the audit trail: `cli:` and the system user. */
+function operator(): string {
+  try {
+    return `cli:${userInfo().username}`;
+  } catch {
+    return 'cli';
+  }
+}
+
+/** Records a change made here in the audit trail, as the admin API records its own. */
+const audit = (directory: Directory, event: AdminEvent): Promise<unknown> => directory.audit.record(adminEvent(event, { by: operator() }));
+
+/** The platform's tenant, whose trail keeps changes that belong to no tenant (apps). */
+const platformTenantId = async (directory: Directory): Promise<string | undefined> => (await directory.tenants.byCode(PLATFORM_TENANT_CODE))?.id;
 
 const USAGE = `usage: atrium <command> [options] [--json]
   start [--workers N|auto]                        (the server; workers: ATRIUM_WORKERS, default one per core)
@@ -63,10 +82,12 @@ const COMMANDS: Record<
         throw new UsageError(`cannot read ${file}`);
       }
       const { rows, errors } = readUsersFile(bytes, format);
-      const problems = errors.length > 0 ? errors : (await importUsers(directory.users, tenant.id, rows, { parallelism: config.passwordHashing.concurrency, onProgress: io.progress })).errors;
+      const result = errors.length > 0 ? { errors } : await importUsers(directory.users, tenant.id, rows, { parallelism: config.passwordHashing.concurrency, onProgress: io.progress });
+      const problems = result.errors;
       if (problems.length > 0) {
         throw new AtriumError('invalid_input', `${problems.length} invalid row(s), nothing imported: ${problems.slice(0, 20).map((e) => `line ${e.line}: ${e.message}`).join('; ')}`, 400);
       }
+      for (const event of importEvents(tenant.id, result.report!)) await audit(directory, event);
       const existing = await directory.users.list(tenant.id);
       return { tenant: tenant.code, rows: rows.length, users_in_tenant: existing.length };
     },
@@ -75,6 +96,7 @@ const COMMANDS: Record<
     options: { code: { type: 'string' }, name: { type: 'string' } },
     async run({ directory, values }) {
       const tenant = await directory.tenants.create({ code: required(values, 'code'), name: required(values, 'name') });
+      await audit(directory, { type: 'admin.tenant.create', tenantId: tenant.id, after: { id: tenant.id, code: tenant.code, name: tenant.name, status: tenant.status } });
       return { id: tenant.id, code: tenant.code, name: tenant.name };
     },
   },
@@ -100,6 +122,7 @@ const COMMANDS: Record<
         mobile: values.mobile,
         role: values.role,
       });
+      await audit(directory, { type: 'admin.user.create', tenantId: tenant.id, userId: user.id, after: toPublicUser(user) });
       const { id, username, name, email, mobile, role, status } = toPublicUser(user);
       return { id, tenant: tenant.code, tenant_id: tenant.id, username, name, email, mobile, role, status };
     },
@@ -115,7 +138,7 @@ const COMMANDS: Record<
       const [{ createAtrium }, { disableUser }] = await Promise.all([import('../app.js'), import('../admin/users.js')]);
       const atrium = await createAtrium(config, createLogger('silent'));
       try {
-        const { sessionsEnded } = await disableUser(atrium, user.id, { by: 'cli' });
+        const { sessionsEnded } = await disableUser(atrium, user.id, { by: operator() });
         return { id: user.id, username: user.username, status: 'disabled', sessions_ended: sessionsEnded };
       } finally {
         await atrium.close();
@@ -129,6 +152,7 @@ const COMMANDS: Record<
       const user = await directory.users.byUsername(tenant.id, required(values, 'username'));
       if (!user) throw new AtriumError('not_found', `user ${String(values.username)} not found in tenant ${tenant.code}`, 404);
       await directory.throttle.unlock(tenant.code, user.username);
+      await audit(directory, { type: 'admin.user.unlock', tenantId: tenant.id, userId: user.id });
       return { tenant: tenant.code, username: user.username, unlocked: true };
     },
   },
@@ -165,6 +189,8 @@ const COMMANDS: Record<
         accessTokenTtl: seconds(values, 'access-token-ttl'),
         refreshTokenTtl: seconds(values, 'refresh-token-ttl'),
       });
+      const platform = await platformTenantId(directory);
+      if (platform) await audit(directory, { type: 'admin.app.create', tenantId: platform, clientId: app.clientId, after: toPublicApp(app) });
       return { client_id: app.clientId, ...(clientSecret ? { client_secret: clientSecret } : {}), name: app.name, type: app.type };
     },
   },
@@ -192,6 +218,7 @@ const COMMANDS: Record<
         expiresAt: values['expires-at'],
         userIds: userIds.length > 0 ? userIds : undefined,
       });
+      await audit(directory, { type: 'admin.assignment.put', tenantId: tenant.id, clientId: app.clientId, after: assignment });
       return { app: app.clientId, tenant: tenant.code, tenant_id: tenant.id, users: names, expires_at: assignment.expiresAt ?? null };
     },
   },

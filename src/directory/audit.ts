@@ -22,6 +22,32 @@ export interface AuditEvent {
   detail?: Record<string, string | number | boolean | null>;
 }
 
+/** A change an administrator made, as the trail keeps it (see adminEvent). */
+export interface AdminEvent {
+  type: string;
+  tenantId: string;
+  userId?: string;
+  clientId?: string;
+  before?: unknown;
+  after?: unknown;
+  detail?: Record<string, string | number>;
+}
+
+/**
+ * An admin change as an audit event: who (`by`: a user id, `app:{client id}` or `cli:{system user}`),
+ * what, before and after (as JSON; callers pass public views, never a secret), from which address.
+ */
+export function adminEvent(event: AdminEvent, actor: { by: string; ip?: string }): Omit<AuditEvent, 'id' | 'at'> {
+  return {
+    type: event.type,
+    tenantId: event.tenantId,
+    ...(event.userId ? { userId: event.userId } : {}),
+    ...(event.clientId ? { clientId: event.clientId } : {}),
+    ...(actor.ip ? { ip: actor.ip } : {}),
+    detail: { by: actor.by, before: JSON.stringify(event.before ?? null), after: JSON.stringify(event.after ?? null), ...event.detail },
+  };
+}
+
 /** An event id is its ISO timestamp, '-' and 8 hex digits: `2026-11-29T04:56:43.672Z-11cd85d7`. */
 const DAY = 'YYYY-MM-DD'.length;
 const TIMESTAMP = 'YYYY-MM-DDTHH:MM:SS.mmmZ'.length;

@@ -10,6 +10,7 @@
 import { z } from 'zod';
 import { AtriumError } from '../errors.js';
 import { displayName, password, username } from './validation.js';
+import type { AdminEvent } from './audit.js';
 import type { User, Users } from './users.js';
 
 export interface ImportRow {
@@ -46,6 +47,23 @@ export interface AdminChange {
   roleBefore?: User['role'];
   role: User['role'];
   passwordReset: boolean;
+}
+
+/**
+ * What an import changed, for the audit trail: one event with its counts, and one per row that made,
+ * demoted or set the password of a tenant admin, under the types the single-user changes use.
+ * Other rows are only counted. Never a password.
+ */
+export function importEvents(tenantId: string, report: ImportReport): AdminEvent[] {
+  const { created, updated, passwordsReset } = report;
+  const events: AdminEvent[] = [{ type: 'admin.user.import', tenantId, after: { created, updated, passwordsReset } }];
+  for (const change of report.adminChanges) {
+    const base = { tenantId, userId: change.userId, detail: { via: 'import' } };
+    if (change.roleBefore === undefined) events.push({ ...base, type: 'admin.user.create', after: { username: change.username, role: change.role } });
+    else if (change.roleBefore !== change.role) events.push({ ...base, type: 'admin.user.update', before: { role: change.roleBefore }, after: { role: change.role } });
+    if (change.passwordReset) events.push({ ...base, type: 'admin.user.reset_password' });
+  }
+  return events;
 }
 
 const LOOKUP_BATCH = 500;

@@ -2,11 +2,12 @@
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runCli } from '../../src/cli/main.js';
 import { createDirectory } from '../../src/directory/index.js';
+import { ensurePlatformAdmin } from '../../src/directory/bootstrap.js';
 import { operatorMessage, UnavailableError } from '../../src/errors.js';
 import { createStore } from '../../src/store/index.js';
 import type { Store } from '../../src/store/store.js';
@@ -105,6 +106,26 @@ describe.each(DRIVERS)('atrium CLI on the %s store', (driver) => {
     expect(latin1).toMatchObject({ code: 2, err: expect.stringMatching(/line 2: not UTF-8/) });
     const directory = createDirectory(store, { password: { memoryCost: 19456, timeCost: 2, parallelism: 1 } });
     expect(await directory.users.byUsername((await directory.tenants.require('acme')).id, 'jose')).toBeUndefined();
+  });
+
+  it('records every change it made in the audit trail, as the system user who ran it, without secrets', async () => {
+    const directory = createDirectory(store, { password: { memoryCost: 19456, timeCost: 2, parallelism: 1 } });
+    const today = new Date().toISOString().slice(0, 10);
+    const by = `cli:${userInfo().username}`;
+    const acme = await directory.tenants.require('acme');
+    const events = await directory.audit.ofDay(acme.id, today);
+    for (const type of ['admin.tenant.create', 'admin.user.create', 'admin.assignment.put', 'admin.user.disable', 'admin.user.unlock', 'admin.user.import']) {
+      const event = events.find((e) => e.type === type);
+      expect(event?.detail?.by, type).toBe(by);
+    }
+    expect(JSON.stringify(events)).not.toMatch(/a good long password|a fine passphrase|argon2|secretHash/);
+    // Apps belong to no tenant: their changes go to the platform's trail.
+    await ensurePlatformAdmin(directory, 'the platform admin password');
+    const app = await json(['app', 'create', '--name', 'Audited', '--redirect-uri', 'https://audited.test/cb']);
+    const platform = await directory.tenants.require('platform');
+    const created = (await directory.audit.ofDay(platform.id, today)).find((e) => e.type === 'admin.app.create' && e.clientId === app.client_id);
+    expect(created?.detail?.by).toBe(by);
+    expect(JSON.stringify(created)).not.toContain(app.client_secret as string);
   });
 
   it('rotates signing keys: published at once, signing after the activation delay or --activate-in, the old ones verifying for a session and more', async () => {
