@@ -233,7 +233,7 @@ const COMMANDS: Record<
   },
   'keys rotate': {
     options: { 'activate-in': { type: 'string' } },
-    async run({ store, config, values }) {
+    async run({ directory, store, config, values }) {
       // Published at once; signing once every running server has re-read the keys (or at once with
       // --activate-in 0, for one server). Old keys keep verifying as long as what they signed is used.
       const { reloadSeconds } = config.keys;
@@ -244,6 +244,9 @@ const COMMANDS: Record<
       const retireAfterSeconds = retirementDelay({ idTokenSeconds: config.ttl.idToken, sessionSeconds: config.session.absoluteSeconds, reloadSeconds });
       const keys = await rotateSigningKeys(store, { retireAfterSeconds, activateAfterSeconds });
       const fresh = keys.filter((k) => !k.retireAt);
+      const platform = await platformTenantId(directory);
+      const published = fresh.map((k) => k.jwk.kid);
+      if (platform) await audit(directory, { type: 'admin.keys.rotate', tenantId: platform, after: { published, signs_from: fresh[0]?.activateAt ?? fresh[0]?.createdAt } });
       return {
         published: fresh.map((k) => k.jwk.kid),
         signs_from: fresh[0]?.activateAt ?? fresh[0]?.createdAt,

@@ -126,6 +126,9 @@ describe.each(DRIVERS)('atrium CLI on the %s store', (driver) => {
     const created = (await directory.audit.ofDay(platform.id, today)).find((e) => e.type === 'admin.app.create' && e.clientId === app.client_id);
     expect(created?.detail?.by).toBe(by);
     expect(JSON.stringify(created)).not.toContain(app.client_secret as string);
+    const rotated = await json(['keys', 'rotate', '--activate-in', '0']);
+    const rotation = (await directory.audit.ofDay(platform.id, today)).find((e) => e.type === 'admin.keys.rotate');
+    expect([rotation?.detail?.by, JSON.parse(String(rotation?.detail?.after)).published]).toEqual([by, rotated.published]);
   });
 
   it('rotates signing keys: published at once, signing after the activation delay or --activate-in, the old ones verifying for a session and more', async () => {
