@@ -33,6 +33,18 @@ describe('the admin pages in Chromium', () => {
     await page.getByRole('button', { name: 'Sign in' }).click();
   };
 
+  /** A new tenant admin of acme, signed in in a browser context of their own, on the users page. */
+  const acmeAdminPage = async (username: string) => {
+    const acme = (await t.atrium.directory.tenants.byCode('acme'))!;
+    await t.atrium.directory.users.create(acme.id, { username, password: 'tenant admin passphrase', role: 'admin' });
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${t.issuer}/admin`);
+    await signIn(page, 'acme', username, 'tenant admin passphrase');
+    await page.waitForURL(/\/admin\/users/);
+    return { acme, context, page };
+  };
+
   /** Submits a form and waits for the page the admin script reloads. */
   const submitAndReload = async (page: Page, click: () => Promise<void>) => {
     await Promise.all([page.waitForEvent('load'), click()]);
@@ -108,13 +120,7 @@ describe('the admin pages in Chromium', () => {
   });
 
   it('shows a tenant admin only their own tenant, and refuses ordinary users', async () => {
-    const acme = (await t.atrium.directory.tenants.byCode('acme'))!;
-    await t.atrium.directory.users.create(acme.id, { username: 'tara', password: 'tenant admin passphrase', role: 'admin' });
-    const context = await browser.newContext();
-    const page = await context.newPage();
-    await page.goto(`${t.issuer}/admin`);
-    await signIn(page, 'acme', 'tara', 'tenant admin passphrase');
-    await page.waitForURL(/\/admin\/users/);
+    const { context, page } = await acmeAdminPage('tara');
     expect(await page.locator('.admin-nav a').allTextContents()).toEqual(['Assignments', 'Users', 'Sessions', 'Audit']);
     expect(await page.locator('#tenant option').allTextContents()).toEqual(['Acme Corp (acme)']);
     await page.goto(`${t.issuer}/admin/users?q=nobody-by-this-name`);
@@ -125,13 +131,7 @@ describe('the admin pages in Chromium', () => {
   });
 
   it('sends an import file as it is, so that one not in UTF-8 is refused rather than imported mangled', async () => {
-    const acme = (await t.atrium.directory.tenants.byCode('acme'))!;
-    await t.atrium.directory.users.create(acme.id, { username: 'uma', password: 'tenant admin passphrase', role: 'admin' });
-    const context = await browser.newContext();
-    const page = await context.newPage();
-    await page.goto(`${t.issuer}/admin`);
-    await signIn(page, 'acme', 'uma', 'tenant admin passphrase');
-    await page.waitForURL(/\/admin\/users/);
+    const { acme, context, page } = await acmeAdminPage('uma');
     await page.locator('#u-file').setInputFiles({ name: 'users.csv', mimeType: 'text/csv', buffer: Buffer.from('username,password,name\njose,contraseña segura,José García\n', 'latin1') });
     await page.getByRole('button', { name: 'Import' }).click();
     await expect.poll(() => page.locator('#admin-error').textContent()).toContain('line 2: not UTF-8');
