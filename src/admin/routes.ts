@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
-import type { Directory, Tenant, User } from '../directory/index.js';
+import type { Directory, User } from '../directory/index.js';
 import { toPublicApp } from '../directory/apps.js';
 import { adminEvent, MAX_AUDIT_RANGE_DAYS, type AdminEvent } from '../directory/audit.js';
 import { toPublicUser, userChangesSchema } from '../directory/users.js';
@@ -20,7 +20,7 @@ import { endAccountSessions, listAccountSessions } from '../oidc/sessions.js';
 import type { Store } from '../store/store.js';
 import type { AdminAuth, Principal } from './auth.js';
 import { LIST_QUERY, paginate } from './pagination.js';
-import { disableUser, endTenantSessions } from './users.js';
+import { changeTenant, disableUser, publicTenant } from './users.js';
 
 export interface AdminDeps {
   provider: Provider;
@@ -44,7 +44,6 @@ export interface AdminRoute {
   handle(call: { ctx: Context; principal: Principal; params: Record<string, string>; body: unknown; deps: AdminDeps }): Promise<unknown>;
 }
 
-const publicTenant = (t: Tenant) => ({ id: t.id, code: t.code, name: t.name, status: t.status, platform: t.platform === true, created_at: t.createdAt, updated_at: t.updatedAt });
 const publicUser = (u: User) => {
   const p = toPublicUser(u);
   return { id: p.id, tenant_id: p.tenantId, username: p.username, name: p.name, email: p.email, mobile: p.mobile, role: p.role, status: p.status, created_at: p.createdAt, updated_at: p.updatedAt };
@@ -134,21 +133,7 @@ export const ADMIN_ROUTES: AdminRoute[] = [
     body: z.object({ name: z.string().optional(), status: z.enum(['active', 'disabled']).optional() }),
     async handle({ ctx, principal, params, body, deps }) {
       const tenant = await deps.auth.tenant(principal, params.tenantId!);
-      const { before, after } = await deps.directory.tenants.change(tenant.id, body);
-      // Disabling (decided by the version this change replaced) ends its users' sessions and tells
-      // their apps (back-channel logout); the change is audited whether or not that all went well.
-      let sessionsEnded: number | undefined;
-      try {
-        if (before.status !== 'disabled' && after.status === 'disabled') sessionsEnded = await endTenantSessions(deps, before.id);
-      } finally {
-        await record(deps, ctx, principal, {
-          type: 'admin.tenant.update',
-          tenantId: before.id,
-          before: publicTenant(before),
-          after: publicTenant(after),
-          ...(sessionsEnded === undefined ? {} : { detail: { sessionsEnded } }),
-        });
-      }
+      const { tenant: after } = await changeTenant(deps, tenant.id, body, (event) => record(deps, ctx, principal, event));
       return publicTenant(after);
     },
   },

@@ -4,7 +4,9 @@
  * tokens at once.
  */
 import type Provider from 'oidc-provider';
+import type { AdminEvent } from '../directory/audit.js';
 import type { Directory, User } from '../directory/index.js';
+import type { Tenant } from '../directory/tenants.js';
 import type { Backchannel } from '../oidc/backchannel.js';
 import { endAccountSessions } from '../oidc/sessions.js';
 import type { Store } from '../store/store.js';
@@ -50,4 +52,34 @@ export async function endTenantSessions(deps: AdminDeps, tenantId: string): Prom
   };
   await Promise.all(Array.from({ length: Math.min(TENANT_SESSIONS_PARALLELISM, ids.length) }, worker));
   return ended;
+}
+
+/** A tenant as the admin API and the command line show it (and its audit events record it). */
+export const publicTenant = (t: Tenant) => ({ id: t.id, code: t.code, name: t.name, status: t.status, platform: t.platform === true, created_at: t.createdAt, updated_at: t.updatedAt });
+
+/**
+ * Renames, disables or enables a tenant. Disabling (decided by the version this change replaced, so
+ * that of two concurrent disablings one ends the sessions) ends its users' sessions and tells their
+ * apps (back-channel logout); the change is audited, by `audit`, whether or not that all went well.
+ */
+export async function changeTenant(
+  deps: AdminDeps,
+  tenantId: string,
+  changes: unknown,
+  audit: (event: AdminEvent) => Promise<unknown>,
+): Promise<{ tenant: Tenant; sessionsEnded?: number }> {
+  const { before, after } = await deps.directory.tenants.change(tenantId, changes);
+  let sessionsEnded: number | undefined;
+  try {
+    if (before.status !== 'disabled' && after.status === 'disabled') sessionsEnded = await endTenantSessions(deps, before.id);
+  } finally {
+    await audit({
+      type: 'admin.tenant.update',
+      tenantId: before.id,
+      before: publicTenant(before),
+      after: publicTenant(after),
+      ...(sessionsEnded === undefined ? {} : { detail: { sessionsEnded } }),
+    });
+  }
+  return { tenant: after, sessionsEnded };
 }

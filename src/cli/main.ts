@@ -18,6 +18,7 @@ import { AtriumError, operatorMessage } from '../errors.js';
 import { describeSigningKeys, retirementDelay, rotateSigningKeys } from '../oidc/keys.js';
 import { createStore } from '../store/index.js';
 import type { Store } from '../store/store.js';
+import type { Atrium } from '../app.js';
 
 export class UsageError extends Error {}
 
@@ -39,6 +40,8 @@ const platformTenantId = async (directory: Directory): Promise<string | undefine
 const USAGE = `usage: atrium <command> [options] [--json]
   start [--workers N|auto]                        (the server; workers: ATRIUM_WORKERS, default one per core)
   tenant create --code CODE --name NAME
+  tenant disable --code CODE                      (its users cannot sign in; ends their sessions, with back-channel logout)
+  tenant enable --code CODE
   user create --tenant CODE --username NAME --password-stdin [--name N] [--email E] [--mobile M] [--role user|admin]
   user disable --tenant CODE --username NAME      (ends the user's sessions, with back-channel logout)
   user unlock --tenant CODE --username NAME       (lifts a sign-in lock after too many failures)
@@ -100,6 +103,14 @@ const COMMANDS: Record<
       return { id: tenant.id, code: tenant.code, name: tenant.name };
     },
   },
+  'tenant disable': {
+    options: { code: { type: 'string' } },
+    run: ({ directory, config, values }) => setTenantStatus(directory, config, required(values, 'code'), 'disabled'),
+  },
+  'tenant enable': {
+    options: { code: { type: 'string' } },
+    run: ({ directory, config, values }) => setTenantStatus(directory, config, required(values, 'code'), 'active'),
+  },
   'user create': {
     options: {
       tenant: { type: 'string' },
@@ -133,16 +144,9 @@ const COMMANDS: Record<
       const tenant = await directory.tenants.require(required(values, 'tenant'));
       const user = await directory.users.byUsername(tenant.id, required(values, 'username'));
       if (!user) throw new AtriumError('not_found', `user ${String(values.username)} not found in tenant ${tenant.code}`, 404);
-      // Ending sessions needs the provider: the CLI composes Atrium as the server does (loaded only
-      // here, so other commands start fast and without oidc-provider's runtime warning).
-      const [{ createAtrium }, { disableUser }] = await Promise.all([import('../app.js'), import('../admin/users.js')]);
-      const atrium = await createAtrium(config, createLogger('silent'));
-      try {
-        const { sessionsEnded } = await disableUser(atrium, user.id, { by: operator() });
-        return { id: user.id, username: user.username, status: 'disabled', sessions_ended: sessionsEnded };
-      } finally {
-        await atrium.close();
-      }
+      const { disableUser } = await import('../admin/users.js');
+      const { sessionsEnded } = await withAtrium(config, (atrium) => disableUser(atrium, user.id, { by: operator() }));
+      return { id: user.id, username: user.username, status: 'disabled', sessions_ended: sessionsEnded };
     },
   },
   'user unlock': {
@@ -255,6 +259,29 @@ const COMMANDS: Record<
     },
   },
 };
+
+/**
+ * Runs `run` with Atrium composed as the server composes it, for commands that end sessions (that
+ * needs the provider). Loaded only for those, so that the others start fast and without
+ * oidc-provider's runtime warning.
+ */
+async function withAtrium<T>(config: Config, run: (atrium: Atrium) => Promise<T>): Promise<T> {
+  const { createAtrium } = await import('../app.js');
+  const atrium = await createAtrium(config, createLogger('silent'));
+  try {
+    return await run(atrium);
+  } finally {
+    await atrium.close();
+  }
+}
+
+/** Disables or enables a tenant as the admin API does (disabling ends its users' sessions). */
+async function setTenantStatus(directory: Directory, config: Config, code: string, status: 'active' | 'disabled'): Promise<Record<string, unknown>> {
+  const tenant = await directory.tenants.require(code);
+  const { changeTenant } = await import('../admin/users.js');
+  const { tenant: after, sessionsEnded } = await withAtrium(config, (atrium) => changeTenant(atrium, tenant.id, { status }, (event) => audit(directory, event)));
+  return { id: after.id, code: after.code, status: after.status, ...(sessionsEnded === undefined ? {} : { sessions_ended: sessionsEnded }) };
+}
 
 /** `--management platform` or `--management tenant:CODE`: an admin API automation client. */
 async function managementOf(directory: Directory, value: string | undefined) {

@@ -7,7 +7,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
+import { userInfo } from 'node:os';
 import { disableUser } from '../../src/admin/users.js';
+import { runCli } from '../../src/cli/main.js';
 import { ensurePlatformAdmin } from '../../src/directory/bootstrap.js';
 import { oidcKeys } from '../../src/oidc/adapter.js';
 import { listAccountSessions, sessionTtl } from '../../src/oidc/sessions.js';
@@ -182,6 +184,40 @@ describe('sessions and single logout', () => {
     expect(renamed.status).toBe(200);
     const updates = (await t.atrium.directory.audit.ofDay(tenant.id, new Date().toISOString().slice(0, 10))).filter((e) => e.type === 'admin.tenant.update');
     expect(updates.map((e) => e.detail?.sessionsEnded)).toEqual([2, undefined]);
+  });
+
+  it('ends the sessions of a tenant disabled with `atrium tenant disable` too, as the CLI’s user', async () => {
+    const tenant = await t.atrium.directory.tenants.create({ code: 'winding', name: 'Winding Corp' });
+    for (const app of apps) await t.atrium.directory.assignments.assign({ tenantId: tenant.id, clientId: app.clientId });
+    const user = await t.atrium.directory.users.create(tenant.id, { username: 'max', password: PASSWORD });
+    const login = { tenant: 'winding', username: 'max', password: PASSWORD };
+    const browser = await signedIntoBothApps(login);
+    const before = tokenCounts();
+
+    // The command line runs with the server's configuration: its issuer and its store.
+    const store = t.atrium.config.store as { driver: 'redis'; url: string; keyPrefix: string };
+    const env = { ATRIUM_ISSUER: t.issuer, ATRIUM_REDIS_URL: store.url, ATRIUM_REDIS_PREFIX: store.keyPrefix, ATRIUM_ALLOW_PRIVATE_FETCH: 'true' };
+    let out = '';
+    let err = '';
+    const run = (args: string[]) => runCli([...args, '--json'], env, { stdin: async () => '', out: (l) => (out = l), err: (l) => (err += l) });
+    expect([await run(['tenant', 'disable', '--code', 'winding']), err]).toEqual([0, '']);
+    expect(JSON.parse(out)).toEqual({ id: tenant.id, code: 'winding', status: 'disabled', sessions_ended: 1 });
+    // The CLI waited for the first delivery attempts before it exited.
+    expect(apps.map((a, i) => a.receiver.attempts >= 1 && a.receiver.tokens.length - before[i]! <= 1)).toEqual([true, true]);
+    await until(() => apps.every((a, i) => a.receiver.tokens.length >= before[i]! + 1), 'deliveries for the session');
+    expect(apps.map((a, i) => decodeJwt(a.receiver.tokens[before[i]!]!).sub)).toEqual([user.id, user.id]);
+    expect((await browser.get(`${t.issuer}/`)).status).toBe(303);
+    const refused = await authorize(new Browser(t.issuer), `${t.issuer}/auth?${new URLSearchParams({ client_id: apps[0]!.clientId, response_type: 'code', scope: 'openid', redirect_uri: 'https://mail.test/cb' })}`, login);
+    expect([refused.status, refused.location]).toEqual([401, undefined]);
+
+    expect([await run(['tenant', 'enable', '--code', 'winding']), err]).toEqual([0, '']);
+    expect(JSON.parse(out)).toEqual({ id: tenant.id, code: 'winding', status: 'active' });
+    await signedIntoBothApps(login);
+    const updates = (await t.atrium.directory.audit.ofDay(tenant.id, new Date().toISOString().slice(0, 10))).filter((e) => e.type === 'admin.tenant.update');
+    expect(updates.map((e) => [e.detail?.by, JSON.parse(String(e.detail?.after)).status, e.detail?.sessionsEnded])).toEqual([
+      [`cli:${userInfo().username}`, 'disabled', 1],
+      [`cli:${userInfo().username}`, 'active', undefined],
+    ]);
   });
 
   it('drops sessions that ended on their own from the account’s index when they are listed', async () => {
