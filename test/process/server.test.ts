@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { workerThreadPoolSize } from '../../src/config/index.js';
 import { SERVER_NODE_FLAGS, workerExecArgv } from '../../src/server.js';
 import { testStoreConfig } from '../helpers/stores.js';
-import { CLI, MAIN, startProcess } from '../helpers/processes.js';
+import { CLI, MAIN, runToExit, startProcess } from '../helpers/processes.js';
 import { freePort } from '../helpers/redis-servers.js';
 
 /** The pids of a process's children (ps exits with 1 when there are none). */
@@ -72,13 +72,14 @@ describe('the server process', () => {
     const { port } = taken.address() as AddressInfo;
     const env = { ...process.env, ATRIUM_DATA_DIR: (config as { dataDir: string }).dataDir, ATRIUM_ADMIN_PASSWORD: 'a long admin password', ATRIUM_LOG_LEVEL: 'silent', ATRIUM_WORKERS: '1', PORT: String(port) };
     try {
-      const alone = spawnSync(process.execPath, [...SERVER_NODE_FLAGS, MAIN], { env, encoding: 'utf8', timeout: 30_000 });
-      expect(alone.status).toBe(1);
-      expect(alone.stderr.trim().split('\n').filter((l) => !l.includes('Unsupported runtime'))).toEqual([`atrium: cannot listen on port ${port}: EADDRINUSE`]);
+      const alone = await runToExit([...SERVER_NODE_FLAGS, MAIN], env);
+      expect({ status: alone.status, stderr: alone.stderr.trim().split('\n').filter((l) => !l.includes('Unsupported runtime')) }).toEqual({
+        status: 1,
+        stderr: [`atrium: cannot listen on port ${port}: EADDRINUSE`],
+      });
       // Each worker fails to listen: the primary stops and says so with its exit code.
-      const workers = spawnSync(process.execPath, [CLI, 'start', '--workers', '2'], { env, encoding: 'utf8', timeout: 30_000 });
-      expect(workers.status).toBe(1);
-      expect(workers.stderr).toContain(`atrium: cannot listen on port ${port}: EADDRINUSE`);
+      const workers = await runToExit([CLI, 'start', '--workers', '2'], env);
+      expect({ status: workers.status, stderr: workers.stderr }).toEqual({ status: 1, stderr: expect.stringContaining(`atrium: cannot listen on port ${port}: EADDRINUSE`) });
     } finally {
       taken.close();
       await cleanup();
