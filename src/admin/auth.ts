@@ -35,11 +35,12 @@ export function createAdminAuth(provider: Provider, directory: Directory) {
       return { platform: true, tenantId: platform?.id ?? '', userId: `app:${app.clientId}`, username: app.name };
     }
     if (app.management.role === 'tenant' && scopes.has('atrium:tenant-admin')) {
-      // A disabled tenant's automation stops with its admins' sessions.
+      // A disabled tenant's automation stops with its admins' sessions, and a token issued before
+      // the tenant was disabled stays void once it is enabled again, as their sessions do.
       // (Never the platform tenant: its admins are platform admins; such an app registered before
       // that was refused at registration is refused here.)
       const tenant = await directory.tenants.byId(app.management.tenantId);
-      if (tenant?.status !== 'active' || tenant.platform) throw refused;
+      if (tenant?.status !== 'active' || tenant.platform || (token.iat ?? 0) < (tenant.tokensRevokedAt ?? 0)) throw refused;
       return { platform: false, tenantId: app.management.tenantId, userId: `app:${app.clientId}`, username: app.name };
     }
     throw refused;

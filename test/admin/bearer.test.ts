@@ -42,7 +42,7 @@ describe.each(DRIVERS)('management tokens on the %s store', (driver) => {
     expect((await get('/apps', token)).status).toBe(403);
   });
 
-  it('stops a tenant management app’s token while its tenant is disabled, as its admins’ sessions', async () => {
+  it('stops a tenant management app’s token while its tenant is disabled, and for good if issued before, as its admins’ sessions', async () => {
     const tenant = await t.atrium.directory.tenants.create({ code: `robotco-${driver}`, name: 'Robot Co' });
     const { token, config } = await tokenFor({ role: 'tenant', tenantId: tenant.id }, 'atrium:tenant-admin');
     expect((await get(`/tenants/${tenant.id}/users`, token)).status).toBe(200);
@@ -61,7 +61,10 @@ describe.each(DRIVERS)('management tokens on the %s store', (driver) => {
     const fresh = (await oidc.clientCredentialsGrant(config, { scope: 'atrium:tenant-admin' })).access_token;
     expect((await get(`/tenants/${tenant.id}/users`, fresh)).status).toBe(401);
     await t.atrium.directory.tenants.setStatus(tenant.id, 'active');
-    expect((await get(`/tenants/${tenant.id}/users`, token)).status).toBe(200);
+    // Enabled again: the token from before stays void (as its admins' sessions from before do); a new one works.
+    expect((await get(`/tenants/${tenant.id}/users`, token)).status).toBe(401);
+    const again = (await oidc.clientCredentialsGrant(config, { scope: 'atrium:tenant-admin' })).access_token;
+    expect((await get(`/tenants/${tenant.id}/users`, again)).status).toBe(200);
   });
 
   it('registers no tenant management app for a tenant that does not exist or for the platform tenant', async () => {
