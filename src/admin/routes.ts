@@ -229,7 +229,7 @@ export const ADMIN_ROUTES: AdminRoute[] = [
   {
     method: 'put',
     path: '/tenants/{tenantId}/assignments/{clientId}',
-    summary: 'Assign an app to a tenant (optionally until expiresAt, optionally for listed users)',
+    summary: 'Assign an app to a tenant, or change the assignment: until expiresAt (absent: no end); userIds: only those users (absent: the users chosen so far stay; []: every user)',
     platformOnly: true,
     body: assignmentBody,
     async handle({ ctx, principal, params, body, deps }) {
@@ -237,8 +237,7 @@ export const ADMIN_ROUTES: AdminRoute[] = [
       const app = await deps.directory.apps.require(params.clientId!);
       const { expiresAt, userIds } = parseInput(assignmentBody, body);
       for (const id of userIds ?? []) await deps.auth.user(tenant, id);
-      const before = await deps.directory.assignments.get(tenant.id, app.clientId);
-      const after = await deps.directory.assignments.assign({ tenantId: tenant.id, clientId: app.clientId, expiresAt, userIds });
+      const { before, after } = await deps.directory.assignments.assign({ tenantId: tenant.id, clientId: app.clientId, expiresAt, userIds });
       await record(deps, ctx, principal, { type: 'admin.assignment.put', tenantId: tenant.id, clientId: app.clientId, before, after });
       return after;
     },

@@ -50,7 +50,8 @@ const USAGE = `usage: atrium <command> [options] [--json]
              [--initiate-login-uri URL] [--post-logout-redirect-uri URL…] [--backchannel-logout-uri URL]
              [--public] [--no-refresh] [--no-pkce] [--access-token-ttl SECONDS] [--refresh-token-ttl SECONDS]
              [--management platform|tenant:CODE]   (an admin API client: client_credentials, scope atrium:admin / atrium:tenant-admin)
-  app assign --app CLIENT_ID --tenant CODE [--user USERNAME…] [--expires-at ISO-8601]
+  app assign --app CLIENT_ID --tenant CODE [--user USERNAME…|--all-users] [--expires-at ISO-8601]
+                                                  (without --user/--all-users, the users chosen so far stay)
   keys rotate [--activate-in SECONDS]             (published at once; signs after keys.activationDelaySeconds)
   keys list                                       (each signing key: signing, verifying, pending or retired)`;
 
@@ -203,12 +204,14 @@ const COMMANDS: Record<
       app: { type: 'string' },
       tenant: { type: 'string' },
       user: { type: 'string', multiple: true },
+      'all-users': { type: 'boolean' },
       'expires-at': { type: 'string' },
     },
     async run({ directory, values }) {
+      const names = (values.user as string[] | undefined) ?? [];
+      if (values['all-users'] && names.length > 0) throw new UsageError('--all-users and --user exclude each other');
       const app = await directory.apps.require(required(values, 'app'));
       const tenant = await directory.tenants.require(required(values, 'tenant'));
-      const names = (values.user as string[] | undefined) ?? [];
       const userIds = await Promise.all(
         names.map(async (name) => {
           const user = await directory.users.byUsername(tenant.id, name);
@@ -216,14 +219,16 @@ const COMMANDS: Record<
           return user.id;
         }),
       );
-      const assignment = await directory.assignments.assign({
+      // Without --user or --all-users, the users chosen so far (by the tenant's admins) stay.
+      const { before, after } = await directory.assignments.assign({
         tenantId: tenant.id,
         clientId: app.clientId,
         expiresAt: values['expires-at'],
-        userIds: userIds.length > 0 ? userIds : undefined,
+        userIds: values['all-users'] ? [] : userIds.length > 0 ? userIds : undefined,
       });
-      await audit(directory, { type: 'admin.assignment.put', tenantId: tenant.id, clientId: app.clientId, after: assignment });
-      return { app: app.clientId, tenant: tenant.code, tenant_id: tenant.id, users: names, expires_at: assignment.expiresAt ?? null };
+      await audit(directory, { type: 'admin.assignment.put', tenantId: tenant.id, clientId: app.clientId, before, after });
+      const listed = await Promise.all((after.userIds ?? []).map(async (id) => (await directory.users.byId(id))?.username ?? id));
+      return { app: app.clientId, tenant: tenant.code, tenant_id: tenant.id, all_users: !after.userIds, users: listed, expires_at: after.expiresAt ?? null };
     },
   },
   'keys list': {

@@ -4,7 +4,8 @@
  */
 import { z } from 'zod';
 import type { Store } from '../store/store.js';
-import { now, readRecord, readRecordFresh, readRecords, removeRecord, rewriteRecord, writeRecord } from './records.js';
+import { conflict } from '../errors.js';
+import { createRecord, now, readRecord, readRecords, removeRecord, rewriteRecord } from './records.js';
 import { isoDate, parseInput } from './validation.js';
 
 export interface Assignment {
@@ -23,7 +24,7 @@ const assignSchema = z.object({
   tenantId: z.string().regex(/^[0-9a-f]{32}$/),
   clientId: z.string().regex(/^[0-9a-f]{32}$/),
   expiresAt: isoDate.optional(),
-  userIds: z.array(z.string().regex(/^[0-9a-f]{32}$/)).min(1).optional(),
+  userIds: z.array(z.string().regex(/^[0-9a-f]{32}$/)).optional(),
 });
 
 const key = (tenantId: string, clientId: string): string => `assignment:${tenantId}:${clientId}`;
@@ -38,22 +39,37 @@ export function createAssignments(store: Store) {
   return {
     get,
 
-    /** Creates or replaces the assignment of an app to a tenant. */
-    async assign(input: unknown): Promise<Assignment> {
+    /**
+     * Subscribes a tenant to an app, or changes its subscription: until `expiresAt` (none: no end),
+     * for `userIds` (absent: the users chosen so far stay, so that renewing a subscription keeps the
+     * tenant admin's choice; empty: every user of the tenant). Made from the latest version, so that
+     * a choice of users made meanwhile is not lost. The version it replaced, if any, and the new one.
+     */
+    async assign(input: unknown): Promise<{ before?: Assignment; after: Assignment }> {
       const data = parseInput(assignSchema, input);
-      const existing = await readRecordFresh<Assignment>(store, key(data.tenantId, data.clientId));
       const at = now();
-      const assignment: Assignment = {
-        tenantId: data.tenantId,
-        clientId: data.clientId,
-        ...(data.expiresAt ? { expiresAt: new Date(data.expiresAt).toISOString() } : {}),
-        ...(data.userIds ? { userIds: [...new Set(data.userIds)] } : {}),
-        createdAt: existing?.createdAt ?? at,
-        updatedAt: at,
+      const next = (current: Assignment | undefined): Assignment => {
+        const userIds = data.userIds === undefined ? current?.userIds : data.userIds.length > 0 ? [...new Set(data.userIds)] : undefined;
+        return {
+          tenantId: data.tenantId,
+          clientId: data.clientId,
+          ...(data.expiresAt ? { expiresAt: new Date(data.expiresAt).toISOString() } : {}),
+          ...(userIds ? { userIds } : {}),
+          createdAt: current?.createdAt ?? at,
+          updatedAt: at,
+        };
       };
-      await writeRecord(store, key(data.tenantId, data.clientId), assignment);
-      await store.sadd(tenantKey(data.tenantId), [data.clientId]);
-      return assignment;
+      const recordKey = key(data.tenantId, data.clientId);
+      // Changed if there is one, else created; one ended or made meanwhile is tried again.
+      for (let attempt = 0; attempt < 5; attempt += 1) {
+        const fresh = next(undefined);
+        const result = (await rewriteRecord<Assignment>(store, recordKey, next)) ?? ((await createRecord(store, recordKey, fresh)) ? { after: fresh } : undefined);
+        if (result) {
+          await store.sadd(tenantKey(data.tenantId), [data.clientId]);
+          return result;
+        }
+      }
+      throw conflict('the assignment was changed by other requests meanwhile; try again');
     },
 
     /**

@@ -185,6 +185,13 @@ export async function writeRecord(store: Store, key: string, record: unknown): P
   await changed(store, key);
 }
 
+/** Writes a new record; false (and nothing written) when there is one already. */
+export async function createRecord(store: Store, key: string, record: unknown): Promise<boolean> {
+  if (!(await store.set(key, JSON.stringify(record), { ifAbsent: true }))) return false;
+  await changed(store, key);
+  return true;
+}
+
 /** How many times a change is made again on a record that other requests keep changing meanwhile. */
 const REWRITE_ATTEMPTS = 5;
 

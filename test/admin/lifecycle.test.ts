@@ -123,6 +123,13 @@ describe.each(DRIVERS)('app and user lifecycle on the %s store', (driver) => {
     expect(chosen.status).toBe(200);
     expect(await t.atrium.directory.assignments.decide(seed.alice, clientId)).toBe('not_listed');
     expect(await t.atrium.directory.assignments.decide(seed.carol, clientId)).toBe('granted');
+    // The platform renewing the subscription keeps the tenant admin's choice, and audits the version it replaced.
+    const renewed = await call('PUT', `/tenants/${seed.acme.id}/assignments/${clientId}`, { expiresAt: '2031-01-01T00:00:00Z' });
+    expect(renewed.body).toMatchObject({ expiresAt: '2031-01-01T00:00:00.000Z', userIds: [seed.carol.id] });
+    expect(await t.atrium.directory.assignments.decide(seed.alice, clientId)).toBe('not_listed');
+    const audited = (await t.atrium.directory.audit.ofDay(seed.acme.id, new Date().toISOString().slice(0, 10))).filter((e) => e.type === 'admin.assignment.put' && e.clientId === clientId).at(-1);
+    expect(JSON.parse(String(audited?.detail?.before))).toMatchObject({ userIds: [seed.carol.id] });
+    expect(JSON.parse(String(audited?.detail?.before)).expiresAt).toBeUndefined();
     await tenantCall('PUT', `/tenants/${seed.acme.id}/assignments/${clientId}/users`, { userIds: [] });
     expect(await t.atrium.directory.assignments.decide(seed.alice, clientId)).toBe('granted');
     expect((await tenantCall('PUT', `/tenants/${seed.acme.id}/assignments/${seed.globexApp.app.clientId}/users`, { userIds: [] })).status).toBe(404);

@@ -67,8 +67,11 @@ describe.each(DRIVERS)('atrium CLI on the %s store', (driver) => {
     expect(pub.client_secret).toBeUndefined();
 
     const assignment = await json(['app', 'assign', '--app', app.client_id as string, '--tenant', 'acme', '--user', 'alice', '--expires-at', '2031-01-01T00:00:00Z']);
-    expect(assignment).toMatchObject({ app: app.client_id, tenant: 'acme', users: ['alice'], expires_at: '2031-01-01T00:00:00.000Z' });
+    expect(assignment).toMatchObject({ app: app.client_id, tenant: 'acme', all_users: false, users: ['alice'], expires_at: '2031-01-01T00:00:00.000Z' });
     expect(await directory.assignments.decide({ id: user.id as string, tenantId: tenant.id as string }, app.client_id as string)).toBe('granted');
+    // Renewed without --user: the users chosen so far stay; --all-users opens it to every user.
+    expect(await json(['app', 'assign', '--app', app.client_id as string, '--tenant', 'acme', '--expires-at', '2032-01-01T00:00:00Z'])).toMatchObject({ all_users: false, users: ['alice'], expires_at: '2032-01-01T00:00:00.000Z' });
+    expect(await json(['app', 'assign', '--app', app.client_id as string, '--tenant', 'acme', '--all-users'])).toMatchObject({ all_users: true, users: [], expires_at: null });
   });
 
   it('disables a user and unlocks an account', async () => {
@@ -179,6 +182,7 @@ describe.each(DRIVERS)('atrium CLI on the %s store', (driver) => {
     [['tenant', 'create', '--name', 'N'], /missing --code/],
     [['tenant', 'create', '--code', 'acme', '--name', 'Again'], /taken/],
     [['tenant', 'create', '--code', 'ok', '--name', 'N', '--bogus'], /Unknown option '--bogus'/],
+    [['app', 'assign', '--app', '0'.repeat(32), '--tenant', 'acme', '--user', 'alice', '--all-users'], /--all-users and --user exclude each other/],
     [['tenant', 'disable', '--code', 'nowhere'], /tenant nowhere not found/],
     [['tenant', 'enable'], /missing --code/],
     [['tenant', 'disable', '--code', 'platform'], /status: the platform's own tenant cannot be disabled/],

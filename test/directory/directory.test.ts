@@ -352,8 +352,9 @@ describe.each(DRIVERS)('directory on the %s store', (driver) => {
       const tenant = await directory.tenants.create({ code: 'assign', name: 'Assign' });
       const { app } = await directory.apps.create({ name: 'A', redirectUris: ['https://a.test/cb'] });
       await directory.assignments.assign({ tenantId: tenant.id, clientId: app.clientId, expiresAt: '2030-01-01T00:00:00+08:00' });
-      const again = await directory.assignments.assign({ tenantId: tenant.id, clientId: app.clientId });
-      expect(again.expiresAt).toBeUndefined();
+      const { before, after: again } = await directory.assignments.assign({ tenantId: tenant.id, clientId: app.clientId });
+      expect([before?.expiresAt, again.expiresAt]).toEqual(['2029-12-31T16:00:00.000Z', undefined]);
+      expect(again.createdAt).toBe(before?.createdAt);
       expect((await directory.assignments.listForTenant(tenant.id)).map((a) => a.clientId)).toEqual([app.clientId]);
       await expect(directory.assignments.assign({ tenantId: tenant.id, clientId: app.clientId, expiresAt: 'tomorrow' })).rejects.toThrow(/^expiresAt: /);
     });
