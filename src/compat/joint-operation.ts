@@ -4,12 +4,14 @@
  * defaults and answer shapes; userinfo and logout are Atrium's own, over the same tokens and
  * sessions. A token from either dialect works at both userinfo endpoints.
  *
- * Scope: the dialect's default scope is `get_user_info`; `openid` makes the request OIDC. The
- * standard userinfo endpoint needs `openid`, so every request is sent on with `openid` added (the
- * workbench's launches ask for `openid get_user_info` too): the dialect's token answer shows a
- * `get_user_info` grant as the dialect knows it, without `openid` and without an ID token, unless
- * the app asked for `openid` itself. That request carries the scope OPENID_REQUESTED as well, which
- * no answer shows: with it, the app gets its ID token (with its own nonce, if it sent one).
+ * Scope: the dialect's default scope is `get_user_info`; `openid` makes the request OIDC (adds an
+ * ID token). Every request through the dialect's authorize is sent on with `get_user_info`, whatever
+ * scope the app sent (apps send `scope=openid` and then read the user at the dialect's userinfo), and
+ * with `openid`, which the standard userinfo endpoint needs (the workbench's launches ask for
+ * `openid get_user_info` too). The dialect's token answer shows such a grant as the dialect knows it,
+ * without `openid` and without an ID token, unless the app asked for `openid` itself: that request
+ * carries the scope OPENID_REQUESTED as well, which no answer shows, and with it the app gets its
+ * ID token (with its own nonce, if it sent one).
  */
 import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
@@ -54,9 +56,9 @@ export function createJointOperationRoutes(options: { provider: Provider; direct
       const value = incoming.get(name);
       if (value !== null) query.set(name, value);
     }
-    const requested = (incoming.get('scope') || DEFAULT_SCOPE).split(' ').filter((s) => s && s !== OPENID_REQUESTED);
-    const marked = requested.includes('openid') && requested.includes(DEFAULT_SCOPE) ? [OPENID_REQUESTED] : [];
-    query.set('scope', [...new Set(['openid', ...requested, ...marked])].join(' '));
+    const requested = (incoming.get('scope') ?? '').split(' ').filter((s) => s && s !== OPENID_REQUESTED);
+    const marked = requested.includes('openid') ? [OPENID_REQUESTED] : [];
+    query.set('scope', [...new Set(['openid', ...requested, DEFAULT_SCOPE, ...marked])].join(' '));
     rewrite(ctx, '/auth', query);
     await next();
   });

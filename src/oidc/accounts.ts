@@ -14,8 +14,8 @@ export interface AtriumAccount extends Account {
 
 /**
  * A scope of no claims that the joint-operation dialect adds to a request whose app asked for
- * `openid` together with `get_user_info`, so that its token answer includes the ID token
- * (compat/joint-operation.ts); never shown in that answer.
+ * `openid` itself (the dialect adds `openid` and `get_user_info` to every request), so that its
+ * token answer includes the ID token (compat/joint-operation.ts); never shown in that answer.
  */
 export const OPENID_REQUESTED = 'atrium:openid-requested';
 
