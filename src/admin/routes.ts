@@ -179,8 +179,7 @@ export const ADMIN_ROUTES: AdminRoute[] = [
     platformOnly: true,
     body: appBody.omit({ management: true }).partial(),
     async handle({ ctx, principal, params, body, deps }) {
-      const before = await deps.directory.apps.require(params.clientId!);
-      const after = await deps.directory.apps.update(before.clientId, body);
+      const { before, after } = await deps.directory.apps.update(params.clientId!, body);
       await record(deps, ctx, principal, { type: 'admin.app.update', tenantId: principal.tenantId, clientId: before.clientId, before: toPublicApp(before), after: toPublicApp(after) });
       return toPublicApp(after);
     },
@@ -192,11 +191,16 @@ export const ADMIN_ROUTES: AdminRoute[] = [
     platformOnly: true,
     status: 204,
     async handle({ ctx, principal, params, deps }) {
-      const app = await deps.directory.apps.require(params.clientId!);
-      await deps.directory.apps.remove(app.clientId);
-      const revoked = await revokeClientGrants(deps.provider, deps.store, app.clientId);
-      for (const tenant of await deps.directory.tenants.list()) await deps.directory.assignments.unassign(tenant.id, app.clientId);
-      await record(deps, ctx, principal, { type: 'admin.app.delete', tenantId: principal.tenantId, clientId: app.clientId, before: toPublicApp(app), after: { grantsRevoked: revoked } });
+      const app = await deps.directory.apps.remove(params.clientId!);
+      // The app is gone (its tokens stop working with it); revoking them and ending its
+      // assignments follows, and the deletion is audited whether or not that all went well.
+      let revoked: number | undefined;
+      try {
+        revoked = await revokeClientGrants(deps.provider, deps.store, app.clientId);
+        for (const tenant of await deps.directory.tenants.list()) await deps.directory.assignments.unassign(tenant.id, app.clientId);
+      } finally {
+        await record(deps, ctx, principal, { type: 'admin.app.delete', tenantId: principal.tenantId, clientId: app.clientId, before: toPublicApp(app), after: { grantsRevoked: revoked ?? null } });
+      }
       return undefined;
     },
   },

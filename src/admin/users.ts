@@ -20,14 +20,20 @@ export interface AdminDeps {
 
 export async function disableUser(deps: AdminDeps, userId: string, actor: { ip?: string; by: string }): Promise<{ user: User; sessionsEnded: number }> {
   const { before, after: user } = await deps.directory.users.change(userId, { status: 'disabled' });
-  const sessionsEnded = await endAccountSessions(deps.provider, deps.backchannel, deps.store, userId);
-  await deps.directory.audit.record({
-    type: 'admin.user.disable',
-    tenantId: user.tenantId,
-    userId,
-    ...(actor.ip ? { ip: actor.ip } : {}),
-    detail: { by: actor.by, before: before.status, after: user.status, sessionsEnded },
-  });
+  // Disabled (their tokens are void at once); ending the sessions tells the apps. Audited whether or
+  // not that all went well.
+  let sessionsEnded: number | undefined;
+  try {
+    sessionsEnded = await endAccountSessions(deps.provider, deps.backchannel, deps.store, userId);
+  } finally {
+    await deps.directory.audit.record({
+      type: 'admin.user.disable',
+      tenantId: user.tenantId,
+      userId,
+      ...(actor.ip ? { ip: actor.ip } : {}),
+      detail: { by: actor.by, before: before.status, after: user.status, ...(sessionsEnded === undefined ? {} : { sessionsEnded }) },
+    });
+  }
   return { user, sessionsEnded };
 }
 

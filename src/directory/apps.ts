@@ -127,16 +127,17 @@ export function createApps(store: Store, tenants: Pick<Tenants, 'byId'>) {
       return clientSecret ? { app, clientSecret } : { app };
     },
 
-    async update(clientId: string, input: unknown): Promise<App> {
+    /** Changes an app from its latest version: the version it replaced and the new one. */
+    async update(clientId: string, input: unknown): Promise<{ before: App; after: App }> {
       const changes = parseInput(updateSchema, input);
-      return (await this.rewrite(clientId, (app) => ({
+      return this.rewrite(clientId, (app) => ({
         ...app,
         ...changes,
         ...(changes.redirectUris ? { redirectUris: [...new Set(changes.redirectUris)] } : {}),
         allowRefresh: app.type === 'confidential' && (changes.allowRefresh ?? app.allowRefresh),
         requirePkce: app.type === 'public' || (changes.requirePkce ?? app.requirePkce ?? true),
         updatedAt: now(),
-      }))).after;
+      }));
     },
 
     /**

@@ -64,6 +64,13 @@ describe.each(DRIVERS)('app and user lifecycle on the %s store', (driver) => {
     return { clientId, secret, config, tokens };
   }
 
+  /** Today's events of a type in the platform's trail (where app changes go), oldest first. */
+  const platformEvents = async (type: string) => {
+    const platform = await t.atrium.directory.tenants.require('platform');
+    const events = await t.atrium.directory.audit.ofDay(platform.id, new Date().toISOString().slice(0, 10));
+    return events.filter((e) => e.type === type) as unknown as { clientId?: string; detail: { before: string; after: string } }[];
+  };
+
   const introspect = (clientId: string, secret: string, token: string) =>
     fetch(`${t.issuer}/token/introspection`, {
       method: 'POST',
@@ -99,6 +106,14 @@ describe.each(DRIVERS)('app and user lifecycle on the %s store', (driver) => {
     expect((await call('PATCH', `/apps/${clientId}`, { description: 'New words' })).body.description).toBe('New words');
     expect((await call('PATCH', `/apps/${clientId}`, { redirectUris: ['https://ok.test/cb#frag'] })).body.error_description).toMatch(/^redirectUris\.0: must not contain a fragment/);
     expect((await call('PATCH', `/apps/${clientId}`, { type: 'public' })).status).toBe(400);
+    // Audited with the version the change replaced (after a change made meanwhile elsewhere) and the new one.
+    await t.atrium.directory.apps.update(clientId, { name: 'Renamed elsewhere' });
+    await call('PATCH', `/apps/${clientId}`, { description: 'Newer words' });
+    const updates = (await platformEvents('admin.app.update')).filter((e) => e.clientId === clientId);
+    expect(updates.map((e) => [JSON.parse(e.detail.before).name, JSON.parse(e.detail.before).description, JSON.parse(e.detail.after).description])).toEqual([
+      ['updatable', '', 'New words'],
+      ['Renamed elsewhere', 'New words', 'Newer words'],
+    ]);
   });
 
   it('deletes an app and revokes every token issued to it', async () => {
@@ -108,6 +123,8 @@ describe.each(DRIVERS)('app and user lifecycle on the %s store', (driver) => {
     const stored = await clientGrantIds(t.atrium.store, clientId);
     expect(stored).toEqual([]);
     expect((await call('GET', `/tenants/${seed.acme.id}/assignments`)).body.items!.map((a) => a.clientId)).not.toContain(clientId);
+    const deleted = (await platformEvents('admin.app.delete')).find((e) => e.clientId === clientId);
+    expect([JSON.parse(deleted!.detail.before).name, JSON.parse(deleted!.detail.after)]).toEqual(['doomed', { grantsRevoked: 1 }]);
   });
 
   it('stops refresh and userinfo for an app whose assignment has expired', async () => {

@@ -319,7 +319,7 @@ describe.each(DRIVERS)('directory on the %s store', (driver) => {
         const stored = (await directory.apps.byId(app.clientId))!;
         expect(stored.redirectUris).toEqual(['https://leaky.test/cb']);
         expect(stored.secretHash).toBe(sha256Hex(rotated.clientSecret));
-        expect(updated.redirectUris).toEqual(['https://leaky.test/cb']);
+        expect(updated.after.redirectUris).toEqual(['https://leaky.test/cb']);
 
         const [first, second] = await Promise.all([directory.apps.rotateSecret(app.clientId, 3600), directory.apps.rotateSecret(app.clientId, 3600)]);
         const latest = (await directory.apps.byId(app.clientId))!;
