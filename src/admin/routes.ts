@@ -12,7 +12,7 @@ import { adminEvent, MAX_AUDIT_RANGE_DAYS, type AdminEvent } from '../directory/
 import { toPublicUser, userChangesSchema } from '../directory/users.js';
 import { isoDate, parseInput } from '../directory/validation.js';
 import { AtriumError, notFound } from '../errors.js';
-import { importEvents, importUsers, MAX_API_IMPORT_ROWS, readUsersFile } from '../directory/import.js';
+import { importEvents, importUsers, MAX_API_IMPORT_ROWS, readUsersFile, type ImportError } from '../directory/import.js';
 import { csrfToken } from '../http/csrf.js';
 import type { Backchannel } from '../oidc/backchannel.js';
 import { revokeClientGrants } from '../oidc/logout.js';
@@ -47,6 +47,12 @@ export interface AdminRoute {
 const publicUser = (u: User) => {
   const p = toPublicUser(u);
   return { id: p.id, tenant_id: p.tenantId, username: p.username, name: p.name, email: p.email, mobile: p.mobile, role: p.role, status: p.status, created_at: p.createdAt, updated_at: p.updatedAt };
+};
+
+/** An import refused for its rows: 400 with every error by line, nothing imported. */
+const invalidRows = (ctx: Context, errors: ImportError[]) => {
+  ctx.status = 400;
+  return { error: 'invalid_input', error_description: `${errors.length} invalid row(s), nothing imported`, errors };
 };
 
 const record = (deps: AdminDeps, ctx: Context, principal: Principal, event: AdminEvent) => deps.directory.audit.record(adminEvent(event, { by: principal.userId, ip: ctx.ip }));
@@ -326,13 +332,19 @@ export const ADMIN_ROUTES: AdminRoute[] = [
       const format = ctx.is('text/csv') ? 'csv' : ctx.is('application/x-ndjson', 'application/jsonl') ? 'jsonl' : undefined;
       if (!format || !Buffer.isBuffer(body)) throw new AtriumError('unsupported_media_type', 'Send text/csv or application/x-ndjson', 415);
       const { rows, errors } = readUsersFile(body, format, { maxRows: MAX_API_IMPORT_ROWS });
-      const result = errors.length > 0 ? { errors } : await importUsers(deps.directory.users, tenant.id, rows, { parallelism: 2 });
-      if (result.errors.length > 0) {
-        ctx.status = 400;
-        return { error: 'invalid_input', error_description: `${result.errors.length} invalid row(s), nothing imported`, errors: result.errors };
+      if (errors.length > 0) return invalidRows(ctx, errors);
+      const leave = deps.directory.imports.enter(tenant.id);
+      try {
+        // Hashed behind sign-ins (directory.importing): an import never gets them refused.
+        const result = await importUsers(deps.directory.importing, tenant.id, rows, { parallelism: 2 });
+        if (result.errors.length > 0) return invalidRows(ctx, result.errors);
+        // What was written is audited, also when the import stopped halfway.
+        for (const event of importEvents(tenant.id, result.report!, result.failure)) await record(deps, ctx, principal, event);
+        if (result.failure !== undefined) throw result.failure;
+        return { rows: rows.length, created: result.report!.created, updated: result.report!.updated };
+      } finally {
+        leave();
       }
-      for (const event of importEvents(tenant.id, result.report!)) await record(deps, ctx, principal, event);
-      return { rows: rows.length, created: result.report!.created, updated: result.report!.updated };
     },
   },
   {

@@ -91,7 +91,10 @@ const COMMANDS: Record<
       if (problems.length > 0) {
         throw new AtriumError('invalid_input', `${problems.length} invalid row(s), nothing imported: ${problems.slice(0, 20).map((e) => `line ${e.line}: ${e.message}`).join('; ')}`, 400);
       }
-      for (const event of importEvents(tenant.id, result.report!)) await audit(directory, event);
+      // What was written is audited, also when the import stopped halfway.
+      const failure = 'failure' in result ? result.failure : undefined;
+      for (const event of importEvents(tenant.id, result.report!, failure)) await audit(directory, event);
+      if (failure !== undefined) throw failure;
       const existing = await directory.users.list(tenant.id);
       return { tenant: tenant.code, rows: rows.length, users_in_tenant: existing.length };
     },

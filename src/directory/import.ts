@@ -54,9 +54,10 @@ export interface AdminChange {
  * demoted or set the password of a tenant admin, under the types the single-user changes use.
  * Other rows are only counted. Never a password.
  */
-export function importEvents(tenantId: string, report: ImportReport): AdminEvent[] {
+export function importEvents(tenantId: string, report: ImportReport, failure?: unknown): AdminEvent[] {
   const { created, updated, passwordsReset } = report;
-  const events: AdminEvent[] = [{ type: 'admin.user.import', tenantId, after: { created, updated, passwordsReset } }];
+  const stopped = failure === undefined ? {} : { detail: { stopped: failure instanceof AtriumError ? failure.message : 'an unexpected error' } };
+  const events: AdminEvent[] = [{ type: 'admin.user.import', tenantId, after: { created, updated, passwordsReset }, ...stopped }];
   for (const change of report.adminChanges) {
     const base = { tenantId, userId: change.userId, detail: { via: 'import' } };
     if (change.roleBefore === undefined) events.push({ ...base, type: 'admin.user.create', after: { username: change.username, role: change.role } });
@@ -207,14 +208,19 @@ export function readUsersFile(file: string | Uint8Array, format: 'csv' | 'jsonl'
 
 /**
  * Imports validated rows into a tenant. New users need a password; that is checked against the
- * directory before anything is written, so a failed import writes nothing.
+ * directory before anything is written, so an import refused for its rows writes nothing.
+ *
+ * A row that fails as it is written (the store gone, a conflict that retries could not settle) stops
+ * the import: no new row starts, the rows under way finish, and `failure` says why, beside the
+ * report of what was written, which the caller audits before it answers with the failure (the rows
+ * written stay: running the import again completes it).
  */
 export async function importUsers(
   users: Users,
   tenantId: string,
   rows: ImportRow[],
   options: { parallelism?: number; onProgress?: (done: number, total: number) => void } = {},
-): Promise<{ report?: ImportReport; errors: ImportError[] }> {
+): Promise<{ report?: ImportReport; errors: ImportError[]; failure?: unknown }> {
   const existing = new Map<number, User | undefined>();
   // Looked up a batch at a time: a large file does not put all its reads in flight at once.
   for (let start = 0; start < rows.length; start += LOOKUP_BATCH) {
@@ -226,39 +232,86 @@ export async function importUsers(
   const report: ImportReport = { created: 0, updated: 0, passwordsReset: 0, adminChanges: [] };
   let done = 0;
   let next = 0;
-  const update = async (row: ImportRow, known: User): Promise<void> => {
+  // (`again`: a row already tried the other way, after a user was made or deleted meanwhile.)
+  const update = async (row: ImportRow, known: User, again = false): Promise<void> => {
     const profile = { name: row.name, email: row.email, mobile: row.mobile, role: row.role };
     // The role before is the one this write replaced (not the lookup's: another admin may have
     // changed it since, and a row that undoes that change must show).
-    const { before, after } = await users.change(known.id, Object.fromEntries(Object.entries(profile).filter(([, v]) => v !== undefined)));
-    if (row.password) await users.resetPassword(known.id, row.password);
+    let changed: { before: User; after: User };
+    try {
+      changed = await users.change(known.id, Object.fromEntries(Object.entries(profile).filter(([, v]) => v !== undefined)));
+    } catch (err) {
+      if (!(err instanceof AtriumError && err.status === 404)) throw err;
+      // Deleted since the lookup: made again, as a second run of the import would.
+      if (!row.password || again) throw new AtriumError('conflict', `line ${row.line}: user ${row.username} was deleted while the import ran${row.password ? '' : ', and the row has no password to make it again'}`, 409);
+      return create(row, true);
+    }
+    // Reported as each write lands, so that an import stopped halfway audits what it did.
+    const { before, after } = changed;
     report.updated += 1;
-    if (row.password) report.passwordsReset += 1;
-    if (before.role === 'admin' || after.role === 'admin') {
-      if (before.role !== after.role || row.password) report.adminChanges.push({ userId: known.id, username: known.username, roleBefore: before.role, role: after.role, passwordReset: Boolean(row.password) });
+    const adminChange: AdminChange | undefined =
+      before.role === 'admin' || after.role === 'admin' ? { userId: known.id, username: known.username, roleBefore: before.role, role: after.role, passwordReset: false } : undefined;
+    if (adminChange && before.role !== after.role) report.adminChanges.push(adminChange);
+    if (row.password) {
+      await users.resetPassword(known.id, row.password);
+      report.passwordsReset += 1;
+      if (adminChange) {
+        adminChange.passwordReset = true;
+        if (!report.adminChanges.includes(adminChange)) report.adminChanges.push(adminChange);
+      }
     }
   };
-  const create = async (row: ImportRow): Promise<void> => {
+  const create = async (row: ImportRow, again = false): Promise<void> => {
     try {
       const user = await users.create(tenantId, { username: row.username, password: row.password, name: row.name, email: row.email || undefined, mobile: row.mobile || undefined, role: row.role });
       report.created += 1;
       if (user.role === 'admin') report.adminChanges.push({ userId: user.id, username: user.username, role: user.role, passwordReset: false });
     } catch (err) {
       // Created by someone else since the lookup: updated as on a second run, so the import completes.
-      const taken = err instanceof AtriumError && err.code === 'conflict' ? await users.byUsername(tenantId, row.username) : undefined;
+      const taken = err instanceof AtriumError && err.code === 'conflict' && !again ? await users.byUsername(tenantId, row.username) : undefined;
       if (!taken) throw err;
-      await update(row, taken);
+      await update(row, taken, true);
     }
   };
+  let failure: { reason: unknown } | undefined;
   const worker = async (): Promise<void> => {
-    while (next < rows.length) {
+    while (!failure && next < rows.length) {
       const row = rows[next++]!;
       const known = existing.get(row.line);
-      await (known ? update(row, known) : create(row));
+      try {
+        await (known ? update(row, known) : create(row));
+      } catch (reason) {
+        failure ??= { reason };
+        return;
+      }
       done += 1;
       options.onProgress?.(done, rows.length);
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, options.parallelism ?? 2) }, worker));
-  return { report, errors: [] };
+  if (!failure) return { report, errors: [] };
+  const { reason } = failure;
+  const written = `the import stopped after writing ${report.created + report.updated} of ${rows.length} rows; run it again to complete it`;
+  return {
+    report,
+    errors: [],
+    failure: reason instanceof AtriumError && reason.expose && reason.status < 500 ? new AtriumError(reason.code, `${reason.message} (${written})`, reason.status, { cause: reason }) : reason,
+  };
+}
+
+/**
+ * How many imports a process runs at once: one per tenant (a second one into the same tenant is
+ * refused with 409 while the first runs) and `max` in all (503 with Retry-After beyond), so that
+ * imports cannot pile up a process's memory or its hashing.
+ */
+export function createImportGate(max = 4): { enter(tenantId: string): () => void } {
+  const running = new Set<string>();
+  return {
+    enter(tenantId) {
+      if (running.has(tenantId)) throw new AtriumError('conflict', 'An import into this tenant is running; try again when it has finished', 409);
+      if (running.size >= max) throw new AtriumError('temporarily_unavailable', 'Too many imports at once; try again in a minute', 503, { headers: { 'Retry-After': '60' } });
+      running.add(tenantId);
+      return () => running.delete(tenantId);
+    },
+  };
 }

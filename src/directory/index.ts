@@ -10,6 +10,7 @@ import { createTenants } from './tenants.js';
 import { createUsers } from './users.js';
 import { createThrottle, type ThrottleLimits } from './throttle.js';
 import { createWorkQueue } from './work-queue.js';
+import { createImportGate } from './import.js';
 
 export type { App, PublicApp } from './apps.js';
 export type { Assignment, AccessDecision } from './assignments.js';
@@ -34,11 +35,15 @@ export function createDirectory(store: Store, options: DirectoryOptions) {
   const throttle = createThrottle(store, options.throttle ?? { accountFailuresPerHour: Infinity, ipFailuresPerHour: Infinity });
   const tenants = createTenants(store);
   const users = createUsers(store, hasher);
+  // The same users for imports, whose hashing waits behind sign-ins (see createWorkQueue).
+  const importing = createUsers(store, hasher.background());
   const apps = createApps(store, tenants);
   const assignments = createAssignments(store);
   return {
     tenants,
     users,
+    importing,
+    imports: createImportGate(),
     apps,
     assignments,
     catalog: createCatalog(store, apps, assignments),

@@ -19,6 +19,8 @@ export interface PasswordHasher {
   verify(hash: string | undefined, password: string): Promise<{ ok: boolean; rehash: boolean }>;
   /** Hashing jobs running and waiting. */
   depth(): number;
+  /** The same hasher, its jobs in the queue's background lane (behind sign-ins, never refusing them). */
+  background(): PasswordHasher;
 }
 
 /** True when a stored hash was made with another algorithm or cost than `options`. */
@@ -42,12 +44,12 @@ export function createPasswordHasher(cost: PasswordCost, queue: WorkQueue = crea
   let dummy: Promise<string> | undefined;
   const dummyHash = (): Promise<string> => (dummy ??= argon2Hash('atrium-dummy-password', options));
 
-  return {
-    hash: (password) => queue.run(() => argon2Hash(password, options)),
+  const inLane = (lane: { background: boolean }): PasswordHasher => ({
+    hash: (password) => queue.run(() => argon2Hash(password, options), lane),
     async verify(hash, password) {
       if (!hash) {
         const against = await dummyHash();
-        await queue.run(() => argon2Verify(against, password));
+        await queue.run(() => argon2Verify(against, password), lane);
         return { ok: false, rehash: false };
       }
       const ok = await queue.run(async () => {
@@ -56,9 +58,12 @@ export function createPasswordHasher(cost: PasswordCost, queue: WorkQueue = crea
         } catch {
           return false; // a malformed stored hash is a failed login, not a server error
         }
-      });
+      }, lane);
       return { ok, rehash: ok && needsRehash(hash, options) };
     },
     depth: () => queue.depth(),
-  };
+    background: () => background,
+  });
+  const background = inLane({ background: true });
+  return inLane({ background: false });
 }

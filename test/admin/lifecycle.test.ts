@@ -220,6 +220,30 @@ describe.each(DRIVERS)('app and user lifecycle on the %s store', (driver) => {
     expect(JSON.stringify(events)).not.toMatch(/passphrase|\$argon2/);
   });
 
+  it('audits what an import wrote when it stops halfway, and runs one import per tenant at a time', async () => {
+    await t.atrium.directory.users.create(seed.acme.id, { username: 'tmp', password: PASSWORD });
+    const filler = Array.from({ length: 60 }, (_, i) => `filler${i},a fine passphrase,user`).join('\n');
+    // A new admin first, the existing user tmp (no password) last: deleted while the import runs.
+    const running = tenantCallRaw('text/csv', `username,password,role\nevil,a fine passphrase,admin\n${filler}\ntmp,,user\n`);
+    await expect.poll(() => t.atrium.directory.users.byUsername(seed.acme.id, 'evil'), { interval: 5, timeout: 20_000 }).toBeDefined();
+    const tmp = (await t.atrium.directory.users.byUsername(seed.acme.id, 'tmp'))!;
+    expect((await tenantCall('DELETE', `/tenants/${seed.acme.id}/users/${tmp.id}`)).status).toBe(204);
+    // Meanwhile a second import into the same tenant is refused.
+    const second = await tenantCallRaw('text/csv', 'username,password\nlate,a fine passphrase\n');
+    expect([second.status, second.body.error]).toEqual([409, 'conflict']);
+
+    const stopped = await running;
+    expect(stopped.status).toBe(409);
+    expect(stopped.body.error_description).toMatch(/^line 63: user tmp was deleted while the import ran, and the row has no password to make it again \(the import stopped after writing 61 of 62 rows; run it again to complete it\)$/);
+    const evil = (await t.atrium.directory.users.byUsername(seed.acme.id, 'evil'))!;
+    const events = (await tenantCall('GET', `/tenants/${seed.acme.id}/audit?limit=200`)).body.items! as { type: string; userId?: string; detail: { after: string; stopped?: string } }[];
+    expect(events.filter((e) => e.userId === evil.id).map((e) => e.type)).toEqual(['admin.user.create']);
+    const summary = events.filter((e) => e.type === 'admin.user.import').at(-1)!;
+    expect([JSON.parse(summary.detail.after), summary.detail.stopped]).toEqual([{ created: 61, updated: 0, passwordsReset: 0 }, expect.stringMatching(/^line 63: user tmp was deleted/)]);
+    // The import has ended: the next one runs.
+    expect((await tenantCallRaw('text/csv', 'username,password\nlate,a fine passphrase\n')).status).toBe(200);
+  });
+
   it('lists a tenant’s sessions and deletes a user, ending their sessions', async () => {
     const user = await t.atrium.directory.users.create(seed.acme.id, { username: 'henry', password: PASSWORD });
     const browser = new Browser(t.issuer);

@@ -177,6 +177,7 @@ describe.each(DRIVERS)('directory on the %s store', (driver) => {
       const counting: PasswordHasher = {
         hash: real.hash,
         depth: real.depth,
+        background: real.background,
         verify: (hash, password) => {
           verified.push(hash);
           return real.verify(hash, password);

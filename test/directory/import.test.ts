@@ -88,6 +88,26 @@ describe.each(DRIVERS)('importing users on the %s store', (driver) => {
     expect((await directory.authenticate({ tenant: 'racing', username: 'cat', password: 'the second passphrase' })).ok).toBe(true);
   });
 
+  it('makes again a user deleted between its lookup and its write; one it cannot make again stops the import, reporting what was written', async () => {
+    const tenant = await directory.tenants.create({ code: 'deleting', name: 'Deleting' });
+    const [eve, fay] = [await directory.users.create(tenant.id, { username: 'eve', password: 'the first passphrase' }), await directory.users.create(tenant.id, { username: 'fay', password: 'the first passphrase' })];
+    const csv = 'username,password,name\nann,a fine passphrase,Ann\neve,the second passphrase,Eve B.\nfay,,Fay B.\ngus,a fine passphrase,Gus\n';
+    // eve and fay are deleted (by another admin, say) after the import looked them up, just before their rows.
+    const deleting: Users = {
+      ...directory.users,
+      change: async (id, changes) => {
+        if (id === eve.id || id === fay.id) await directory.users.remove(id);
+        return directory.users.change(id, changes);
+      },
+    };
+    const result = await importUsers(deleting, tenant.id, readUsersFile(csv, 'csv').rows, { parallelism: 1 });
+    // eve is made again (the row has a password); fay cannot be: the import stops there, gus is not written.
+    expect(result.report).toEqual({ created: 2, updated: 0, passwordsReset: 0, adminChanges: [] });
+    expect(result.failure).toMatchObject({ status: 409, message: 'line 4: user fay was deleted while the import ran, and the row has no password to make it again (the import stopped after writing 2 of 4 rows; run it again to complete it)' });
+    expect((await directory.users.list(tenant.id)).map((u) => [u.username, u.name])).toEqual([['ann', 'Ann'], ['eve', 'Eve B.']]);
+    expect((await directory.authenticate({ tenant: 'deleting', username: 'eve', password: 'the second passphrase' })).ok).toBe(true);
+  });
+
   it('reports the rows that made, demoted or set the password of a tenant admin, and counts the passwords set', async () => {
     const tenant = await directory.tenants.create({ code: 'admins', name: 'Admins' });
     const read = (csv: string) => readUsersFile(csv, 'csv').rows;
