@@ -26,6 +26,7 @@ import { recordProviderEvents } from './oidc/audit-events.js';
 import { createBackchannel, type Backchannel } from './oidc/backchannel.js';
 import { revokeGrantsOnSignOut } from './oidc/logout.js';
 import { afterWrites, settleWrites } from './oidc/adapter.js';
+import { foundAfterAuthorizationGet } from './oidc/redirect-status.js';
 import { createProvider, type ProviderPages } from './oidc/provider.js';
 import { createStore } from './store/index.js';
 import { meteredStore } from './store/metered.js';
@@ -119,8 +120,9 @@ export async function createAtrium(config: Config, logger: Logger): Promise<Atri
   // Everything Atrium does around every request, as one middleware (each layer of middleware costs
   // promises and stack depth on every request): the request runs as the current request (directory
   // records then come from a cache checked against the directory version), gets an id, security
-  // headers, errors rendered, a sign-out's grants revoked, the token writes the adapter held back done
-  // before the answer leaves (dropped when it failed), and is counted and logged.
+  // headers, errors rendered, the authorization endpoint's redirects to a GET answered with 302, a
+  // sign-out's grants revoked, the token writes the adapter held back done before the answer leaves
+  // (dropped when it failed), and is counted and logged.
   const observer = createRequestObserver(logger, metrics);
   const securityHeaders = createSecurityHeaders(PROVIDER_ONLY);
   const errors = createErrorHandling(render, logger);
@@ -130,6 +132,7 @@ export async function createAtrium(config: Config, logger: Logger): Promise<Atri
       securityHeaders(ctx);
       try {
         await next();
+        foundAfterAuthorizationGet(ctx);
         await revokeGrantsOnSignOut(provider, ctx);
         await settleWrites(ctx.status < 400);
         errors.check(ctx);

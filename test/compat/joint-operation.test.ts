@@ -3,7 +3,7 @@
  * plain HTTP, as a marketplace SaaS app speaks it (no OIDC library).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { authorize, Browser } from '../helpers/browser.js';
+import { authorize, Browser, submitForm } from '../helpers/browser.js';
 import { aliceLogin, PASSWORD, seedDirectory, type Seed } from '../helpers/fixtures.js';
 import { startAtrium, type TestServer } from '../helpers/atrium.js';
 import { DRIVERS } from '../helpers/stores.js';
@@ -85,6 +85,33 @@ describe.each(DRIVERS)('joint-operation dialect on the %s store', (driver) => {
       expect(url.searchParams.get('code')).toBeTruthy();
       expect(url.searchParams.get('state')).toBe('abc123');
       expect(url.searchParams.get('tenant')).toBe(seed.acme.id);
+    });
+
+    it('answers with 302, as the contract says: to the login page, after sign-in at the callback, at once when signed in', async () => {
+      const browser = new Browser(t.issuer);
+      const params = { client_id: seed.legacy.app.clientId, redirect_uri: CALLBACK, response_type: 'code', state: 'st' };
+      const toLogin = await browser.get(authorizeUrl(params));
+      expect(toLogin.status).toBe(302);
+      const login = await browser.follow(toLogin.location!);
+      expect(login.body).toContain('name="password"');
+      // The sign-in form's POST keeps its 303: the browser goes on with a GET.
+      const signedIn = await submitForm(browser, login, aliceLogin);
+      expect(signedIn.status).toBe(303);
+      const resumed = await browser.get(signedIn.location!);
+      expect(resumed.status).toBe(302);
+      const landed = new URL(resumed.location!);
+      expect(landed.origin + landed.pathname).toBe(CALLBACK);
+      expect(landed.searchParams.get('code')).toBeTruthy();
+      expect(landed.searchParams.get('tenant')).toBe(seed.acme.id);
+
+      // The workbench flow: the user, signed in, clicks the app.
+      const again = await browser.get(authorizeUrl(params));
+      expect(again.status).toBe(302);
+      const at = new URL(again.location!);
+      expect(at.origin + at.pathname).toBe(CALLBACK);
+      expect(at.searchParams.get('code')).toBeTruthy();
+      expect(at.searchParams.get('state')).toBe('st');
+      expect(at.searchParams.get('tenant')).toBe(seed.acme.id);
     });
 
     it('sends no state back when none was sent', async () => {

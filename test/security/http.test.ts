@@ -41,7 +41,7 @@ describe('an https issuer behind a proxy that says nothing', () => {
     const discovery = JSON.parse((await rawGet(Number(port), '/.well-known/openid-configuration', {})).body) as Record<string, string>;
     expect([discovery.issuer, discovery.token_endpoint, discovery.end_session_endpoint]).toEqual(['https://sso.acme.test', 'https://sso.acme.test/token', 'https://sso.acme.test/session/end']);
     const auth = await rawGet(Number(port), `/auth?${new URLSearchParams({ client_id: 'atrium-workbench', response_type: 'code', scope: 'openid', redirect_uri: 'https://sso.acme.test/workbench/callback', ...PKCE })}`, {});
-    expect(auth.status).toBe(303);
+    expect(auth.status).toBe(302);
     expect(auth.headers.location).toMatch(/^\/interaction\//);
     expect(auth.headers['strict-transport-security']).toContain('max-age=');
     const cookies = auth.headers['set-cookie'] ?? [];
