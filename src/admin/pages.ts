@@ -15,6 +15,9 @@ import type { Principal } from './auth.js';
 const SECTIONS = ['tenants', 'apps', 'assignments', 'users', 'sessions', 'audit'] as const;
 type Section = (typeof SECTIONS)[number];
 
+/** The same request without a query, for a list the page shows besides its own (the admin routes read their list parameters from ctx.query). */
+const withoutListQuery = (ctx: Context): Context => Object.create(ctx, { query: { value: {} } }) as Context;
+
 export function createAdminPages(deps: AdminDeps & { directory: Directory }, render: Render) {
   const router = new Router({ prefix: '/admin' });
 
@@ -36,11 +39,12 @@ export function createAdminPages(deps: AdminDeps & { directory: Directory }, ren
     const principal = await principalOrSignIn(ctx);
     if (!principal) return;
     if ((section === 'tenants' || section === 'apps') && !principal.platform) deps.auth.requirePlatform(principal);
-    const tenants = (await callAdminRoute(deps, ctx, principal, 'get', '/tenants')) as { items: { id: string; code: string; name: string }[] };
+    // The tenant picker lists the tenants whatever the page's own list parameters (q, cursor, limit) are.
+    const tenants = (await callAdminRoute(deps, withoutListQuery(ctx), principal, 'get', '/tenants')) as { items: { id: string; code: string; name: string }[] };
     const tenantId = typeof ctx.query.tenant === 'string' ? ctx.query.tenant : principal.platform ? tenants.items.find((t) => t.code !== 'platform')?.id ?? principal.tenantId : principal.tenantId;
     const scoped = { tenantId };
     const data: Record<string, unknown> = {};
-    if (section === 'tenants') data.list = tenants;
+    if (section === 'tenants') data.list = await callAdminRoute(deps, ctx, principal, 'get', '/tenants');
     if (section === 'apps' && principal.platform) data.list = await callAdminRoute(deps, ctx, principal, 'get', '/apps');
     if (section === 'assignments') {
       data.list = await callAdminRoute(deps, ctx, principal, 'get', '/tenants/{tenantId}/assignments', scoped);

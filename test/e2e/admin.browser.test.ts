@@ -130,6 +130,23 @@ describe('the admin pages in Chromium', () => {
     await context.close();
   });
 
+  it('keeps every tenant in the picker, and the chosen one, when a platform admin searches a tenant’s users', async () => {
+    const acme = (await t.atrium.directory.tenants.byCode('acme'))!;
+    await t.atrium.directory.users.create(acme.id, { username: 'zelda', password: 'a passphrase for zelda', name: 'Zelda' });
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${t.issuer}/admin`);
+    await signIn(page, 'platform', 'admin', ADMIN_PASSWORD);
+    await page.waitForURL(`${t.issuer}/admin/tenants`);
+    // The page's own list parameters are for its list of users, not for the tenants it picks from.
+    await page.goto(`${t.issuer}/admin/users?q=zelda&limit=1`);
+    const everyTenant = (await t.atrium.directory.tenants.list()).map((tenant) => `${tenant.name} (${tenant.code})`);
+    expect(await page.locator('#tenant option').allTextContents()).toEqual(everyTenant);
+    expect(await page.locator('#tenant').inputValue()).toBe(acme.id);
+    expect(await page.locator('td', { hasText: /^zelda$/ }).count()).toBe(1);
+    await context.close();
+  });
+
   it('sends an import file as it is, so that one not in UTF-8 is refused rather than imported mangled', async () => {
     const { acme, context, page } = await acmeAdminPage('uma');
     await page.locator('#u-file').setInputFiles({ name: 'users.csv', mimeType: 'text/csv', buffer: Buffer.from('username,password,name\njose,contraseña segura,José García\n', 'latin1') });
