@@ -15,8 +15,22 @@ import type { Principal } from './auth.js';
 const SECTIONS = ['tenants', 'apps', 'assignments', 'users', 'sessions', 'audit'] as const;
 type Section = (typeof SECTIONS)[number];
 
-/** The same request without a query, for a list the page shows besides its own (the admin routes read their list parameters from ctx.query). */
-const withoutListQuery = (ctx: Context): Context => Object.create(ctx, { query: { value: {} } }) as Context;
+/**
+ * Links to the next page of a list and back to its first, keeping the page's other parameters
+ * (tenant, q, limit); undefined where there is none.
+ */
+function pageLinks(ctx: Context, list: unknown): { next?: string; first?: string } {
+  const here = new URLSearchParams(ctx.querystring);
+  const nextCursor = (list as { next_cursor?: string | null } | undefined)?.next_cursor;
+  const link = (cursor: string | undefined): string => {
+    const params = new URLSearchParams(here);
+    if (cursor) params.set('cursor', cursor);
+    else params.delete('cursor');
+    const query = params.toString();
+    return query ? `${ctx.path}?${query}` : ctx.path;
+  };
+  return { next: nextCursor ? link(nextCursor) : undefined, first: here.has('cursor') ? link(undefined) : undefined };
+}
 
 export function createAdminPages(deps: AdminDeps & { directory: Directory }, render: Render) {
   const router = new Router({ prefix: '/admin' });
@@ -39,16 +53,23 @@ export function createAdminPages(deps: AdminDeps & { directory: Directory }, ren
     const principal = await principalOrSignIn(ctx);
     if (!principal) return;
     if ((section === 'tenants' || section === 'apps') && !principal.platform) deps.auth.requirePlatform(principal);
-    // The tenant picker lists the tenants whatever the page's own list parameters (q, cursor, limit) are.
-    const tenants = (await callAdminRoute(deps, withoutListQuery(ctx), principal, 'get', '/tenants')) as { items: { id: string; code: string; name: string }[] };
-    const tenantId = typeof ctx.query.tenant === 'string' ? ctx.query.tenant : principal.platform ? tenants.items.find((t) => t.code !== 'platform')?.id ?? principal.tenantId : principal.tenantId;
+    // The tenant picker: every tenant for a platform admin (not a page of them, and whatever the
+    // page's own list parameters q, cursor and limit are), a tenant admin's own otherwise.
+    const tenants = (principal.platform ? await deps.directory.tenants.list() : [await deps.directory.tenants.byId(principal.tenantId)])
+      .filter((t) => t !== undefined)
+      .map(({ id, code, name }) => ({ id, code, name }));
+    const tenantId = typeof ctx.query.tenant === 'string' ? ctx.query.tenant : principal.platform ? tenants.find((t) => t.code !== 'platform')?.id ?? principal.tenantId : principal.tenantId;
     const scoped = { tenantId };
     const data: Record<string, unknown> = {};
     if (section === 'tenants') data.list = await callAdminRoute(deps, ctx, principal, 'get', '/tenants');
     if (section === 'apps' && principal.platform) data.list = await callAdminRoute(deps, ctx, principal, 'get', '/apps');
     if (section === 'assignments') {
       data.list = await callAdminRoute(deps, ctx, principal, 'get', '/tenants/{tenantId}/assignments', scoped);
-      if (principal.platform) data.apps = await callAdminRoute(deps, ctx, principal, 'get', '/apps');
+      // Apps by name (the tenant's admins see the names of the apps assigned to it, as on the
+      // workbench); the platform admin's form offers every app.
+      const apps = (await deps.directory.apps.list()).map(({ clientId, name }) => ({ clientId, name }));
+      data.appNames = Object.fromEntries(apps.map((a) => [a.clientId, a.name]));
+      if (principal.platform) data.apps = apps.sort((a, b) => a.name.localeCompare(b.name));
     }
     if (section === 'users') data.list = await callAdminRoute(deps, ctx, principal, 'get', '/tenants/{tenantId}/users', scoped);
     if (section === 'sessions') data.list = await callAdminRoute(deps, ctx, principal, 'get', '/tenants/{tenantId}/sessions', scoped);
@@ -58,7 +79,8 @@ export function createAdminPages(deps: AdminDeps & { directory: Directory }, ren
       section,
       sections: SECTIONS.filter((s) => principal.platform || (s !== 'tenants' && s !== 'apps')),
       principal,
-      tenants: tenants.items,
+      tenants,
+      pages: pageLinks(ctx, data.list),
       tenantId,
       csrf: csrfToken(ctx),
       q: typeof ctx.query.q === 'string' ? ctx.query.q : '',

@@ -130,9 +130,10 @@ describe('the admin pages in Chromium', () => {
     await context.close();
   });
 
-  it('keeps every tenant in the picker, and the chosen one, when a platform admin searches a tenant’s users', async () => {
+  it('keeps every tenant in the picker (more than a page of them), and the chosen one, when a platform admin searches or pages a tenant’s users', async () => {
     const acme = (await t.atrium.directory.tenants.byCode('acme'))!;
     await t.atrium.directory.users.create(acme.id, { username: 'zelda', password: 'a passphrase for zelda', name: 'Zelda' });
+    for (let i = (await t.atrium.directory.tenants.list()).length; i <= 55; i += 1) await t.atrium.directory.tenants.create({ code: `many-${i}`, name: `Many ${i}` });
     const context = await browser.newContext();
     const page = await context.newPage();
     await page.goto(`${t.issuer}/admin`);
@@ -144,6 +145,17 @@ describe('the admin pages in Chromium', () => {
     expect(await page.locator('#tenant option').allTextContents()).toEqual(everyTenant);
     expect(await page.locator('#tenant').inputValue()).toBe(acme.id);
     expect(await page.locator('td', { hasText: /^zelda$/ }).count()).toBe(1);
+
+    // A page at a time: the next page has the next user, the tenant stays chosen, and the way back is there.
+    const usernames = (await t.atrium.directory.users.list(acme.id)).map((u) => u.username).sort();
+    await page.goto(`${t.issuer}/admin/users?tenant=${acme.id}&limit=1`);
+    expect(await page.locator('.admin-table tbody td:first-child').allTextContents()).toEqual([usernames[0]]);
+    expect(await page.locator('.pager a').allTextContents()).toEqual(['Next page']);
+    await page.getByRole('link', { name: 'Next page' }).click();
+    expect(await page.locator('.admin-table tbody td:first-child').allTextContents()).toEqual([usernames[1]]);
+    expect(await page.locator('#tenant').inputValue()).toBe(acme.id);
+    await page.getByRole('link', { name: 'First page' }).click();
+    expect(await page.locator('.admin-table tbody td:first-child').allTextContents()).toEqual([usernames[0]]);
     await context.close();
   });
 
