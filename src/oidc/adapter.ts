@@ -109,6 +109,9 @@ function mapAuthorizations(value: unknown, names: Record<string, string>, check?
  */
 const INDEX_MARGIN = 30;
 
+/** Characters of a sealed refresh token's issue time (base 36 milliseconds: enough until 5188). */
+const ISSUED_WIDTH = 9;
+
 const STAMP = 10;
 const HEADER = 2 * STAMP;
 const UNCONSUMED = '0'.repeat(STAMP);
@@ -124,15 +127,30 @@ export const ACCESS_TOKEN_CAP: HashCap = { prefix: `${MODEL_CODES.AccessToken}:`
 /**
  * Refresh tokens one grant keeps: each sign-in of the same session into the same app starts a
  * chain of its own (30 days), so a sign-in loop would otherwise grow the grant. Beyond these the
- * ones expiring first go, and the grant's field `RX` keeps the latest expiry among them: a sealed
- * token missing from its grant that expires no later than that may have been trimmed rather than
- * spent, so it is only not found (no replay, no revocation).
+ * ones expiring first go, and of those expiring together (every token issued after a grant's first
+ * minute expires with the grant) the ones issued first: a sealed token's name begins with when it
+ * was issued. The grant's field `RX` keeps the last one trimmed in that order (its expiry and name):
+ * a sealed token missing from its grant that comes no later may have been trimmed rather than
+ * spent, so it is only not found (no replay, no revocation); one that comes later was spent, and
+ * its replay revokes the grant.
  */
 export const REFRESH_TOKEN_CAP: HashCap = { prefix: `${MODEL_CODES.RefreshToken}:`, max: 100, trimTo: 90, mark: 'RX' };
 const GRANT_CAPS = [ACCESS_TOKEN_CAP, REFRESH_TOKEN_CAP];
 
 /** Payload fields a token in its grant's hash does not store (restored from the key and the grant). */
 const FROM_GRANT = ['grantId', 'accountId', 'clientId'] as const;
+
+/**
+ * Whether a refresh token (its expiry and field name) comes after the last one its grant's cap
+ * trimmed (the mark: that one's expiry, and its name; a mark without a name is later than every
+ * name of its expiry), in the order the store trims: expiry, then name byte by byte.
+ */
+function afterTrimmed(exp: number, field: string, mark: string): boolean {
+  const markExp = Number(mark.slice(STAMP, HEADER)) || Infinity;
+  if (exp !== markExp) return exp > markExp;
+  const name = /^\{"n":"([^"]*)"\}$/.exec(mark.slice(HEADER))?.[1];
+  return name !== undefined && field > name;
+}
 
 const stamp = (seconds: number | undefined): string =>
   seconds === undefined ? UNCONSUMED : String(Math.floor(seconds)).padStart(STAMP, '0');
@@ -190,7 +208,10 @@ export function grantTokenIds(provider: Provider, seal?: RefreshSeal): void {
         const exp = this.exp ?? (typeof this.expiration === 'number' ? epochNow() + this.expiration : undefined);
         if (exp !== undefined && exp <= MAX_SEALED_EXPIRY) {
           this.exp = exp;
-          return `${this.grantId}.${id}${sealed.seal(this.grantId, id, exp)}`;
+          // Begins with when it was issued (milliseconds, base 36, fixed width: names sort in
+          // issue order), covered by the seal's MAC as the rest of the name.
+          const named = `${Date.now().toString(36).padStart(ISSUED_WIDTH, '0')}${id}`;
+          return `${this.grantId}.${named}${sealed.seal(this.grantId, named, exp)}`;
         }
       }
       return `${this.grantId}.${id}`;
@@ -418,7 +439,7 @@ export class StoreAdapter implements Adapter {
     // the token as expired, and an expired token is not spent. Nor when the grant's refresh tokens
     // were trimmed (REFRESH_TOKEN_CAP) up to a later expiry: it may be one of those.
     if (exp === undefined || (exp - INDEX_MARGIN) * 1000 <= Date.now()) return undefined;
-    return trimmed !== undefined && !expired(trimmed) && exp <= Number(trimmed.slice(STAMP, HEADER)) ? undefined : exp;
+    return trimmed !== undefined && !expired(trimmed) && !afterTrimmed(exp, `${REFRESH_TOKEN_CAP.prefix}${n}`, trimmed) ? undefined : exp;
   }
 
   private key(id: string): string {

@@ -151,6 +151,14 @@ const SCRIPTS = {
         if not least or max < least then least = max end
       end
     end
+    -- Byte order (Lua's own string order follows the server's locale).
+    local function before(x, y)
+      for i = 1, math.min(#x, #y) do
+        local p, q = string.byte(x, i), string.byte(y, i)
+        if p ~= q then return p < q end
+      end
+      return #x < #y
+    end
     if least and redis.call('hlen', KEYS[1]) > least then
       local all = redis.call('hgetall', KEYS[1])
       for _, cap in ipairs(adding) do
@@ -171,26 +179,24 @@ const SCRIPTS = {
           -- (Lua's own string order follows the server's locale).
           table.sort(others, function(a, b)
             if a[2] ~= b[2] then return a[2] < b[2] end
-            local x, y = a[1], b[1]
-            for i = 1, math.min(#x, #y) do
-              local p, q = string.byte(x, i), string.byte(y, i)
-              if p ~= q then return p < q end
-            end
-            return #x < #y
+            return before(a[1], b[1])
           end)
           local trimmed = math.min(count - trimTo, #others)
           for i = 1, trimmed do redis.call('hdel', KEYS[1], others[i][1]) end
           if mark ~= '' and trimmed > 0 then
-            -- The latest expiry trimmed (sorted: the last one), kept if the mark already says later.
-            local latest = others[trimmed][2]
+            -- The last member trimmed, in the order above (expiry, then name), kept if the mark
+            -- already says a later one. (A mark without a name, from before names were kept, is
+            -- later than every member of its expiry: '~' sorts after the characters of names.)
+            local latest, name = others[trimmed][2], others[trimmed][1]
             local current = redis.call('hget', KEYS[1], mark)
             if current then
               local expires = string.sub(current, 11, 20)
               if expires == '0000000000' then expires = '9999999999' end
-              if expires > latest then latest = expires end
+              local named = string.match(string.sub(current, 21), '^{"n":"([^"]*)"}$') or '~'
+              if expires > latest or (expires == latest and not before(named, name) and named ~= name) then latest, name = expires, named end
             end
             if latest == '9999999999' then latest = '0000000000' end
-            redis.call('hset', KEYS[1], mark, '0000000000' .. latest .. '{}')
+            redis.call('hset', KEYS[1], mark, '0000000000' .. latest .. '{"n":"' .. name .. '"}')
           end
         end
       end

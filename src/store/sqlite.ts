@@ -349,11 +349,19 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
           const trimmed = others.slice(0, count - trimTo);
           for (const m of trimmed) q.delMember.run(key, m.member);
           if (cap.mark !== undefined && trimmed.length > 0) {
-            // The latest expiry trimmed (sorted: the last one), kept if the mark already says later;
-            // none (zeros) is the latest of all.
-            const expires = (value: string | undefined): string => (value === undefined ? '' : value.slice(10, 20).replace(/^0{10}$/, '9'.repeat(10)));
-            const latest = [expires(trimmed.at(-1)!.value), expires(q.member.get(key, cap.mark)?.value)].sort().at(-1)!;
-            q.putMember.run(key, cap.mark, `0000000000${latest.replace(/^9{10}$/, '0'.repeat(10))}{}`);
+            // The last member trimmed, in the order above (expiry, then name; none — zeros — is the
+            // latest expiry of all), kept if the mark already says a later one. (A mark without a
+            // name, from before names were kept, is later than every member of its expiry: '~'
+            // sorts after the characters of names.)
+            const order = (expires: string, name: string): string => `${expires.replace(/^0{10}$/, '9'.repeat(10))} ${name}`;
+            const last = trimmed.at(-1)!;
+            const current = q.member.get(key, cap.mark)?.value;
+            const named = current === undefined ? undefined : (/^\{"n":"([^"]*)"\}$/.exec(current.slice(20))?.[1] ?? '~');
+            const [expires, name] =
+              current !== undefined && order(current.slice(10, 20), named!) > order(last.value.slice(10, 20), last.member)
+                ? [current.slice(10, 20), named!]
+                : [last.value.slice(10, 20), last.member];
+            q.putMember.run(key, cap.mark, `0000000000${expires}{"n":"${name}"}`);
           }
         }
         return true;

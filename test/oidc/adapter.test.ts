@@ -322,6 +322,29 @@ describe.each(ALL_TOPOLOGIES)('oidc-provider adapter on the %s store', (driver) 
       expect((await rt.find(chains[0]!.id))?.consumed).toBeUndefined();
     });
 
+    it('trims those expiring together (as every token issued after its grant’s first minute does) in the order they were issued, and takes a spent one issued after the last trimmed as a replay', async () => {
+      await grant('gs8', 7200);
+      const rt = sealedRt();
+      const { max, trimTo } = { ...REFRESH_TOKEN_CAP, trimTo: REFRESH_TOKEN_CAP.trimTo! };
+      // Names that begin with their issue time, as grantTokenIds makes them; random parts in the opposite order.
+      const issued = (i: number) => `${(1_800_000_000_000 + i).toString(36).padStart(9, '0')}${String.fromCharCode(122 - (i % 26))}tail`;
+      const chains = Array.from({ length: max + 1 }, (_, i) => sealed('gs8', issued(i), 3600));
+      for (const chain of chains) {
+        await withRecordCache(async () => {
+          await rt.upsert(chain.id, chain.payload, 3600);
+          await settleWrites(true);
+        });
+      }
+      const kept = (await members('gs8')).filter((f) => f.startsWith('RT:'));
+      // The first issued went; the newest stay.
+      expect(kept).toEqual(chains.slice(max + 1 - trimTo).map((c) => c.field));
+      expect(await rt.find(chains[0]!.id)).toBeUndefined();
+      // A token issued after the last trimmed one, spent (rotated) and then presented again, is a replay.
+      const victim = chains[max - 5]!;
+      await rt.consume(victim.id);
+      expect((await rt.find(victim.id))?.consumed).toBeGreaterThan(0);
+    });
+
     it('opens a seal made with an older cookie key, so that rotating the keys keeps recognising tokens already out', async () => {
       await grant('gs5');
       const before = sealed('gs5', 'before', 600);

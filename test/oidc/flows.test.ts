@@ -434,7 +434,8 @@ describe('refresh tokens asked to outlive what a seal can carry', () => {
     const page = await authorize(new Browser(t.issuer), url.href, aliceLogin);
     const tokens = await oidc.authorizationCodeGrant(crm, new URL(page.location!), { pkceCodeVerifier: verifier, expectedState: state });
     const [grantId, n] = tokens.refresh_token!.split('.') as [string, string];
-    expect(n).toHaveLength(43 + 22); // 256 random bits and the seal
+    expect(n).toHaveLength(9 + 43 + 22); // when it was issued, 256 random bits and the seal
+    expect(Math.abs(parseInt(n.slice(0, 9), 36) - Date.now())).toBeLessThan(60_000);
     const grant = await t.atrium.provider.Grant.find(grantId);
     const { exp } = await oidc.tokenIntrospection(crm, tokens.refresh_token!);
     expect(exp).toBe(grant!.exp);

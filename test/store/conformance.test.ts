@@ -267,17 +267,32 @@ describe.each(ALL_TOPOLOGIES)('store conformance: %s driver', (driver) => {
       expect(await store.hgetall('r:capdc')).toEqual({ G: record(0), 'RT:old': `1234567890${String(now + 50).padStart(10, '0')}{}`, 'RT:new': record(now + 950) });
     });
 
-    it('marks the latest expiry a cap trimmed away, and keeps the mark when a later trim goes less far', async () => {
+    it('marks the last member a cap trimmed away (its expiry and name), and keeps the mark when a later trim goes less far', async () => {
       const now = nowS();
       const cap = { prefix: 'RT:', max: 2, trimTo: 1, mark: 'RX' };
+      const mark = (expiry: number, name: string) => record(expiry, `{"n":"${name}"}`);
       await store.hset('r:mark', { G: record(0), 'RT:z': record(now + 100), 'RT:y': record(now + 300) });
       expect(await store.hsetRecords('r:mark', { 'RT:x': record(now + 200) }, { requires: 'G', ttl: 600, now, caps: [cap] })).toBe(true);
-      // Trimmed to one: z (100) and y (300) went, the member this call wrote stays; the mark says 300.
-      expect(await store.hgetall('r:mark')).toEqual({ G: record(0), 'RT:x': record(now + 200), RX: record(now + 300) });
+      // Trimmed to one: z (100) and y (300) went, the member this call wrote stays; the mark says y.
+      expect(await store.hgetall('r:mark')).toEqual({ G: record(0), 'RT:x': record(now + 200), RX: mark(now + 300, 'RT:y') });
       await store.hset('r:mark', { 'RT:w': record(now + 50) });
       expect(await store.hsetRecords('r:mark', { 'RT:v': record(now + 400) }, { requires: 'G', ttl: 600, now, caps: [cap] })).toBe(true);
-      // w (50) and x (200) trimmed: the mark keeps 300, later than both.
-      expect(await store.hgetall('r:mark')).toEqual({ G: record(0), 'RT:v': record(now + 400), RX: record(now + 300) });
+      // w (50) and x (200) trimmed: the mark keeps y, later than both.
+      expect(await store.hgetall('r:mark')).toEqual({ G: record(0), 'RT:v': record(now + 400), RX: mark(now + 300, 'RT:y') });
+    });
+
+    it('trims members of the same expiry by name, and marks the last one trimmed; a mark without a name comes after every name of its expiry', async () => {
+      const now = nowS();
+      const cap = { prefix: 'RT:', max: 3, trimTo: 2, mark: 'RX' };
+      const mark = (expiry: number, name: string) => record(expiry, `{"n":"${name}"}`);
+      await store.hset('r:same', { G: record(0), 'RT:b': record(now + 100), 'RT:c': record(now + 100), 'RT:a': record(now + 100) });
+      expect(await store.hsetRecords('r:same', { 'RT:d': record(now + 100) }, { requires: 'G', ttl: 600, now, caps: [cap] })).toBe(true);
+      expect(await store.hgetall('r:same')).toEqual({ G: record(0), 'RT:c': record(now + 100), 'RT:d': record(now + 100), RX: mark(now + 100, 'RT:b') });
+      // An older mark that says only an expiry stays later than the names of that expiry.
+      await store.hset('r:same', { RX: record(now + 100) });
+      await store.hset('r:same', { 'RT:e': record(now + 100) });
+      expect(await store.hsetRecords('r:same', { 'RT:f': record(now + 100) }, { requires: 'G', ttl: 600, now, caps: [cap] })).toBe(true);
+      expect((await store.hgetall('r:same'))?.RX).toBe(mark(now + 100, '~'));
     });
 
     it('refuses a cap that could empty a hash, or that trims to more than its maximum', async () => {
