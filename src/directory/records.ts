@@ -185,6 +185,48 @@ export async function writeRecord(store: Store, key: string, record: unknown): P
   await changed(store, key);
 }
 
+/** A unique name (a username, a tenant code): its index key, and the key of a record by its id. */
+export interface UniqueName {
+  indexKey: string;
+  recordKey: (id: string) => string;
+}
+
+/**
+ * Writes a new record (`id`) under a unique name; false, and nothing left behind, when the name is
+ * taken. The record is written before the name is claimed, so that an index entry whose record does
+ * not exist is never a creation under way but one left behind (a claim whose answer was lost, a write
+ * replayed late): the next creation of that name takes it over, instead of finding the name taken for good.
+ */
+export async function createNamedRecord(store: Store, name: UniqueName, id: string, record: unknown): Promise<boolean> {
+  const key = name.recordKey(id);
+  // Nothing can have read (and cached) a record of a new id: the version moves once the name points at it.
+  await store.set(key, JSON.stringify(record));
+  let claimed: boolean;
+  try {
+    claimed = await claimName(store, name, id);
+  } catch (err) {
+    // Best effort, the index first: should the claim have landed, it must not point at nothing.
+    await store.deleteIfEquals(name.indexKey, id).catch(() => undefined);
+    await store.del(key).catch(() => undefined);
+    throw err;
+  }
+  if (!claimed) {
+    await store.del(key).catch(() => undefined);
+    return false;
+  }
+  await changed(store, key);
+  return true;
+}
+
+/** Points the name at `id`: when it is free, or when it points at a record that does not exist. */
+async function claimName(store: Store, name: UniqueName, id: string): Promise<boolean> {
+  if (await store.set(name.indexKey, id, { ifAbsent: true })) return true;
+  const holder = await store.get(name.indexKey);
+  if (holder === undefined) return store.set(name.indexKey, id, { ifAbsent: true });
+  if ((await store.get(name.recordKey(holder))) !== undefined) return false;
+  return store.replaceIfEquals(name.indexKey, holder, id);
+}
+
 /** Writes a new record; false (and nothing written) when there is one already. */
 export async function createRecord(store: Store, key: string, record: unknown): Promise<boolean> {
   if (!(await store.set(key, JSON.stringify(record), { ifAbsent: true }))) return false;

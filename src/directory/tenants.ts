@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { conflict, invalidInput, notFound } from '../errors.js';
 import type { Store } from '../store/store.js';
 import { newId } from './ids.js';
-import { now, readIndexEntry, readRecord, readRecords, updateStatusRecord, writeRecord } from './records.js';
+import { createNamedRecord, now, readIndexEntry, readRecord, readRecords, updateStatusRecord } from './records.js';
 import { displayName, parseInput, tenantCode } from './validation.js';
 
 export interface Tenant {
@@ -55,9 +55,8 @@ export function createTenants(store: Store) {
       const at = now();
       const tenant: Tenant = { id: newId(), code, name, status: 'active', createdAt: at, updatedAt: at };
       if (options.platform) tenant.platform = true;
-      // The code index is claimed first and atomically: two creations of one code cannot both win.
-      if (!(await store.set(codeKey(code), tenant.id, { ifAbsent: true }))) throw conflict(`tenant code ${code} is taken`);
-      await writeRecord(store, key(tenant.id), tenant);
+      // The code is claimed atomically: two creations of one code cannot both win.
+      if (!(await createNamedRecord(store, { indexKey: codeKey(code), recordKey: key }, tenant.id, tenant))) throw conflict(`tenant code ${code} is taken`);
       await store.sadd(ALL, [tenant.id]);
       return tenant;
     },

@@ -4,7 +4,7 @@ import { conflict, notFound } from '../errors.js';
 import type { Store } from '../store/store.js';
 import { newId } from './ids.js';
 import type { PasswordHasher } from './passwords.js';
-import { now, readIndexEntry, readRecord, readRecords, removeRecord, updateStatusRecord, writeRecord } from './records.js';
+import { createNamedRecord, now, readIndexEntry, readRecord, readRecords, removeRecord, updateStatusRecord } from './records.js';
 import { displayName, parseInput, password, username } from './validation.js';
 
 export interface User {
@@ -83,10 +83,9 @@ export function createUsers(store: Store, hasher: PasswordHasher) {
         createdAt: at,
         updatedAt: at,
       };
-      if (!(await store.set(nameKey(tenantId, user.username), user.id, { ifAbsent: true }))) {
+      if (!(await createNamedRecord(store, { indexKey: nameKey(tenantId, user.username), recordKey: key }, user.id, user))) {
         throw conflict(`username ${user.username} is taken in this tenant`);
       }
-      await writeRecord(store, key(user.id), user);
       await store.sadd(tenantKey(tenantId), [user.id]);
       return user;
     },

@@ -9,7 +9,8 @@ import { createUsers } from '../../src/directory/users.js';
 import { secretMatches, sha256Hex } from '../../src/directory/ids.js';
 import { decideAccess } from '../../src/directory/assignments.js';
 import { ensurePlatformAdmin } from '../../src/directory/bootstrap.js';
-import { AtriumError } from '../../src/errors.js';
+import { AtriumError, storeUnavailable } from '../../src/errors.js';
+import type { Store } from '../../src/store/store.js';
 import { DRIVERS, openTestStore, type TestStore } from '../helpers/stores.js';
 
 const COST = { memoryCost: 19456, timeCost: 2, parallelism: 1 };
@@ -135,6 +136,62 @@ describe.each(DRIVERS)('directory on the %s store', (driver) => {
       const user = await directory.users.create(tenant.id, { username: 'replaced', password: PASSWORD });
       await directory.users.update(user.id, { role: 'admin' });
       expect((await directory.users.change(user.id, { role: 'user' })).before.role).toBe('admin');
+    });
+  });
+
+  describe('a creation that fails halfway', () => {
+    /** The store, failing once the write of a key that `fails` picks, after (`landed`) or instead of it. */
+    function failingOnce(fails: (key: string) => boolean, landed = false): Store {
+      let failed = false;
+      return new Proxy(t.store, {
+        get(target, property, receiver) {
+          if (property !== 'set') return Reflect.get(target, property, receiver) as unknown;
+          return async (...args: Parameters<Store['set']>) => {
+            if (failed || !fails(args[0])) return target.set(...args);
+            failed = true;
+            if (landed) await target.set(...args); // its answer is lost
+            throw storeUnavailable(new Error('connection lost'));
+          };
+        },
+      });
+    }
+    const hasher = createPasswordHasher(COST);
+
+    it.each([
+      ['the record write fails', (key: string) => key.startsWith('user:'), false, 'half-record'],
+      ['the name claim lands but its answer is lost', (key: string) => key.startsWith('username:'), true, 'half-lost'],
+    ])('leaves a username free to retry when %s', async (_when, fails, landed, code) => {
+      const tenant = await directory.tenants.create({ code, name: 'Half' });
+      const users = createUsers(failingOnce(fails, landed), hasher);
+      await expect(users.create(tenant.id, { username: 'nora', password: PASSWORD })).rejects.toMatchObject({ status: 503 });
+      const user = await users.create(tenant.id, { username: 'nora', password: PASSWORD });
+      expect((await directory.users.byUsername(tenant.id, 'nora'))?.id).toBe(user.id);
+      expect(await directory.users.ids(tenant.id)).toEqual([user.id]);
+      await directory.users.remove(user.id);
+      expect(await directory.users.byUsername(tenant.id, 'nora')).toBeUndefined();
+    });
+
+    it.each([
+      ['the record write fails', (key: string) => key.startsWith('tenant:'), false, 'half-tenant-record'],
+      ['the code claim lands but its answer is lost', (key: string) => key.startsWith('tenant-code:'), true, 'half-tenant-lost'],
+    ])('leaves a tenant code free to retry when %s', async (_when, fails, landed, code) => {
+      const tenants = createTenants(failingOnce(fails, landed));
+      await expect(tenants.create({ code, name: 'Half' })).rejects.toMatchObject({ status: 503 });
+      const tenant = await tenants.create({ code, name: 'Half' });
+      expect((await directory.tenants.byCode(code))?.id).toBe(tenant.id);
+    });
+
+    it('takes over a name whose index points at a record that does not exist, and no other', async () => {
+      const tenant = await directory.tenants.create({ code: 'dangling', name: 'Dangling' });
+      await t.store.set(`username:${tenant.id}:olga`, 'f'.repeat(32));
+      const user = await directory.users.create(tenant.id, { username: 'Olga', password: PASSWORD });
+      expect((await directory.users.byUsername(tenant.id, 'olga'))?.id).toBe(user.id);
+      await expect(directory.users.create(tenant.id, { username: 'olga', password: PASSWORD })).rejects.toMatchObject({ status: 409 });
+      expect(await directory.users.ids(tenant.id)).toEqual([user.id]);
+
+      await t.store.set('tenant-code:left-behind', 'e'.repeat(32));
+      const taken = await directory.tenants.create({ code: 'left-behind', name: 'Left behind' });
+      expect((await directory.tenants.byCode('left-behind'))?.id).toBe(taken.id);
     });
   });
 
