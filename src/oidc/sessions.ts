@@ -70,19 +70,50 @@ export async function endBrowserSession(provider: Provider, backchannel: Backcha
   return accountId;
 }
 
-/** Ends every session of an account, wherever it is signed in. Returns how many ended. */
+/**
+ * Ends every session of an account, wherever it is signed in. Returns how many ended. Only the
+ * entries it read leave the account's index: a sign-in that completes meanwhile keeps its own.
+ */
 export async function endAccountSessions(provider: Provider, backchannel: Backchannel, store: Store, accountId: string): Promise<number> {
   const uids = await accountSessionUids(store, accountId);
   let ended = 0;
+  const otherAccounts: string[] = [];
   for (const uid of uids) {
     const session = await provider.Session.findByUid(uid);
     if (session?.accountId === accountId) {
       await endSession(provider, backchannel, session);
       ended += 1;
+    } else if (session) {
+      // Signed in as someone else since (in the same browser).
+      otherAccounts.push(uid);
     }
   }
-  await store.del(oidcKeys.accountSessions(accountId));
+  if (otherAccounts.length > 0) await store.hdel(oidcKeys.accountSessions(accountId), ...otherAccounts);
+  await dropEndedSessions(store, accountId, uids.filter((uid) => !otherAccounts.includes(uid)));
   return ended;
+}
+
+/**
+ * Takes sessions that ended out of the account's index: of `uids`, those without a uid index. A
+ * session looked up while its id changed (a sign-in writes its new id after destroying the old one)
+ * seems ended for a moment; its uid index comes back with the new id, before its account entry, so
+ * an entry dropped meanwhile is put back, as pruneEndedSessions (adapter.ts) does.
+ */
+async function dropEndedSessions(store: Store, accountId: string, uids: string[]): Promise<void> {
+  const key = oidcKeys.accountSessions(accountId);
+  const unindexed = async (candidates: string[]) => {
+    const ids = candidates.length > 0 ? await store.getMany(candidates.map(oidcKeys.sessionUid)) : [];
+    return candidates.filter((_uid, i) => ids[i] === undefined);
+  };
+  const ended = await unindexed(uids);
+  if (ended.length === 0) return;
+  await store.hdel(key, ...ended);
+  const stillEnded = new Set(await unindexed(ended));
+  for (const uid of ended.filter((uid) => !stillEnded.has(uid))) {
+    // For as long as its session lives (the uid index lives as long).
+    const ttl = await store.ttl(oidcKeys.sessionUid(uid));
+    if (ttl !== -2) await store.hset(key, { [uid]: '' }, { ttl: ttl === -1 ? undefined : ttl, extend: true });
+  }
 }
 
 export interface SessionSummary {
@@ -96,8 +127,7 @@ export interface SessionSummary {
 export async function listAccountSessions(provider: Provider, store: Store, accountId: string): Promise<SessionSummary[]> {
   const uids = await accountSessionUids(store, accountId);
   const sessions = await Promise.all(uids.map((uid) => provider.Session.findByUid(uid)));
-  const ended = uids.filter((_uid, i) => sessions[i] === undefined);
-  if (ended.length > 0) await store.hdel(oidcKeys.accountSessions(accountId), ...ended);
+  await dropEndedSessions(store, accountId, uids.filter((_uid, i) => sessions[i] === undefined));
   return sessions
     .filter((s): s is NonNullable<typeof s> => s?.accountId === accountId)
     .map((s) => ({

@@ -3,6 +3,7 @@
  * delivered (with retries) to every app a session signed into, whichever way the session ends.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type Provider from 'oidc-provider';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
@@ -12,7 +13,7 @@ import { disableUser } from '../../src/admin/users.js';
 import { runCli } from '../../src/cli/main.js';
 import { ensurePlatformAdmin } from '../../src/directory/bootstrap.js';
 import { oidcKeys } from '../../src/oidc/adapter.js';
-import { listAccountSessions, sessionTtl } from '../../src/oidc/sessions.js';
+import { endAccountSessions, listAccountSessions, sessionTtl } from '../../src/oidc/sessions.js';
 import { authorize, Browser, hiddenFields } from '../helpers/browser.js';
 import { aliceLogin, PASSWORD, seedDirectory, type Seed } from '../helpers/fixtures.js';
 import { startAtrium, type TestServer } from '../helpers/atrium.js';
@@ -245,6 +246,53 @@ describe('sessions and single logout', () => {
     const workbench = await here.get(`${t.issuer}/`);
     await here.post(`${t.issuer}/signout`, { ...hiddenFields(workbench.body), everywhere: 'yes' });
     expect((await there.get(`${t.issuer}/`)).status).toBe(303);
+  });
+
+  /** A browser signed in to the workbench as `login`. */
+  async function workbenchSignIn(login: { tenant: string; username: string; password: string }): Promise<Browser> {
+    const browser = new Browser(t.issuer);
+    const page = await browser.follow(`${t.issuer}/`);
+    await browser.follow((await browser.post(`${t.issuer}${new URL(page.url).pathname}/login`, { ...hiddenFields(page.body), ...login })).location!);
+    expect((await browser.get(`${t.issuer}/`)).status).toBe(200);
+    return browser;
+  }
+  const sessionUid = async (browser: Browser) => String((await t.atrium.provider.Session.adapter.find(browser.cookie('_session')!))!.uid);
+
+  it('keeps in the account’s index a session signed in while the account signed out everywhere', async () => {
+    const user = await t.atrium.directory.users.create(seed.acme.id, { username: 'jude', password: PASSWORD });
+    const login = { tenant: 'acme', username: 'jude', password: PASSWORD };
+    const before = [await workbenchSignIn(login), await workbenchSignIn(login)];
+    const index = oidcKeys.accountSessions(user.id);
+    // A sign-in completes right after the sign-out everywhere read the account's sessions.
+    let during: Browser | undefined;
+    const racing = new Proxy(t.atrium.store, {
+      get(target, property, receiver) {
+        if (property !== 'hgetall') return Reflect.get(target, property, receiver) as unknown;
+        return async (key: string) => {
+          const read = await target.hgetall(key);
+          if (key === index && !during) during = await workbenchSignIn(login);
+          return read;
+        };
+      },
+    });
+    expect(await endAccountSessions(t.atrium.provider, t.atrium.backchannel, racing, user.id)).toBe(2);
+    for (const browser of before) expect((await browser.get(`${t.issuer}/`)).status).toBe(303);
+    expect(Object.keys((await t.atrium.store.hgetall(index)) ?? {})).toEqual([await sessionUid(during!)]);
+    expect(await listAccountSessions(t.atrium.provider, t.atrium.store, user.id)).toHaveLength(1);
+    // So the next sign-out everywhere ends it.
+    expect(await endAccountSessions(t.atrium.provider, t.atrium.backchannel, t.atrium.store, user.id)).toBe(1);
+    expect((await during!.get(`${t.issuer}/`)).status).toBe(303);
+  });
+
+  it('keeps in the account’s index a session whose lookup for a listing raced a change of its id', async () => {
+    const user = await t.atrium.directory.users.create(seed.acme.id, { username: 'kit', password: PASSWORD });
+    const browser = await workbenchSignIn({ tenant: 'acme', username: 'kit', password: PASSWORD });
+    const index = oidcKeys.accountSessions(user.id);
+    // The lookup read the uid index just before a sign-in moved the session to a new id: it found nothing.
+    const racing = { Session: { findByUid: async () => undefined } } as unknown as Provider;
+    expect(await listAccountSessions(racing, t.atrium.store, user.id)).toEqual([]);
+    expect(Object.keys((await t.atrium.store.hgetall(index)) ?? {})).toEqual([await sessionUid(browser)]);
+    expect(await listAccountSessions(t.atrium.provider, t.atrium.store, user.id)).toHaveLength(1);
   });
 
   it('keeps a session for the idle timeout, extended by activity, never past the absolute one', async () => {
