@@ -510,6 +510,8 @@ export class StoreAdapter implements Adapter {
     // session ended meanwhile (signed out, everywhere or by an admin, or replaced by a new id at
     // sign-in) come back, as every request that found it saves it at its end.
     const update = FOUND.has(this.model) && requestMemo(false)?.get(foundKey(this.model, id)) === true;
+    // Nor may a new id of a session that this request found and that was ended meanwhile (see destroy).
+    if (this.model === 'Session' && !update && typeof payload.uid === 'string' && requestMemo(false)?.get(endedUidKey(payload.uid)) === true) return;
     const saved = this.store.set(this.key(id), encodeRecord(this.model, id, payload), update ? { ttl, ifPresent: true } : { ttl });
     if (update && !(await saved)) {
       if (this.model === 'Interaction') throw new errors.SessionNotFound('interaction session not found');
@@ -607,6 +609,7 @@ export class StoreAdapter implements Adapter {
     if (value === undefined || !isRecord(value)) return undefined;
     if (FOUND.has(this.model)) requestMemo()?.set(foundKey(this.model, id), true);
     const payload = decodeRecord(this.model, id, value);
+    if (this.model === 'Session' && typeof payload.uid === 'string') requestMemo()?.set(foundUidKey(id), payload.uid);
     // A code redeemed within a request leaves its grant's index (see consume) and keeps its record
     // until it expires, so that a replay is recognised as one and revokes the grant.
     if (indexed?.[0] !== undefined && indexed[1] === undefined && payload.consumed === undefined) payload.consumed = epochNow();
@@ -687,7 +690,13 @@ export class StoreAdapter implements Adapter {
       return;
     }
     if (this.model === 'Session') {
+      const memo = requestMemo(false);
+      const foundUid = memo?.get(foundUidKey(id));
       const session = await this.find(id);
+      // Found by this request and gone now: ended by another request meanwhile (signed out, by an
+      // admin). This request's new id of it (oidc-provider's resetIdentifier: destroy the old id,
+      // then save the new) must not bring it back: see upsert.
+      if (!session && typeof foundUid === 'string') memo?.set(endedUidKey(foundUid), true);
       // The uid index may already point at a newer id of the same session: leave that one alone.
       if (session?.uid && (await this.store.deleteIfEquals(oidcKeys.sessionUid(session.uid), id)) && session.accountId) {
         await this.store.hdel(oidcKeys.accountSessions(session.accountId), session.uid);
@@ -762,6 +771,9 @@ const prefetchKey = (model: string, id: string): string => `oidc-prefetch:${mode
 /** Marks an interaction or session this request found (see `upsert`). */
 const FOUND = new Set(['Interaction', 'Session']);
 const foundKey = (model: string, id: string): string => `oidc-found:${model}:${id}`;
+/** The uid of a session this request found (by id), and the uids of those it found ended since. */
+const foundUidKey = (id: string): string => `oidc-found-uid:${id}`;
+const endedUidKey = (uid: string): string => `oidc-ended-uid:${uid}`;
 /** A prefetched read that a find took. */
 const TAKEN = Symbol('taken');
 

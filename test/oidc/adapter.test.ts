@@ -709,6 +709,31 @@ describe.each(ALL_TOPOLOGIES)('oidc-provider adapter on the %s store', (driver) 
     await sessions.destroy('sf4');
     await sessions.upsert('sf3', { ...session, jti: 'sf3' }, 600);
 
+    // Ended by another request while this one moves it to a new id (oidc-provider's resetIdentifier
+    // at a resume or a one-app logout: destroy the old id, save the new one): the new id does not
+    // bring it back.
+    await withRecordCache(async () => {
+      await sessions.find('sf3');
+      await withRecordCache(async () => {
+        await sessions.destroy(String((await sessions.findByUid('SF'))!.jti)); // signed out everywhere
+      });
+      await sessions.destroy('sf3');
+      await sessions.upsert('sf5', { ...session, jti: 'sf5' }, 600);
+    });
+    expect(await sessions.find('sf5')).toBeUndefined();
+    expect(await sessions.findByUid('SF')).toBeUndefined();
+    expect(await t.store.hgetall(oidcKeys.accountSessions('sf-acc'))).toBeUndefined();
+    // Moved to a new id with nobody ending it: the new id is the session.
+    await sessions.upsert('sf3', { ...session, jti: 'sf3' }, 600);
+    await withRecordCache(async () => {
+      await sessions.find('sf3');
+      await sessions.destroy('sf3');
+      await sessions.upsert('sf6', { ...session, jti: 'sf6' }, 600);
+    });
+    expect((await sessions.findByUid('SF'))?.jti).toBe('sf6');
+    await sessions.destroy('sf6');
+    await sessions.upsert('sf3', { ...session, jti: 'sf3' }, 600);
+
     // Found and still there: saved, with its new lifetime.
     await withRecordCache(async () => {
       await sessions.find('sf3');
