@@ -83,6 +83,14 @@ const appBody = z.object({
 const assignmentBody = z.object({ expiresAt: isoDate.optional(), userIds: z.array(z.string()).optional() }).strict();
 const auditQuery = z.object({ from: isoDate.optional(), to: isoDate.optional(), type: z.string().max(64).optional(), userId: z.string().max(64).optional() });
 
+/**
+ * Refuses an admin's change that would lock themselves out (disable, delete or demote their own
+ * account): with nobody else to undo it, a tenant would be left without an admin. Another admin may.
+ */
+const notOwnAccount = (principal: Principal, user: User, what: string): void => {
+  if (principal.userId === user.id) throw new AtriumError('invalid_input', `You cannot ${what} your own account; another administrator can`, 400);
+};
+
 /** A user of the tenant in the path, for a principal allowed to see that tenant. */
 const scopedUser = async ({ deps, principal, params }: Parameters<AdminRoute['handle']>[0]) => {
   const tenant = await deps.auth.tenant(principal, params.tenantId!);
@@ -362,8 +370,10 @@ export const ADMIN_ROUTES: AdminRoute[] = [
     body: userChangesSchema,
     async handle(call) {
       const { tenant, user } = await scopedUser(call);
+      const changes = parseInput(userChangesSchema, call.body);
+      if (changes.role !== undefined && changes.role !== 'admin') notOwnAccount(call.principal, user, 'demote');
       // Audited against the version this change replaced (another admin may have changed it since it was read).
-      const { before, after } = await call.deps.directory.users.change(user.id, parseInput(userChangesSchema, call.body));
+      const { before, after } = await call.deps.directory.users.change(user.id, changes);
       await record(call.deps, call.ctx, call.principal, { type: 'admin.user.update', tenantId: tenant.id, userId: user.id, before: publicUser(before), after: publicUser(after) });
       return publicUser(after);
     },
@@ -375,6 +385,7 @@ export const ADMIN_ROUTES: AdminRoute[] = [
     status: 204,
     async handle(call) {
       const { tenant, user } = await scopedUser(call);
+      notOwnAccount(call.principal, user, 'delete');
       await endAccountSessions(call.deps.provider, call.deps.backchannel, call.deps.store, user.id);
       await call.deps.directory.users.remove(user.id);
       await record(call.deps, call.ctx, call.principal, { type: 'admin.user.delete', tenantId: tenant.id, userId: user.id, before: publicUser(user) });
@@ -387,6 +398,7 @@ export const ADMIN_ROUTES: AdminRoute[] = [
     summary: 'Disable a user: ends their sessions (with back-channel logout) and stops their tokens',
     async handle(call) {
       const { user } = await scopedUser(call);
+      notOwnAccount(call.principal, user, 'disable');
       const { user: after, sessionsEnded } = await disableUser(call.deps, user.id, { by: call.principal.userId, ip: call.ctx.ip });
       return { ...publicUser(after), sessions_ended: sessionsEnded };
     },

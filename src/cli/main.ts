@@ -44,6 +44,8 @@ const USAGE = `usage: atrium <command> [options] [--json]
   tenant enable --code CODE
   user create --tenant CODE --username NAME --password-stdin [--name N] [--email E] [--mobile M] [--role user|admin]
   user disable --tenant CODE --username NAME      (ends the user's sessions, with back-channel logout)
+  user enable --tenant CODE --username NAME
+  user reset-password --tenant CODE --username NAME --password-stdin   (also: a lost platform admin password)
   user unlock --tenant CODE --username NAME       (lifts a sign-in lock after too many failures)
   user import --tenant CODE FILE [--format csv|jsonl]   (UTF-8; CSV header: username,password,name,email,mobile,role)
   app create --name NAME --redirect-uri URL [--redirect-uri URL…] [--description TEXT] [--logo-uri URL]
@@ -151,6 +153,25 @@ const COMMANDS: Record<
       const { disableUser } = await import('../admin/users.js');
       const { sessionsEnded } = await withAtrium(config, (atrium) => disableUser(atrium, user.id, { by: operator() }));
       return { id: user.id, username: user.username, status: 'disabled', sessions_ended: sessionsEnded };
+    },
+  },
+  'user enable': {
+    options: { tenant: { type: 'string' }, username: { type: 'string' } },
+    async run({ directory, values }) {
+      const { tenant, user } = await namedUser(directory, values);
+      const { before, after } = await directory.users.change(user.id, { status: 'active' });
+      await audit(directory, { type: 'admin.user.enable', tenantId: tenant.id, userId: user.id, before: before.status, after: after.status });
+      return { id: user.id, username: user.username, status: after.status };
+    },
+  },
+  'user reset-password': {
+    options: { tenant: { type: 'string' }, username: { type: 'string' }, 'password-stdin': { type: 'boolean' } },
+    async run({ directory, values, io }) {
+      if (!values['password-stdin']) throw new UsageError('user reset-password needs --password-stdin (the new password is read from standard input)');
+      const { tenant, user } = await namedUser(directory, values);
+      await directory.users.resetPassword(user.id, (await io.stdin()).replace(/\r?\n$/, ''));
+      await audit(directory, { type: 'admin.user.reset_password', tenantId: tenant.id, userId: user.id });
+      return { tenant: tenant.code, username: user.username, reset: true };
     },
   },
   'user unlock': {
@@ -289,6 +310,14 @@ async function setTenantStatus(directory: Directory, config: Config, code: strin
   const { changeTenant } = await import('../admin/users.js');
   const { tenant: after, sessionsEnded } = await withAtrium(config, (atrium) => changeTenant(atrium, tenant.id, { status }, (event) => audit(directory, event)));
   return { id: after.id, code: after.code, status: after.status, ...(sessionsEnded === undefined ? {} : { sessions_ended: sessionsEnded }) };
+}
+
+/** The user `--username` of the tenant `--tenant`; not found is refused (exit 2). */
+async function namedUser(directory: Directory, values: Values) {
+  const tenant = await directory.tenants.require(required(values, 'tenant'));
+  const user = await directory.users.byUsername(tenant.id, required(values, 'username'));
+  if (!user) throw new AtriumError('not_found', `user ${String(values.username)} not found in tenant ${tenant.code}`, 404);
+  return { tenant, user };
 }
 
 /** `--management platform` or `--management tenant:CODE`: an admin API automation client. */

@@ -188,6 +188,20 @@ describe.each(DRIVERS)('admin API on the %s store', (driver) => {
       expect(long).toMatchObject({ status: 400, body: { error: 'invalid_input', error_description: 'to: at most 31 days after from' } });
     });
 
+    it('does not let an admin disable, delete or demote their own account (nobody might be left to undo it); another admin can', async () => {
+      const boss = (await t.atrium.directory.users.byUsername(seed.acme.id, 'boss'))!;
+      const own = `/tenants/${seed.acme.id}/users/${boss.id}`;
+      for (const [method, path, body] of [['POST', `${own}/disable`, undefined], ['DELETE', own, undefined], ['PATCH', own, { role: 'user' }]] as const) {
+        const refused = await acmeAdmin.call(method, path, body);
+        expect([refused.status, refused.body.error_description]).toEqual([400, expect.stringMatching(/^You cannot (disable|delete|demote) your own account; another administrator can$/)]);
+      }
+      expect(await t.atrium.directory.users.byId(boss.id)).toMatchObject({ status: 'active', role: 'admin' });
+      // Their own name is theirs to change; the platform admin may do what they may not.
+      expect((await acmeAdmin.call('PATCH', own, { name: 'The Boss', role: 'admin' })).status).toBe(200);
+      expect((await platform.call('PATCH', own, { role: 'user' })).body.role).toBe('user');
+      expect((await platform.call('PATCH', own, { role: 'admin' })).body.role).toBe('admin');
+    });
+
     it('sees only their own tenant in the tenant list', async () => {
       expect((await acmeAdmin.call('GET', '/tenants')).body.items!.map((i) => i.code)).toEqual(['acme']);
     });

@@ -79,12 +79,20 @@ describe.each(DRIVERS)('atrium CLI on the %s store', (driver) => {
     expect(disabled).toMatchObject({ username: 'alice', status: 'disabled', sessions_ended: 0 });
     const directory = createDirectory(store, { password: { memoryCost: 19456, timeCost: 2, parallelism: 1 } });
     expect((await directory.authenticate({ tenant: 'acme', username: 'alice', password: 'a good long password' })).ok).toBe(false);
+    expect(await cli(['user', 'reset-password', '--tenant', 'acme', '--username', 'alice', '--password-stdin'], 'short\n')).toMatchObject({ code: 2, err: expect.stringMatching(/^atrium user reset-password: password: /) });
 
     const limited = createDirectory(store, { password: { memoryCost: 19456, timeCost: 2, parallelism: 1 }, throttle: { accountFailuresPerHour: 1, ipFailuresPerHour: 100 } });
     await limited.authenticate({ tenant: 'acme', username: 'alice', password: 'wrong password' });
     expect(await limited.throttle.failures('acme', 'alice')).toBe(1);
     expect(await json(['user', 'unlock', '--tenant', 'acme', '--username', 'ALICE'])).toMatchObject({ username: 'alice', unlocked: true });
     expect(await limited.throttle.failures('acme', 'alice')).toBe(0);
+
+    // Enabled again, with a new password (as for a platform admin who lost theirs).
+    expect(await json(['user', 'enable', '--tenant', 'acme', '--username', 'alice'])).toMatchObject({ username: 'alice', status: 'active' });
+    expect(await json(['user', 'reset-password', '--tenant', 'acme', '--username', 'alice', '--password-stdin'], 'a brand new passphrase\n')).toEqual({ tenant: 'acme', username: 'alice', reset: true });
+    expect((await directory.authenticate({ tenant: 'acme', username: 'alice', password: 'a brand new passphrase' })).ok).toBe(true);
+    expect((await directory.authenticate({ tenant: 'acme', username: 'alice', password: 'a good long password' })).ok).toBe(false);
+    expect(await cli(['user', 'reset-password', '--tenant', 'acme', '--username', 'alice', '--password-stdin'], 'short\n')).toMatchObject({ code: 2, err: expect.stringMatching(/^atrium user reset-password: password: /) });
   });
 
   it('imports users from a CSV file with progress, and reports bad rows by line', async () => {
@@ -117,7 +125,7 @@ describe.each(DRIVERS)('atrium CLI on the %s store', (driver) => {
     const by = `cli:${userInfo().username}`;
     const acme = await directory.tenants.require('acme');
     const events = await directory.audit.ofDay(acme.id, today);
-    for (const type of ['admin.tenant.create', 'admin.user.create', 'admin.assignment.put', 'admin.user.disable', 'admin.user.unlock', 'admin.user.import']) {
+    for (const type of ['admin.tenant.create', 'admin.user.create', 'admin.assignment.put', 'admin.user.disable', 'admin.user.unlock', 'admin.user.enable', 'admin.user.reset_password', 'admin.user.import']) {
       const event = events.find((e) => e.type === type);
       expect(event?.detail?.by, type).toBe(by);
     }
@@ -183,6 +191,8 @@ describe.each(DRIVERS)('atrium CLI on the %s store', (driver) => {
     [['tenant', 'create', '--code', 'acme', '--name', 'Again'], /taken/],
     [['tenant', 'create', '--code', 'ok', '--name', 'N', '--bogus'], /Unknown option '--bogus'/],
     [['app', 'assign', '--app', '0'.repeat(32), '--tenant', 'acme', '--user', 'alice', '--all-users'], /--all-users and --user exclude each other/],
+    [['user', 'reset-password', '--tenant', 'acme', '--username', 'alice'], /--password-stdin/],
+    [['user', 'enable', '--tenant', 'acme', '--username', 'nobody'], /user nobody not found in tenant acme/],
     [['tenant', 'disable', '--code', 'nowhere'], /tenant nowhere not found/],
     [['tenant', 'enable'], /missing --code/],
     [['tenant', 'disable', '--code', 'platform'], /status: the platform's own tenant cannot be disabled/],
