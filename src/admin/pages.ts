@@ -6,7 +6,7 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Directory } from '../directory/index.js';
-import { csrfToken } from '../http/csrf.js';
+import { CSRF_FIELD, csrfToken } from '../http/csrf.js';
 import type { Render } from '../http/pages.js';
 import type { AdminDeps } from './routes.js';
 import { callAdminRoute } from './routes.js';
@@ -83,6 +83,7 @@ export function createAdminPages(deps: AdminDeps & { directory: Directory }, ren
       pages: pageLinks(ctx, data.list),
       tenantId,
       csrf: csrfToken(ctx),
+      csrfField: CSRF_FIELD,
       q: typeof ctx.query.q === 'string' ? ctx.query.q : '',
       ...data,
     });

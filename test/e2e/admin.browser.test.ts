@@ -127,7 +127,24 @@ describe('the admin pages in Chromium', () => {
     expect(await page.locator('td.empty').allTextContents()).toEqual(['No user matches the search.']);
     const platformOnly = await page.goto(`${t.issuer}/admin/apps`);
     expect(platformOnly?.status()).toBe(403);
+    // From the workbench to the admin pages, and signed out from there.
+    await page.goto(`${t.issuer}/`);
+    await Promise.all([page.waitForURL(/\/admin\/users/), page.getByRole('link', { name: 'Administration' }).click()]);
+    await Promise.all([page.waitForEvent('load'), page.getByRole('button', { name: 'Sign out', exact: true }).click()]);
+    await page.goto(`${t.issuer}/admin/users`);
+    expect(page.url()).toMatch(/\/interaction\//);
     await context.close();
+
+    // An ordinary user's workbench has no way there.
+    const acme = (await t.atrium.directory.tenants.byCode('acme'))!;
+    await t.atrium.directory.users.create(acme.id, { username: 'olly', password: 'an ordinary passphrase' });
+    const userContext = await browser.newContext();
+    const userPage = await userContext.newPage();
+    await userPage.goto(`${t.issuer}/`);
+    await signIn(userPage, 'acme', 'olly', 'an ordinary passphrase');
+    await userPage.waitForURL(`${t.issuer}/`);
+    expect(await userPage.getByRole('link', { name: 'Administration' }).count()).toBe(0);
+    await userContext.close();
   });
 
   it('keeps every tenant in the picker (more than a page of them), and the chosen one, when a platform admin searches or pages a tenant’s users', async () => {
