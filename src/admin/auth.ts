@@ -11,7 +11,8 @@ import type Provider from 'oidc-provider';
 import type { Directory, Tenant, User } from '../directory/index.js';
 import { AtriumError, notFound } from '../errors.js';
 import { assertCsrf } from '../http/csrf.js';
-import { loadAccount } from '../oidc/accounts.js';
+import { loadSessionAccount } from '../oidc/accounts.js';
+import type { SessionLimits } from '../oidc/sessions.js';
 import { senderConstrained } from '../oidc/tokens.js';
 
 export interface Principal {
@@ -21,7 +22,7 @@ export interface Principal {
   username: string;
 }
 
-export function createAdminAuth(provider: Provider, directory: Directory) {
+export function createAdminAuth(provider: Provider, directory: Directory, sessionLimits: SessionLimits) {
   const bearerPrincipal = async (authorization: string): Promise<Principal> => {
     const [scheme, value] = authorization.split(' ');
     const refused = new AtriumError('unauthorized', 'A valid management access token is required', 401, { headers: { 'WWW-Authenticate': 'Bearer error="invalid_token"' } });
@@ -51,7 +52,7 @@ export function createAdminAuth(provider: Provider, directory: Directory) {
       const authorization = ctx.get('authorization');
       if (authorization) return bearerPrincipal(authorization);
       const session = await provider.Session.get(ctx);
-      const account = session.accountId ? await loadAccount(directory, session.accountId, session.loginTs) : undefined;
+      const account = await loadSessionAccount(directory, session, sessionLimits);
       if (!account) throw new AtriumError('unauthorized', 'Sign in as an administrator first', 401);
       if (account.user.role !== 'admin') throw new AtriumError('forbidden', 'Only administrators may use this API', 403);
       if (!['GET', 'HEAD', 'OPTIONS'].includes(ctx.method)) assertCsrf(ctx, ctx.get('x-csrf-token'));

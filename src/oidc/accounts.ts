@@ -5,6 +5,7 @@
  */
 import type { Account, FindAccount } from 'oidc-provider';
 import type { Directory, Tenant, User } from '../directory/index.js';
+import { withinAbsoluteLimit, type SessionLimits } from './sessions.js';
 
 export interface AtriumAccount extends Account {
   tenantId: string;
@@ -53,6 +54,15 @@ export async function loadAccount(directory: Directory, sub: string, issuedAt: n
   return user && accountOf(directory, user, issuedAt);
 }
 
+/**
+ * The account a browser's session signs in: none past the session's absolute timeout, nor when the
+ * account is unavailable (see loadAccount).
+ */
+export async function loadSessionAccount(directory: Directory, session: { accountId?: string; loginTs?: number }, limits: SessionLimits): Promise<AtriumAccount | undefined> {
+  if (!session.accountId || !withinAbsoluteLimit(limits, session)) return undefined;
+  return loadAccount(directory, session.accountId, session.loginTs);
+}
+
 async function accountOf(directory: Directory, user: User, issuedAt: number | undefined): Promise<AtriumAccount | undefined> {
   if (user.status !== 'active') return undefined;
   const tenant = await directory.tenants.byId(user.tenantId);
@@ -70,15 +80,18 @@ async function accountOf(directory: Directory, user: User, issuedAt: number | un
 /**
  * Where tokens are redeemed or used (token endpoint, userinfo), the app must still be assigned to
  * the user: an expired or withdrawn assignment stops refresh and userinfo at once. (Not at the
- * authorization endpoint: there an unassigned app gets access_denied, see provider.ts.)
+ * authorization endpoint: there an unassigned app gets access_denied, see provider.ts.) A session
+ * past its absolute timeout has no account: the authorization endpoint asks to sign in again.
  */
 export const createFindAccount =
-  (directory: Directory, isAllowed: (user: User, clientId: string) => Promise<boolean>): FindAccount =>
+  (directory: Directory, isAllowed: (user: User, clientId: string) => Promise<boolean>, limits: SessionLimits): FindAccount =>
   async (ctx, sub, token) => {
     const clientId = ctx?.oidc?.client?.clientId;
     const route = ctx?.oidc?.route;
     // What is being used: the code or token, else (at the authorization endpoint) the session.
-    const issuedAt = (token as { iat?: number } | undefined)?.iat ?? (ctx?.oidc?.entities as { Session?: { loginTs?: number } } | undefined)?.Session?.loginTs;
+    const session = token ? undefined : (ctx?.oidc?.entities as { Session?: { loginTs?: number } } | undefined)?.Session;
+    if (session && !withinAbsoluteLimit(limits, session)) return undefined;
+    const issuedAt = (token as { iat?: number } | undefined)?.iat ?? session?.loginTs;
     const user = await directory.users.byId(sub);
     if (!user) return undefined;
     // The tenant and the assignment are read at once: both only need the user.

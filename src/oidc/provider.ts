@@ -100,7 +100,7 @@ export async function createProvider(options: {
     // Over https the session cookie has the `__Host-` prefix (see the CSRF cookie's): no sibling
     // subdomain can sign a browser in here as someone else by planting its own session cookie.
     cookies: { keys: cookieKeys, ...(config.issuer.startsWith('https:') ? { names: { session: '__Host-session' } } : {}) },
-    findAccount: createFindAccount(directory, async (user, clientId) => (await decideAccess(directory, user, clientId)) === 'granted'),
+    findAccount: createFindAccount(directory, async (user, clientId) => (await decideAccess(directory, user, clientId)) === 'granted', config.session),
     claims: CLAIMS,
     scopes: [...APP_SCOPES.split(' '), ...MANAGEMENT_SCOPES],
     responseTypes: ['code'],
@@ -240,14 +240,16 @@ export async function createProvider(options: {
 
 /**
  * The provider's prompts, and one more reason to sign in: a session whose account is gone (its user
- * or tenant disabled or deleted, or disabled since the session began) signs in again, instead of
- * going on as signed in without an account.
+ * or tenant disabled or deleted, or disabled since the session began) or that is past its absolute
+ * timeout (see createFindAccount) signs in again, instead of going on as signed in without an
+ * account. With prompt=none the answer is login_required, as for no session (a check added to a
+ * prompt after its creation does not get the prompt's error by itself).
  */
 function interactionsPolicy(): interactionPolicy.DefaultPolicy {
   const { Check } = interactionPolicy;
   const policy = interactionPolicy.base();
   policy.get('login')!.checks.add(
-    new Check('account_unavailable', 'End-User authentication is required', (ctx) =>
+    new Check('account_unavailable', 'End-User authentication is required', 'login_required', (ctx) =>
       ctx.oidc.session?.accountId && !ctx.oidc.account ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT,
     ),
   );

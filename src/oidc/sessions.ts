@@ -28,6 +28,16 @@ export function sessionTtl(limits: SessionLimits) {
 }
 
 /**
+ * Whether a session still signs its account in: not once its absolute timeout has passed. The
+ * provider saves a session on every request it handles, for at least a second (sessionTtl), so a
+ * browser that keeps calling keeps the record alive past that limit: wherever a session's account is
+ * loaded, the limit itself is checked.
+ */
+export function withinAbsoluteLimit(limits: SessionLimits, session: { loginTs?: number }): boolean {
+  return typeof session.loginTs === 'number' && Date.now() / 1000 < session.loginTs + limits.absoluteSeconds;
+}
+
+/**
  * Activity on Atrium's own pages extends the idle timeout, with a granularity of a minute: a session
  * saved less than a minute ago is not saved again (a workbench view then writes nothing).
  */

@@ -11,7 +11,7 @@ import type { Directory } from '../directory/index.js';
 import { assertCsrf, csrfToken, CSRF_FIELD } from '../http/csrf.js';
 import type { Render } from '../http/pages.js';
 import { TENANT_COOKIE } from '../interactions/routes.js';
-import { loadAccount, type AtriumAccount } from '../oidc/accounts.js';
+import { loadSessionAccount, type AtriumAccount } from '../oidc/accounts.js';
 import type { Backchannel } from '../oidc/backchannel.js';
 import type { LaunchTickets } from '../oidc/launch-ticket.js';
 import { endAccountSessions, endBrowserSession, touchSession, type SessionLimits } from '../oidc/sessions.js';
@@ -53,7 +53,7 @@ export function createWorkbenchRoutes(options: {
    */
   const currentAccount = async (ctx: Context): Promise<(AtriumAccount & { sessionUid: string }) | undefined> => {
     const session = await provider.Session.get(ctx);
-    const account = session.accountId ? await loadAccount(directory, session.accountId, session.loginTs) : undefined;
+    const account = await loadSessionAccount(directory, session, options.session);
     if (!account) return undefined;
     await touchSession(provider, ctx, session, options.session);
     return { ...account, sessionUid: session.uid };

@@ -407,3 +407,43 @@ describe('sessions and single logout', () => {
     expect(await fresh.joUserinfo()).toBe(200);
   });
 });
+
+describe('the absolute session timeout', () => {
+  let t: TestServer;
+  let clientId: string;
+  beforeAll(async () => {
+    t = await startAtrium('redis', (c) => {
+      c.session = { idleSeconds: 2, absoluteSeconds: 2 };
+    });
+    const seed = await seedDirectory(t.atrium.directory);
+    const { app } = await t.atrium.directory.apps.create({ name: 'Wiki', redirectUris: ['https://wiki.test/cb'], requirePkce: false });
+    await t.atrium.directory.assignments.assign({ tenantId: seed.acme.id, clientId: app.clientId });
+    clientId = app.clientId;
+  });
+  afterAll(() => t.close());
+
+  it('is not outlived by a browser that keeps the session busy: past it, the session signs nobody in', async () => {
+    const auth = (extra: Record<string, string> = {}) =>
+      `${t.issuer}/auth?${new URLSearchParams({ client_id: clientId, response_type: 'code', scope: 'openid', redirect_uri: 'https://wiki.test/cb', ...extra })}`;
+    const browser = new Browser(t.issuer);
+    expect(new URL((await authorize(browser, auth(), aliceLogin)).location!).searchParams.get('code')).toBeTruthy();
+    const { loginTs } = (await t.atrium.provider.Session.adapter.find(browser.cookie('_session')!)) as { loginTs: number };
+    // Silent authorizations several times a second, each saving the session, until well past the limit.
+    const answers: { at: number; params: URLSearchParams }[] = [];
+    while (Date.now() / 1000 < loginTs + 3.5) {
+      const page = await browser.get(auth({ prompt: 'none' }));
+      answers.push({ at: Date.now() / 1000, params: new URL(page.location!).searchParams });
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    const before = answers.filter((a) => a.at < loginTs + 1.5);
+    const after = answers.filter((a) => a.at >= loginTs + 2.2);
+    expect(before.length).toBeGreaterThan(0);
+    expect(before.every((a) => a.params.has('code'))).toBe(true);
+    expect(after.length).toBeGreaterThan(0);
+    expect(after.map((a) => a.params.get('error'))).toEqual(after.map(() => 'login_required'));
+    // An interactive request shows the login page; the workbench asks to sign in.
+    const page = await browser.follow(auth());
+    expect([page.status, page.url.includes('/interaction/'), page.body.includes('name="password"')]).toEqual([200, true, true]);
+    expect((await browser.get(`${t.issuer}/`)).status).toBe(303);
+  });
+});
