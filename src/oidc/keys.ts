@@ -99,7 +99,8 @@ export const retirementDelay = (options: { idTokenSeconds: number; sessionSecond
  * Adds a new generation of signing keys in front of the others, published at once and signing from
  * `activateAfterSeconds` on. The previous ones keep signing until then, and verifying for
  * `retireAfterSeconds` more, then leave the JWKS. One rotation at a time: another one under way
- * (anywhere) makes this one fail with 409 rather than lose either generation.
+ * (anywhere) makes this one fail with 409 rather than lose either generation; so do keys written
+ * meanwhile by something that did not hold the lock (a first start, a rotation that outlived it).
  */
 export async function rotateSigningKeys(store: Store, options: { retireAfterSeconds: number; activateAfterSeconds: number }): Promise<StoredKey[]> {
   const lock = randomBytes(16).toString('base64url');
@@ -110,15 +111,19 @@ export async function rotateSigningKeys(store: Store, options: { retireAfterSeco
     const now = Date.now();
     const activateAt = now + options.activateAfterSeconds * 1000;
     const retireAt = new Date(activateAt + options.retireAfterSeconds * 1000).toISOString();
-    const previous = live(parse(await store.get(SIGNING_KEYS)), new Date(now)).map((k) => ({ ...k, retireAt: k.retireAt ?? retireAt }));
+    const stored = await store.get(SIGNING_KEYS);
+    const previous = live(parse(stored), new Date(now)).map((k) => ({ ...k, retireAt: k.retireAt ?? retireAt }));
     // With no key before it (a rotation before the first start), it signs at once: nothing else can.
     const pending = options.activateAfterSeconds > 0 && previous.length > 0;
     const keys = [...generateGeneration(pending ? new Date(activateAt).toISOString() : undefined), ...previous];
-    await store.set(SIGNING_KEYS, JSON.stringify(keys));
+    const written = stored === undefined
+      ? await store.set(SIGNING_KEYS, JSON.stringify(keys), { ifAbsent: true })
+      : await store.replaceIfEquals(SIGNING_KEYS, stored, JSON.stringify(keys));
+    if (!written) throw conflict('the signing keys changed while this rotation ran; nothing was rotated, try again');
     return keys;
   } finally {
-    // Ours unless it expired (a rotation takes well under a second; the lock lives a minute).
-    if ((await store.get(ROTATION_LOCK)) === lock) await store.del(ROTATION_LOCK);
+    // Only while it is still ours: it may have expired and been taken by another rotation meanwhile.
+    await store.deleteIfEquals(ROTATION_LOCK, lock);
   }
 }
 

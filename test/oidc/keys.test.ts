@@ -237,6 +237,57 @@ describe.each(DRIVERS)('signing keys on the %s store', (driver) => {
     }
   });
 
+  it('releases only its own rotation lock: one taken over by another rotation meanwhile stays', async () => {
+    const t = await openTestStore(driver);
+    try {
+      await loadSigningKeys(t.store);
+      // The lock expires and another rotation takes it just before this one lets it go.
+      const takenOver = new Proxy(t.store, {
+        get(target, property, receiver) {
+          const value = Reflect.get(target, property, receiver) as unknown;
+          if (property !== 'del' && property !== 'deleteIfEquals') return value;
+          return async (key: string, ...rest: string[]) => {
+            if (key === 'oidc-keys:rotating') await target.set(key, 'another rotation');
+            return (value as (...args: string[]) => Promise<unknown>).call(target, key, ...rest);
+          };
+        },
+      });
+      await rotateSigningKeys(takenOver, { retireAfterSeconds: 60, activateAfterSeconds: 0 });
+      expect(await t.store.get('oidc-keys:rotating')).toBe('another rotation');
+    } finally {
+      await t.dispose();
+    }
+  });
+
+  it('refuses to write its keys over keys written meanwhile without the lock, losing none', async () => {
+    const t = await openTestStore(driver);
+    try {
+      const original = (await loadSigningKeys(t.store)).map((k) => k.jwk.kid);
+      // Keys written while the rotation generates its own (a rotation that outlived its lock).
+      let written: string[] | undefined;
+      const raced = new Proxy(t.store, {
+        get(target, property, receiver) {
+          const value = Reflect.get(target, property, receiver) as unknown;
+          if (property !== 'get') return value;
+          return async (key: string) => {
+            const read = await target.get(key);
+            if (key === 'oidc-keys:signing' && !written) {
+              await target.del('oidc-keys:rotating'); // this rotation's lock expired
+              const other = await rotateSigningKeys(t.store, { retireAfterSeconds: 60, activateAfterSeconds: 0 });
+              written = other.map((k) => k.jwk.kid);
+            }
+            return read;
+          };
+        },
+      });
+      await expect(rotateSigningKeys(raced, { retireAfterSeconds: 60, activateAfterSeconds: 0 })).rejects.toMatchObject({ status: 409, message: expect.stringMatching(/signing keys changed/) });
+      expect((await loadSigningKeys(t.store)).map((k) => k.jwk.kid)).toEqual(written);
+      expect(written).toEqual(expect.arrayContaining(original));
+    } finally {
+      await t.dispose();
+    }
+  });
+
   it('re-reads on its timer, tells read failures to onError, and reads no more once stopped', async () => {
     const { store, reader, watch, changes, errors } = await watched(20);
     const rotated = await rotateSigningKeys(store, { retireAfterSeconds: 60, activateAfterSeconds: 0 });
