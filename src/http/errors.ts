@@ -5,6 +5,7 @@
  */
 import type { Context } from 'koa';
 import type { Logger } from 'pino';
+import { errors } from 'oidc-provider';
 import { AtriumError, describe } from '../errors.js';
 import type { MessageKey } from './i18n.js';
 import type { Render } from './pages.js';
@@ -24,6 +25,13 @@ interface HttpLikeError {
   type?: string;
   /** oidc-provider's errors: `message` is the OAuth error code, this is the sentence. */
   error_description?: string;
+}
+
+/** A sign-in page (an interaction) that is no longer there or not this browser's. */
+export class SignInExpired extends AtriumError {
+  constructor() {
+    super('invalid_request', 'This sign-in page has expired. Go back to the app and start again.', 400);
+  }
 }
 
 export function toAtriumError(err: unknown): AtriumError {
@@ -68,7 +76,17 @@ export function createErrorHandling(render: Render, logger: Logger): ErrorHandli
         ctx.set('Cache-Control', 'no-store');
         ctx.body = { error: err.code, error_description: describe(err) };
       } else {
-        render(ctx, 'error', { headingKey: headingKey(err.status), message: describe(err), code: err.code }, err.status);
+        // A sign-in page used already, left open too long, or reached again with the back button:
+        // said in the reader's language, with the way on, rather than in the provider's words.
+        const expiredSignIn = thrown instanceof errors.SessionNotFound || err instanceof SignInExpired;
+        render(
+          ctx,
+          'error',
+          expiredSignIn
+            ? { headingKey: 'error.signInExpired', messageKey: 'error.signInExpiredText', code: err.code }
+            : { headingKey: headingKey(err.status), message: describe(err), code: err.code },
+          err.status,
+        );
       }
     },
   };

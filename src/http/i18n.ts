@@ -62,6 +62,8 @@ const en = {
   'error.503': 'Temporarily unavailable',
   'error.signIn': 'This sign-in request cannot continue',
   'error.cancelled': 'Sign-in was cancelled.',
+  'error.signInExpired': 'This sign-in page has expired',
+  'error.signInExpiredText': 'It was used already, or left open too long. If you are signed in, your apps are on the start page; otherwise go back to the app and sign in again.',
 };
 
 export type MessageKey = keyof typeof en;
@@ -120,6 +122,8 @@ const zh: Record<MessageKey, string> = {
   'error.503': '服务暂时不可用',
   'error.signIn': '此登录请求无法继续',
   'error.cancelled': '登录已取消。',
+  'error.signInExpired': '此登录页面已失效',
+  'error.signInExpiredText': '该页面已被使用或停留时间过长。如果您已登录，您的应用在首页；否则请返回应用重新登录。',
 };
 
 const MESSAGES: Record<Locale, Record<MessageKey, string>> = { en, 'zh-CN': zh };

@@ -10,6 +10,7 @@ import type { Context } from 'koa';
 import type { Directory } from '../directory/index.js';
 import { AtriumError } from '../errors.js';
 import { assertCsrf, csrfMatches, csrfToken, CSRF_FIELD } from '../http/csrf.js';
+import { SignInExpired } from '../http/errors.js';
 import type { MessageKey } from '../http/i18n.js';
 import type { Render } from '../http/pages.js';
 import { decideAccess, grantForAssignedApp, INTERACTION_PATH } from '../oidc/provider.js';
@@ -40,7 +41,7 @@ export function createInteractionRoutes(options: {
   const details = async (ctx: Context): Promise<Details> => {
     const found = await provider.interactionDetails(ctx.req, ctx.res);
     if (found.uid !== ctx.params.uid) {
-      throw new AtriumError('invalid_request', 'This sign-in page has expired. Go back to the app and start again.', 400);
+      throw new SignInExpired();
     }
     return found;
   };

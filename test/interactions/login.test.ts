@@ -124,11 +124,25 @@ describe.each(DRIVERS)('the sign-in page on the %s store', (driver) => {
     expect(replayed.status).toBe(400);
   });
 
-  it('explains an expired or foreign sign-in page instead of failing', async () => {
+  it('explains an expired or foreign sign-in page instead of failing, in the reader’s language, also after the back button', async () => {
     const answer = await new Browser(t.issuer).post(`${t.issuer}/interaction/not-a-real-uid/login`, aliceLogin);
     expect(answer.status).toBe(400);
-    expect(answer.body).toContain('<h1>');
-    expect(answer.body).not.toMatch(/node_modules|\n\s+at /);
+    expect(answer.body).toContain('<h1>This sign-in page has expired</h1>');
+    expect(answer.body).toContain('If you are signed in, your apps are on the start page');
+    expect(answer.body).not.toMatch(/node_modules|\n\s+at |interaction session/);
+
+    // Signed in, then back to the sign-in page (the browser's back button), and its form sent again.
+    const browser = new Browser(t.issuer);
+    const login = await browser.follow(authUrl());
+    const done = await submitForm(browser, login, aliceLogin);
+    await browser.follow(done.location!);
+    for (const again of [await browser.get(login.url), await submitForm(browser, login, aliceLogin)]) {
+      expect(again.status).toBe(400);
+      expect(again.body).toContain('<h1>This sign-in page has expired</h1>');
+      expect(again.body).not.toContain('interaction session');
+    }
+    const chinese = await browser.request(login.url, { headers: { 'accept-language': 'zh-CN' } });
+    expect(chinese.body).toContain('此登录页面已失效');
   });
 
   it('lets the user cancel: the app gets access_denied', async () => {
