@@ -348,13 +348,30 @@ function render(result: Record<string, unknown>): string {
     .join('\n');
 }
 
+/** The usage of one command: its line of USAGE and the lines that continue it. */
+function usageOf(name: string): string {
+  const lines = USAGE.split('\n');
+  const first = lines.findIndex((line) => line.startsWith(`  ${name} `) || line === `  ${name}`);
+  let last = first + 1;
+  while (last < lines.length && /^ {4,}/.test(lines[last]!)) last += 1;
+  return ['usage: atrium <command> [options] [--json]', ...lines.slice(first, last)].join('\n');
+}
+
 /** Runs one command line; returns the exit code. */
 export async function runCli(argv: string[], env: Record<string, string | undefined>, io: Io & { err: (line: string) => void }): Promise<number> {
   const name = argv.slice(0, 2).join(' ');
   const command = COMMANDS[name];
   if (!command) {
-    io.err(argv.length === 0 || argv[0] === '--help' ? USAGE : `atrium: unknown command "${name}"\n${USAGE}`);
-    return argv[0] === '--help' ? 0 : 2;
+    if (argv.length === 0 || argv[0] === '--help') {
+      io.err(USAGE);
+      return argv[0] === '--help' ? 0 : 2;
+    }
+    io.err(`atrium: unknown command "${name}" (atrium --help lists the commands)`);
+    return 2;
+  }
+  if (argv.slice(2).includes('--help')) {
+    io.err(usageOf(name));
+    return 0;
   }
   let store: Store | undefined;
   try {

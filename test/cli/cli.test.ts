@@ -179,6 +179,18 @@ describe.each(DRIVERS)('atrium CLI on the %s store', (driver) => {
     expect(early.err).toMatch(/--activate-in must be 0 \(at once: a single server\) or at least 70 s/);
   });
 
+  it('prints one command’s usage with --help, and one line for an unknown command', async () => {
+    const help = await cli(['app', 'assign', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.err.trim().split('\n')).toEqual([
+      'usage: atrium <command> [options] [--json]',
+      '  app assign --app CLIENT_ID --tenant CODE [--user USERNAME…|--all-users] [--expires-at ISO-8601]',
+      '                                                  (without --user/--all-users, the users chosen so far stay)',
+    ]);
+    const unknown = await cli(['tenant', 'list']);
+    expect([unknown.code, unknown.err]).toEqual([2, 'atrium: unknown command "tenant list" (atrium --help lists the commands)\n']);
+  });
+
   it('prints readable lines without --json', async () => {
     const result = await cli(['tenant', 'create', '--code', 'plain', '--name', 'Plain']);
     expect(result.code).toBe(0);
