@@ -4,7 +4,12 @@ import { startDemo } from './main.js';
 const base = Number(process.env.DEMO_PORT ?? 3000);
 // Its own folder, wiped at every start: never the server's ATRIUM_DATA_DIR.
 const dataDir = process.env.DEMO_DATA_DIR ?? './data/demo';
-const demo = await startDemo({ dataDir, ports: [base, base + 1, base + 2] });
+const demo = await startDemo({ dataDir, ports: [base, base + 1, base + 2] }).catch((err: NodeJS.ErrnoException) => {
+  // One line, not a stack trace: a port taken (another demo?) is the usual reason.
+  const why = err.code === 'EADDRINUSE' ? `a port from ${base} to ${base + 2} is taken; set DEMO_PORT to use three others` : err.message;
+  process.stderr.write(`atrium demo: ${why}\n`);
+  process.exit(1);
+});
 const { urls, credentials } = demo;
 process.stdout.write(`
 Atrium demo is running.

@@ -23,7 +23,13 @@ export interface Demo {
 }
 
 const listen = (server: Server, port: number, host: string): Promise<number> =>
-  new Promise((resolve) => server.listen(port, host, () => resolve((server.address() as AddressInfo).port)));
+  new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
 
 /**
  * Starts the demo. Ports 0 pick free ports (tests); `host` is where everything listens and what the

@@ -176,6 +176,12 @@ form{display:inline}dt{font-weight:600}dd{margin:0 0 .5rem}</style></head>
 
   app.use(router.routes());
   const server = createServer(app.callback());
-  await new Promise<void>((resolve) => server.listen(port, host, resolve));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
   return server;
 }
