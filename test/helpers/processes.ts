@@ -7,6 +7,7 @@ import { SERVER_NODE_FLAGS } from '../../src/server.js';
 
 export const MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
 export const CLI = fileURLToPath(new URL('../../bin/atrium.js', import.meta.url));
+export const DEMO = fileURLToPath(new URL('../../dist/demo/index.js', import.meta.url));
 
 export interface AtriumProcess {
   child: ChildProcess;

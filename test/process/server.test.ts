@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { workerThreadPoolSize } from '../../src/config/index.js';
 import { SERVER_NODE_FLAGS, workerExecArgv } from '../../src/server.js';
 import { testStoreConfig } from '../helpers/stores.js';
-import { CLI, MAIN, runToExit, startProcess } from '../helpers/processes.js';
+import { CLI, DEMO, MAIN, runToExit, startProcess } from '../helpers/processes.js';
 import { freePort } from '../helpers/redis-servers.js';
 
 /** The pids of a process's children (ps exits with 1 when there are none). */
@@ -83,6 +83,23 @@ describe('the server process', () => {
     } finally {
       taken.close();
       await cleanup();
+    }
+  });
+
+  it('runs the demo only on free ports: a taken one is said in one line, exit code 1', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const { port } = taken.address() as AddressInfo;
+    const dataDir = testStoreConfig('sqlite');
+    try {
+      const demo = await runToExit([DEMO], { ...process.env, DEMO_PORT: String(port), DEMO_DATA_DIR: (dataDir.config as { dataDir: string }).dataDir });
+      expect({ status: demo.status, stderr: demo.stderr.trim().split('\n').filter((l) => !l.includes('Unsupported runtime')) }).toEqual({
+        status: 1,
+        stderr: [`atrium demo: a port from ${port} to ${port + 2} is taken; set DEMO_PORT to use three others`],
+      });
+    } finally {
+      taken.close();
+      await dataDir.cleanup();
     }
   });
 
