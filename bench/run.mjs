@@ -188,7 +188,7 @@ async function signInPool(t, n) {
     const csrf = randomBytes(32).toString('base64url');
     browser.setCookie('atrium_csrf', csrf);
     const started = await browser.get(authorizationUrl(t, t.info.crm));
-    if (started.status !== 303 || !started.location?.includes('/interaction/')) throw new Error(`${t.name}: /auth answered ${started.status} ${started.location ?? ''}`);
+    if (started.status !== 302 || !started.location?.includes('/interaction/')) throw new Error(`${t.name}: /auth answered ${started.status} ${started.location ?? ''}`);
     const path = `${new URL(started.location).pathname}/login`;
     return {
       path,
