@@ -654,19 +654,23 @@ describe.each(ALL_TOPOLOGIES)('oidc-provider adapter on the %s store', (driver) 
   it('saves a session this request found back only while it exists: one ended or replaced meanwhile stays gone', async () => {
     const sessions = adapter('Session');
     const session = { jti: 'sf1', kind: 'Session', uid: 'SF', accountId: 'sf-acc', loginTs: epoch() };
+    /** Another request signs the account out everywhere (its session, by uid, whatever its id now). */
+    const signedOutElsewhere = () => withRecordCache(async () => sessions.destroy(String((await sessions.findByUid('SF'))!.jti)));
+    /** The session is gone under `id`, by uid and from its account's index. */
+    const expectEnded = async (id: string) => {
+      expect(await sessions.find(id)).toBeUndefined();
+      expect(await sessions.findByUid('SF')).toBeUndefined();
+      expect(await t.store.hgetall(oidcKeys.accountSessions('sf-acc'))).toBeUndefined();
+    };
     await sessions.upsert('sf1', session, 600);
     await withRecordCache(async () => {
       expect((await sessions.find('sf1'))?.uid).toBe('SF');
       // Another request signs the account out everywhere meanwhile.
-      await withRecordCache(async () => {
-        expect(Object.keys((await t.store.hgetall(oidcKeys.accountSessions('sf-acc'))) ?? {})).toEqual(['SF']);
-        await sessions.destroy(String((await sessions.findByUid('SF'))!.jti));
-      });
+      expect(Object.keys((await t.store.hgetall(oidcKeys.accountSessions('sf-acc'))) ?? {})).toEqual(['SF']);
+      await signedOutElsewhere();
       await sessions.upsert('sf1', session, 600); // this request's save, at its end
     });
-    expect(await sessions.find('sf1')).toBeUndefined();
-    expect(await sessions.findByUid('SF')).toBeUndefined();
-    expect(await t.store.hgetall(oidcKeys.accountSessions('sf-acc'))).toBeUndefined();
+    await expectEnded('sf1');
 
     // Replaced by a new id at sign-in meanwhile: the old id does not come back, nor does the uid
     // lead to it.
@@ -714,15 +718,11 @@ describe.each(ALL_TOPOLOGIES)('oidc-provider adapter on the %s store', (driver) 
     // bring it back.
     await withRecordCache(async () => {
       await sessions.find('sf3');
-      await withRecordCache(async () => {
-        await sessions.destroy(String((await sessions.findByUid('SF'))!.jti)); // signed out everywhere
-      });
+      await signedOutElsewhere();
       await sessions.destroy('sf3');
       await sessions.upsert('sf5', { ...session, jti: 'sf5' }, 600);
     });
-    expect(await sessions.find('sf5')).toBeUndefined();
-    expect(await sessions.findByUid('SF')).toBeUndefined();
-    expect(await t.store.hgetall(oidcKeys.accountSessions('sf-acc'))).toBeUndefined();
+    await expectEnded('sf5');
     // Moved to a new id with nobody ending it: the new id is the session.
     await sessions.upsert('sf3', { ...session, jti: 'sf3' }, 600);
     await withRecordCache(async () => {
