@@ -62,15 +62,10 @@ export function createThrottle(store: Store, limits: ThrottleLimits) {
       const [account = 0, address = 0] = await Promise.all(keys.map((key) => store.incr(key, { ttl: WINDOW_SECONDS })));
       return {
         locked: account > limits.accountFailuresPerHour || address > limits.ipFailuresPerHour,
-        // A count back at zero (or below: its window ended meanwhile) is deleted, unless another
-        // attempt counted meanwhile: a success leaves nothing behind in the store.
+        // A count back at zero (or below: its window ended meanwhile) is deleted in the same step:
+        // a success leaves nothing behind in the store.
         release: async () => {
-          await Promise.all(
-            keys.map(async (key) => {
-              const left = await store.incr(key, { by: -1, ttl: WINDOW_SECONDS });
-              if (left <= 0) await store.deleteIfEquals(key, String(left));
-            }),
-          );
+          await Promise.all(keys.map((key) => store.incr(key, { by: -1, ttl: WINDOW_SECONDS, deleteAtZero: true })));
         },
       };
     },

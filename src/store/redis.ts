@@ -53,7 +53,8 @@ const SCRIPTS = {
   incrWithTtl: `
     local created = redis.call('exists', KEYS[1]) == 0
     local value = redis.call('incrby', KEYS[1], ARGV[1])
-    if created and ARGV[2] ~= '' then redis.call('pexpire', KEYS[1], ARGV[2]) end
+    if ARGV[3] == '1' and value <= 0 then redis.call('del', KEYS[1])
+    elseif created and ARGV[2] ~= '' then redis.call('pexpire', KEYS[1], ARGV[2]) end
     return value`,
   hput: `
     local existed = redis.call('exists', KEYS[1]) == 1
@@ -409,7 +410,7 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Stor
     },
 
     async incr(key, options = {}) {
-      return Number(await script('incrWithTtl', key, [options.by ?? 1, ms(options.ttl)]));
+      return Number(await script('incrWithTtl', key, [options.by ?? 1, ms(options.ttl), options.deleteAtZero ? '1' : '']));
     },
 
     async hset(key, fields, options = {}) {

@@ -245,7 +245,8 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
         const current = row ? Number(row.value) : 0;
         if (!Number.isInteger(current)) throw new Error(`ERR value at ${key} is not an integer`);
         const next = current + (options.by ?? 1);
-        if (row) q.setValue.run(String(next), key);
+        if (options.deleteAtZero && next <= 0) drop(key);
+        else if (row) q.setValue.run(String(next), key);
         else q.putEntry.run(key, 'string', String(next), expiryOf(options.ttl, now));
         return next;
       });

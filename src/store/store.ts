@@ -73,9 +73,11 @@ export interface Store {
   ttl(key: string): Promise<number>;
   /**
    * Adds `by` (default 1) to the integer at `key`, creating it at 0 first. `ttl` applies only when
-   * this call creates the key, so a fixed window does not slide.
+   * this call creates the key, so a fixed window does not slide. With `deleteAtZero`, a result of
+   * zero or below deletes the key in the same step (a count taken back to where it started leaves
+   * nothing behind); the result is still returned.
    */
-  incr(key: string, options?: { by?: number; ttl?: number }): Promise<number>;
+  incr(key: string, options?: { by?: number; ttl?: number; deleteAtZero?: boolean }): Promise<number>;
 
   /**
    * Writes hash fields. With `replace`, the hash becomes exactly `fields` with the given TTL (or

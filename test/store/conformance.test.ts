@@ -145,6 +145,19 @@ describe.each(ALL_TOPOLOGIES)('store conformance: %s driver', (driver) => {
       expect(await store.ttl('c:w')).toBeLessThanOrEqual(5);
     });
 
+    it('deletes a count taken back to zero or below in the same step (deleteAtZero), and keeps one above', async () => {
+      await store.incr('c:z', { ttl: 100 });
+      await store.incr('c:z', { ttl: 100 });
+      expect(await store.incr('c:z', { by: -1, ttl: 100, deleteAtZero: true })).toBe(1);
+      expect(await store.get('c:z')).toBe('1');
+      expect(await store.ttl('c:z')).toBeGreaterThan(90);
+      expect(await store.incr('c:z', { by: -1, ttl: 100, deleteAtZero: true })).toBe(0);
+      expect(await store.ttl('c:z')).toBe(-2);
+      // A count whose window ended meanwhile: taken back below zero, nothing is left either.
+      expect(await store.incr('c:gone', { by: -1, ttl: 100, deleteAtZero: true })).toBe(-1);
+      expect(await store.ttl('c:gone')).toBe(-2);
+    });
+
     it('starts over after the window expires', async () => {
       await store.incr('c:x', { ttl: 0.1 });
       await store.incr('c:x', { ttl: 0.1 });
