@@ -6,6 +6,7 @@
 import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import type Provider from 'oidc-provider';
+import type { InteractionResults } from 'oidc-provider';
 import type { Context } from 'koa';
 import type { Directory } from '../directory/index.js';
 import { AtriumError } from '../errors.js';
@@ -46,11 +47,16 @@ export function createInteractionRoutes(options: {
     return found;
   };
 
-  const finish = async (ctx: Context, result: Parameters<Provider['interactionResult']>[2]): Promise<void> => {
-    const returnTo = await provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: false });
+  /**
+   * provider.interactionResult without its second read of the interaction: the result goes on the
+   * interaction this request found, saved back (only while it still exists: see the adapter's upsert).
+   */
+  const finish = async (ctx: Context, interaction: Details, result: InteractionResults): Promise<void> => {
+    interaction.result = result;
+    await interaction.persist();
     ctx.set('Cache-Control', 'no-store');
     ctx.status = 303;
-    ctx.redirect(returnTo);
+    ctx.redirect(interaction.returnTo);
   };
 
   const renderLogin = async (ctx: Context, interaction: Details, values: { tenant: string; username: string; error?: MessageKey }, status = 200) => {
@@ -88,7 +94,7 @@ export function createInteractionRoutes(options: {
       const decision = user ? await decideAccess(directory, user, clientId) : 'unassigned';
       const client = decision === 'granted' ? await provider.Client.find(clientId) : undefined;
       if (!client) {
-        await finish(ctx, { error: 'access_denied', error_description: NOT_AVAILABLE });
+        await finish(ctx, interaction, { error: 'access_denied', error_description: NOT_AVAILABLE });
         return;
       }
       const grant = await grantForAssignedApp(provider, {
@@ -97,7 +103,7 @@ export function createInteractionRoutes(options: {
         scope: typeof params.scope === 'string' ? params.scope : '',
         grantId: interaction.grantId,
       });
-      await finish(ctx, { consent: { grantId: grant.jti } });
+      await finish(ctx, interaction, { consent: { grantId: grant.jti } });
       return;
     }
 
@@ -145,12 +151,11 @@ export function createInteractionRoutes(options: {
       path: '/',
       overwrite: true,
     });
-    await finish(ctx, { login: { accountId: result.user.id, amr: ['pwd'] } });
+    await finish(ctx, interaction, { login: { accountId: result.user.id, amr: ['pwd'] } });
   });
 
   router.get('/:uid/abort', async (ctx) => {
-    await details(ctx);
-    await finish(ctx, { error: 'access_denied', error_description: 'The user cancelled the sign-in' });
+    await finish(ctx, await details(ctx), { error: 'access_denied', error_description: 'The user cancelled the sign-in' });
   });
 
   return router;
