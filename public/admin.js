@@ -1,23 +1,54 @@
 // The admin pages' forms call the admin API (JSON, with the CSRF header) and then reload the page.
+// Form attributes: data-api="METHOD /path" (or data-api-template with {field} taken from the form,
+// or data-api-import for a file), data-confirm (asked first), data-done (said after the reload),
+// data-send-empty (empty fields are sent, as '' or [], so that an edit can clear them) and
+// data-audience (a choice of users: the radio "audience" = everyone sends userIds [], else the
+// ticked boxes, at least one). Field attributes: data-type = lines | number | bool | list | public,
+// data-path-only (used in the path, not sent).
 (() => {
   const errorBox = document.getElementById('admin-error');
+  const noticeBox = document.getElementById('admin-notice');
   const dialog = document.getElementById('secret-dialog');
+  const NOTICE = 'atrium-admin-notice';
 
   const showError = (message) => {
     errorBox.textContent = message;
     errorBox.hidden = false;
+    errorBox.scrollIntoView({ block: 'nearest' });
   };
+
+  const notice = sessionStorage.getItem(NOTICE);
+  if (notice && noticeBox) {
+    sessionStorage.removeItem(NOTICE);
+    noticeBox.textContent = notice;
+    noticeBox.hidden = false;
+  }
 
   const fieldsOf = (form) => {
     const body = {};
+    const sendEmpty = form.dataset.sendEmpty !== undefined;
     for (const el of form.elements) {
       if (!el.name || el.dataset.pathOnly !== undefined || el.type === 'submit' || el.type === 'file') continue;
       if (el.dataset.type === 'public') {
         if (el.checked) body.type = 'public';
         continue;
       }
-      const value = el.value.trim();
-      if (value === '') continue;
+      if (el.dataset.type === 'bool') {
+        body[el.name] = el.checked;
+        continue;
+      }
+      if (el.dataset.type === 'list') {
+        body[el.name] ??= [];
+        if (el.checked) body[el.name].push(el.value);
+        continue;
+      }
+      // A password is sent as typed: spaces at its ends are part of it.
+      const value = el.type === 'password' ? el.value : el.value.trim();
+      if (value === '') {
+        if (sendEmpty && el.dataset.type === 'lines') body[el.name] = [];
+        else if (sendEmpty && el.dataset.type !== 'number') body[el.name] = '';
+        continue;
+      }
       if (el.dataset.type === 'lines') body[el.name] = value.split(/\s*\n\s*/).filter(Boolean);
       else if (el.dataset.type === 'number') body[el.name] = Number(value);
       else body[el.name] = value;
@@ -26,18 +57,25 @@
   };
 
   const send = async (form, method, path, body, contentType) => {
-    const response = await fetch(`/admin/api/v1${path}`, {
-      method,
-      headers: { accept: 'application/json', 'x-csrf-token': form.dataset.csrf, ...(body === undefined ? {} : { 'content-type': contentType }) },
-      body,
-      credentials: 'same-origin',
-    });
-    const answer = response.status === 204 ? {} : await response.json();
+    let response;
+    try {
+      response = await fetch(`/admin/api/v1${path}`, {
+        method,
+        headers: { accept: 'application/json', 'x-csrf-token': form.dataset.csrf, ...(body === undefined ? {} : { 'content-type': contentType }) },
+        body,
+        credentials: 'same-origin',
+      });
+    } catch {
+      showError('The server could not be reached; nothing was changed. Try again.');
+      return;
+    }
+    const answer = response.status === 204 ? {} : await response.json().catch(() => ({}));
     if (!response.ok) {
       const lines = (answer.errors || []).slice(0, 10).map((e) => `line ${e.line}: ${e.message}`);
       showError([answer.error_description || `Request failed (${response.status})`, ...lines].join(' — '));
       return;
     }
+    if (form.dataset.done) sessionStorage.setItem(NOTICE, form.dataset.done);
     if (answer.client_secret) {
       document.getElementById('secret-value').textContent = answer.client_secret;
       document.getElementById('secret-extra').textContent = `Client id: ${answer.clientId || answer.client_id}${answer.previous_secret_expires_at ? ` · the previous secret works until ${answer.previous_secret_expires_at}` : ''}`;
@@ -45,13 +83,23 @@
       dialog.showModal();
       return;
     }
-    location.reload();
+    // data-next: where to go instead, when the change ends what the page shows (an app being edited, now deleted).
+    if (form.dataset.next) location.assign(form.dataset.next);
+    else location.reload();
   };
+
+  // Ticking a user means choosing users.
+  for (const form of document.querySelectorAll('form[data-audience]')) {
+    form.addEventListener('change', (event) => {
+      if (event.target.dataset.type === 'list' && event.target.checked) form.elements.audience.value = 'chosen';
+    });
+  }
 
   for (const form of document.querySelectorAll('form[data-api], form[data-api-template], form[data-api-import]')) {
     form.addEventListener('submit', async (event) => {
       event.preventDefault();
       errorBox.hidden = true;
+      if (noticeBox) noticeBox.hidden = true;
       if (form.dataset.confirm && !window.confirm(form.dataset.confirm)) return;
       if (form.dataset.apiImport) {
         const [method, path] = form.dataset.apiImport.split(' ');
@@ -65,7 +113,16 @@
       }
       const spec = form.dataset.api || form.dataset.apiTemplate.replace(/\{(\w+)\}/g, (_, name) => encodeURIComponent(form.elements[name].value));
       const [method, path] = spec.split(' ');
-      const body = method === 'DELETE' ? undefined : JSON.stringify(fieldsOf(form));
+      const fields = fieldsOf(form);
+      if (form.dataset.audience !== undefined) {
+        // userIds [] opens the app to every user of the tenant: only when that is what was chosen.
+        if (form.elements.audience.value === 'everyone') fields.userIds = [];
+        else if (!fields.userIds || fields.userIds.length === 0) {
+          showError('Tick at least one user, or choose “Every user of the tenant”.');
+          return;
+        }
+      }
+      const body = method === 'DELETE' ? undefined : JSON.stringify(fields);
       await send(form, method, path, body, 'application/json');
     });
   }

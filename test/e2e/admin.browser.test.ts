@@ -1,7 +1,8 @@
 /**
  * The admin pages in Chromium: the platform admin registers an app (its secret shown once),
  * assigns it, creates a user who then sees it on the workbench; a secret rotation keeps the old
- * secret working during the grace period and refuses it after.
+ * secret working during the grace period and refuses it after. Each action of the pages, clicked
+ * through, with its effect checked in the store or by signing in.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -43,6 +44,30 @@ describe('the admin pages in Chromium', () => {
     await signIn(page, 'acme', username, 'tenant admin passphrase');
     await page.waitForURL(/\/admin\/users/);
     return { acme, context, page };
+  };
+
+  /**
+   * Signs in at the workbench in a new browser context: whether that worked (the workbench, not the
+   * sign-in page with its error), and the page, still signed in when it did.
+   */
+  const tryWorkbench = async (tenant: string, username: string, password: string) => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${t.issuer}/`);
+    await signIn(page, tenant, username, password);
+    await Promise.race([page.waitForURL(`${t.issuer}/`), page.locator('p.alert').waitFor()]);
+    return { signedIn: page.url() === `${t.issuer}/`, context, page };
+  };
+  const canSignIn = async (tenant: string, username: string, password: string): Promise<boolean> => {
+    const { signedIn, context } = await tryWorkbench(tenant, username, password);
+    await context.close();
+    return signedIn;
+  };
+
+  /** Whether a page once signed in still is: reloading the workbench does not send it to sign in. */
+  const stillSignedIn = async (page: Page): Promise<boolean> => {
+    await page.goto(`${t.issuer}/`);
+    return page.url() === `${t.issuer}/`;
   };
 
   /** Submits a form and waits for the page the admin script reloads. */
@@ -183,5 +208,93 @@ describe('the admin pages in Chromium', () => {
     await expect.poll(() => page.locator('#admin-error').textContent()).toContain('line 2: not UTF-8');
     expect(await t.atrium.directory.users.byUsername(acme.id, 'jose')).toBeUndefined();
     await context.close();
+  });
+  describe('the users page', () => {
+    it('resets a password to exactly what the admin typed, shows the API’s refusal of a weak one, and offers no disable or delete of the admin’s own account', async () => {
+      const { acme, context, page } = await acmeAdminPage('vera');
+      await t.atrium.directory.users.create(acme.id, { username: 'ursula', password: 'ursula first passphrase' });
+      await page.reload();
+      const own = page.locator('tr[data-username="vera"]');
+      expect(await own.locator('.badge').textContent()).toBe('you');
+      expect(await own.locator('button').allTextContents()).toEqual(['Unlock', 'End sessions', 'Set password']);
+      const row = page.locator('tr[data-username="ursula"]');
+      expect(await row.locator('button').allTextContents()).toEqual(['Disable', 'Unlock', 'End sessions', 'Delete', 'Set password']);
+
+      // A password from the breached list: the API's answer, in the page; nothing changed.
+      await row.getByText('Reset password').click();
+      await row.getByLabel('New password for ursula').fill('password123');
+      await row.getByRole('button', { name: 'Set password' }).click();
+      await expect.poll(() => page.locator('#admin-error').textContent()).toMatch(/^password: is one of the most common breached passwords/);
+      expect(await page.locator('#admin-error').isVisible()).toBe(true);
+      expect(await canSignIn('acme', 'ursula', 'ursula first passphrase')).toBe(true);
+
+      // Spaces at the ends are part of the password typed.
+      await row.getByLabel('New password for ursula').fill('  ursula second passphrase ');
+      await submitAndReload(page, () => row.getByRole('button', { name: 'Set password' }).click());
+      expect(await page.locator('#admin-notice').textContent()).toBe('The password of ursula is set.');
+      expect(await canSignIn('acme', 'ursula', 'ursula first passphrase')).toBe(false);
+      expect(await canSignIn('acme', 'ursula', 'ursula second passphrase')).toBe(false);
+      expect(await canSignIn('acme', 'ursula', '  ursula second passphrase ')).toBe(true);
+      await context.close();
+    });
+
+    it('unlocks a locked account, ends a user’s sessions, and disables (after a confirm) and enables a user', async () => {
+      const { acme, context, page } = await acmeAdminPage('wanda');
+      const victor = await t.atrium.directory.users.create(acme.id, { username: 'victor', password: 'victor own passphrase' });
+      await page.reload();
+      const row = page.locator('tr[data-username="victor"]');
+
+      // Locked by failed attempts: refused even with the right password, until unlocked.
+      for (let i = 0; i < 200 && !(await t.atrium.directory.throttle.attempt('acme', 'victor', undefined)).locked; i += 1);
+      expect(await canSignIn('acme', 'victor', 'victor own passphrase')).toBe(false);
+      await submitAndReload(page, () => row.getByRole('button', { name: 'Unlock' }).click());
+      expect(await t.atrium.directory.throttle.failures('acme', 'victor')).toBe(0);
+      const signedIn = await tryWorkbench('acme', 'victor', 'victor own passphrase');
+      expect(signedIn.signedIn).toBe(true);
+
+      // End sessions: his browser is signed out.
+      await submitAndReload(page, () => row.getByRole('button', { name: 'End sessions' }).click());
+      expect(await stillSignedIn(signedIn.page)).toBe(false);
+      await signedIn.context.close();
+
+      // Disable asks first; declined, nothing happens.
+      const again = await tryWorkbench('acme', 'victor', 'victor own passphrase');
+      page.once('dialog', (dialog) => void dialog.dismiss());
+      await row.getByRole('button', { name: 'Disable' }).click();
+      expect((await t.atrium.directory.users.byId(victor.id))?.status).toBe('active');
+      page.once('dialog', (dialog) => void dialog.accept());
+      await submitAndReload(page, () => row.getByRole('button', { name: 'Disable' }).click());
+      expect((await t.atrium.directory.users.byId(victor.id))?.status).toBe('disabled');
+      expect(await row.locator('td').nth(3).textContent()).toBe('disabled');
+      expect(await stillSignedIn(again.page)).toBe(false);
+      await again.context.close();
+      expect(await canSignIn('acme', 'victor', 'victor own passphrase')).toBe(false);
+
+      await submitAndReload(page, () => row.getByRole('button', { name: 'Enable' }).click());
+      expect((await t.atrium.directory.users.byId(victor.id))?.status).toBe('active');
+      expect(await canSignIn('acme', 'victor', 'victor own passphrase')).toBe(true);
+      await context.close();
+    });
+
+    it('deletes a user only after a confirm', async () => {
+      const { acme, context, page } = await acmeAdminPage('xena');
+      await t.atrium.directory.users.create(acme.id, { username: 'walter', password: 'walter own passphrase' });
+      await page.reload();
+      const row = page.locator('tr[data-username="walter"]');
+      let asked = '';
+      page.once('dialog', (dialog) => {
+        asked = dialog.message();
+        void dialog.dismiss();
+      });
+      await row.getByRole('button', { name: 'Delete' }).click();
+      expect(asked).toBe('Delete walter? This cannot be undone.');
+      expect(await t.atrium.directory.users.byUsername(acme.id, 'walter')).toBeDefined();
+      page.once('dialog', (dialog) => void dialog.accept());
+      await submitAndReload(page, () => row.getByRole('button', { name: 'Delete' }).click());
+      expect(await t.atrium.directory.users.byUsername(acme.id, 'walter')).toBeUndefined();
+      expect(await page.locator('tr[data-username="walter"]').count()).toBe(0);
+      expect(await canSignIn('acme', 'walter', 'walter own passphrase')).toBe(false);
+      await context.close();
+    });
   });
 });

@@ -1,0 +1,55 @@
+/**
+ * The admin pages' server side on both drivers: what each page renders from the admin API's data
+ * (the actions it offers, the forms an ?edit= or ?app= opens, the audit trail by name). The clicks
+ * themselves are walked in Chromium, in test/e2e/admin.browser.test.ts.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensurePlatformAdmin } from '../../src/directory/bootstrap.js';
+import { Browser, hiddenFields } from '../helpers/browser.js';
+import { PASSWORD, seedDirectory, type Seed } from '../helpers/fixtures.js';
+import { startAtrium, type TestServer } from '../helpers/atrium.js';
+import { DRIVERS } from '../helpers/stores.js';
+
+const ADMIN_PASSWORD = 'platform admin password 1';
+
+describe.each(DRIVERS)('admin pages on the %s store', (driver) => {
+  let t: TestServer;
+  let seed: Seed;
+  let boss: Browser;
+  let bossId: string;
+
+  /** A browser signed in through the login page. */
+  async function signedIn(login: { tenant: string; username: string; password: string }): Promise<Browser> {
+    const browser = new Browser(t.issuer);
+    const page = await browser.follow(`${t.issuer}/`);
+    await browser.follow((await browser.post(`${t.issuer}${new URL(page.url).pathname}/login`, { ...hiddenFields(page.body), ...login })).location!);
+    return browser;
+  }
+
+  const page = async (browser: Browser, path: string) => {
+    const res = await browser.get(`${t.issuer}${path}`);
+    return { status: res.status, html: res.body };
+  };
+  /** The HTML of the table row (or other element) with this attribute. */
+  const row = (html: string, attribute: string): string => new RegExp(`<tr ${attribute}>([\\s\\S]*?)</tr>`).exec(html)?.[1] ?? '';
+  const buttons = (html: string): string[] => [...html.matchAll(/<button[^>]*>([^<]*)<\/button>/g)].map((m) => m[1]!);
+
+  beforeAll(async () => {
+    t = await startAtrium(driver);
+    seed = await seedDirectory(t.atrium.directory);
+    await ensurePlatformAdmin(t.atrium.directory, ADMIN_PASSWORD);
+    bossId = (await t.atrium.directory.users.create(seed.acme.id, { username: 'boss', password: PASSWORD, role: 'admin' })).id;
+    boss = await signedIn({ tenant: 'acme', username: 'boss', password: PASSWORD });
+  });
+  afterAll(() => t.close());
+
+  it('offers every action on a user’s row but no disable or delete on the signed-in admin’s own', async () => {
+    const { html } = await page(boss, '/admin/users');
+    expect(buttons(row(html, 'data-username="alice"'))).toEqual(['Disable', 'Unlock', 'End sessions', 'Delete', 'Set password']);
+    const own = row(html, 'data-username="boss"');
+    expect(own).toContain('<span class="badge">you</span>');
+    expect(buttons(own)).toEqual(['Unlock', 'End sessions', 'Set password']);
+    expect(own).not.toContain(`/users/${bossId}/disable`);
+    expect(own).not.toContain(`data-api="DELETE /tenants/${seed.acme.id}/users/${bossId}"`);
+  });
+});
