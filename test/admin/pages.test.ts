@@ -15,6 +15,7 @@ const ADMIN_PASSWORD = 'platform admin password 1';
 describe.each(DRIVERS)('admin pages on the %s store', (driver) => {
   let t: TestServer;
   let seed: Seed;
+  let platform: Browser;
   let boss: Browser;
   let bossId: string;
 
@@ -24,6 +25,18 @@ describe.each(DRIVERS)('admin pages on the %s store', (driver) => {
     const page = await browser.follow(`${t.issuer}/`);
     await browser.follow((await browser.post(`${t.issuer}${new URL(page.url).pathname}/login`, { ...hiddenFields(page.body), ...login })).location!);
     return browser;
+  }
+
+  /** The admin API, called as a browser signed in as an admin does (with the CSRF header). */
+  async function api(browser: Browser, method: string, path: string, body?: unknown): Promise<number> {
+    const session = await browser.request(`${t.issuer}/admin/api/v1/session`, { headers: { accept: 'application/json' } });
+    const { csrf_token: csrf } = JSON.parse(session.body) as { csrf_token: string };
+    const res = await browser.request(`${t.issuer}/admin/api/v1${path}`, {
+      method,
+      headers: { accept: 'application/json', 'x-csrf-token': csrf, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    return res.status;
   }
 
   const page = async (browser: Browser, path: string) => {
@@ -39,6 +52,7 @@ describe.each(DRIVERS)('admin pages on the %s store', (driver) => {
     seed = await seedDirectory(t.atrium.directory);
     await ensurePlatformAdmin(t.atrium.directory, ADMIN_PASSWORD);
     bossId = (await t.atrium.directory.users.create(seed.acme.id, { username: 'boss', password: PASSWORD, role: 'admin' })).id;
+    platform = await signedIn({ tenant: 'platform', username: 'admin', password: ADMIN_PASSWORD });
     boss = await signedIn({ tenant: 'acme', username: 'boss', password: PASSWORD });
   });
   afterAll(() => t.close());
@@ -51,5 +65,15 @@ describe.each(DRIVERS)('admin pages on the %s store', (driver) => {
     expect(buttons(own)).toEqual(['Unlock', 'End sessions', 'Set password']);
     expect(own).not.toContain(`/users/${bossId}/disable`);
     expect(own).not.toContain(`data-api="DELETE /tenants/${seed.acme.id}/users/${bossId}"`);
+  });
+
+  it('offers disable or enable for each tenant but the platform’s own', async () => {
+    expect(await api(platform, 'PATCH', `/tenants/${seed.globex.id}`, { status: 'disabled' })).toBe(200);
+    const { html } = await page(platform, '/admin/tenants');
+    expect(buttons(row(html, 'data-code="acme"'))).toEqual(['Disable']);
+    expect(row(html, 'data-code="acme"')).toContain('<input type="hidden" name="status" value="disabled">');
+    expect(buttons(row(html, 'data-code="globex"'))).toEqual(['Enable']);
+    expect(buttons(row(html, 'data-code="platform"'))).toEqual([]);
+    expect(await api(platform, 'PATCH', `/tenants/${seed.globex.id}`, { status: 'active' })).toBe(200);
   });
 });

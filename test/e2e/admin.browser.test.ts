@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { ensurePlatformAdmin } from '../../src/directory/bootstrap.js';
+import type { Tenant } from '../../src/directory/tenants.js';
 import { startAtrium, type TestServer } from '../helpers/atrium.js';
 
 const CHROMIUM = { executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] };
@@ -44,6 +45,16 @@ describe('the admin pages in Chromium', () => {
     await signIn(page, 'acme', username, 'tenant admin passphrase');
     await page.waitForURL(/\/admin\/users/);
     return { acme, context, page };
+  };
+
+  /** The platform admin, signed in in a browser context of their own, on the tenants page. */
+  const platformPage = async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${t.issuer}/admin`);
+    await signIn(page, 'platform', 'admin', ADMIN_PASSWORD);
+    await page.waitForURL(`${t.issuer}/admin/tenants`);
+    return { context, page };
   };
 
   /**
@@ -296,5 +307,30 @@ describe('the admin pages in Chromium', () => {
       expect(await canSignIn('acme', 'walter', 'walter own passphrase')).toBe(false);
       await context.close();
     });
+  });
+
+  it('disables a tenant after a confirm, ending its users’ sessions, and enables it; the platform’s own tenant cannot be disabled', async () => {
+    const initech: Tenant = await t.atrium.directory.tenants.create({ code: 'initech', name: 'Initech' });
+    await t.atrium.directory.users.create(initech.id, { username: 'peter', password: 'peter own passphrase' });
+    const peter = await tryWorkbench('initech', 'peter', 'peter own passphrase');
+    expect(peter.signedIn).toBe(true);
+    const { context, page } = await platformPage();
+    expect(await page.locator('tr[data-code="platform"]').getByRole('button').count()).toBe(0);
+    const row = page.locator('tr[data-code="initech"]');
+
+    page.once('dialog', (dialog) => void dialog.dismiss());
+    await row.getByRole('button', { name: 'Disable' }).click();
+    expect((await t.atrium.directory.tenants.byId(initech.id))?.status).toBe('active');
+    page.once('dialog', (dialog) => void dialog.accept());
+    await submitAndReload(page, () => row.getByRole('button', { name: 'Disable' }).click());
+    expect((await t.atrium.directory.tenants.byId(initech.id))?.status).toBe('disabled');
+    expect(await stillSignedIn(peter.page)).toBe(false);
+    await peter.context.close();
+    expect(await canSignIn('initech', 'peter', 'peter own passphrase')).toBe(false);
+
+    await submitAndReload(page, () => row.getByRole('button', { name: 'Enable' }).click());
+    expect((await t.atrium.directory.tenants.byId(initech.id))?.status).toBe('active');
+    expect(await canSignIn('initech', 'peter', 'peter own passphrase')).toBe(true);
+    await context.close();
   });
 });
