@@ -61,8 +61,14 @@ export function createAdminPages(deps: AdminDeps & { directory: Directory }, ren
     const tenantId = typeof ctx.query.tenant === 'string' ? ctx.query.tenant : principal.platform ? tenants.find((t) => t.code !== 'platform')?.id ?? principal.tenantId : principal.tenantId;
     const scoped = { tenantId };
     const data: Record<string, unknown> = {};
+    const chosen = (name: string): string | undefined => (typeof ctx.query[name] === 'string' ? (ctx.query[name] as string) : undefined);
     if (section === 'tenants') data.list = await callAdminRoute(deps, ctx, principal, 'get', '/tenants');
-    if (section === 'apps' && principal.platform) data.list = await callAdminRoute(deps, ctx, principal, 'get', '/apps');
+    if (section === 'apps' && principal.platform) {
+      data.list = await callAdminRoute(deps, ctx, principal, 'get', '/apps');
+      // ?edit={clientId}: that app's edit form (404 for one that does not exist).
+      const edit = chosen('edit');
+      if (edit) data.editing = await callAdminRoute(deps, ctx, principal, 'get', '/apps/{clientId}', { clientId: edit });
+    }
     if (section === 'assignments') {
       data.list = await callAdminRoute(deps, ctx, principal, 'get', '/tenants/{tenantId}/assignments', scoped);
       // Apps by name (the tenant's admins see the names of the apps assigned to it, as on the

@@ -67,6 +67,18 @@ describe.each(DRIVERS)('admin pages on the %s store', (driver) => {
     expect(own).not.toContain(`data-api="DELETE /tenants/${seed.acme.id}/users/${bossId}"`);
   });
 
+  it('opens an app’s edit form with ?edit=, filled with the app’s settings; 404 for an app that does not exist', async () => {
+    const { status, html } = await page(platform, `/admin/apps?edit=${seed.crm.app.clientId}`);
+    expect(status).toBe(200);
+    expect(html).toContain(`data-api="PATCH /apps/${seed.crm.app.clientId}"`);
+    expect(html).toMatch(/<input id="e-name" name="name" value="CRM"/);
+    expect(html).toContain('https://crm.test/signed-out</textarea>');
+    expect(html).toMatch(/name="allowRefresh" data-type="bool" checked/);
+    expect(html).toContain(`data-api="DELETE /apps/${seed.unassigned.app.clientId}"`);
+    expect((await page(platform, '/admin/apps')).html).not.toContain('id="e-name"');
+    expect((await page(platform, `/admin/apps?edit=${'0'.repeat(32)}`)).status).toBe(404);
+  });
+
   it('offers disable or enable for each tenant but the platform’s own', async () => {
     expect(await api(platform, 'PATCH', `/tenants/${seed.globex.id}`, { status: 'disabled' })).toBe(200);
     const { html } = await page(platform, '/admin/tenants');

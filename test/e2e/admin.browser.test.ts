@@ -309,6 +309,47 @@ describe('the admin pages in Chromium', () => {
     });
   });
 
+  it('edits an app, showing the API’s refusal of a bad redirect URI, and deletes an app after a confirm', async () => {
+    const acme = (await t.atrium.directory.tenants.byCode('acme'))!;
+    const { app } = await t.atrium.directory.apps.create({ name: 'Ledger', redirectUris: ['https://ledger.test/cb'], initiateLoginUri: 'https://ledger.test/login' });
+    await t.atrium.directory.assignments.assign({ tenantId: acme.id, clientId: app.clientId });
+    const { context, page } = await platformPage();
+    await page.goto(`${t.issuer}/admin/apps`);
+    const row = page.locator(`tr[data-client-id="${app.clientId}"]`);
+    await row.getByRole('link', { name: 'Edit' }).click();
+    expect(await page.locator('#edit').textContent()).toBe('Edit Ledger');
+    expect(await page.locator('#e-initiate').inputValue()).toBe('https://ledger.test/login');
+
+    await page.locator('#e-redirect').fill('http://ledger.test/cb');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await expect.poll(() => page.locator('#admin-error').textContent()).toBe('redirectUris.0: must use https (http only for localhost, 127.0.0.1 or [::1])');
+    expect((await t.atrium.directory.apps.byId(app.clientId))?.redirectUris).toEqual(['https://ledger.test/cb']);
+
+    // A new name and callbacks, and the initiate-login URI cleared.
+    await page.locator('#e-name').fill('Ledger Pro');
+    await page.locator('#e-redirect').fill('https://ledger.test/cb\nhttps://ledger.test/cb2');
+    await page.locator('#e-initiate').fill('');
+    await Promise.all([page.waitForURL(`${t.issuer}/admin/apps`), page.getByRole('button', { name: 'Save changes' }).click()]);
+    const edited = (await t.atrium.directory.apps.byId(app.clientId))!;
+    expect({ name: edited.name, redirectUris: edited.redirectUris, initiateLoginUri: edited.initiateLoginUri }).toEqual({
+      name: 'Ledger Pro',
+      redirectUris: ['https://ledger.test/cb', 'https://ledger.test/cb2'],
+      initiateLoginUri: '',
+    });
+    expect(await page.locator('#admin-notice').textContent()).toBe('The app’s changes are saved.');
+    expect(await row.locator('td').first().textContent()).toBe('Ledger Pro');
+
+    page.once('dialog', (dialog) => void dialog.dismiss());
+    await row.getByRole('button', { name: 'Delete' }).click();
+    expect(await t.atrium.directory.apps.byId(app.clientId)).toBeDefined();
+    page.once('dialog', (dialog) => void dialog.accept());
+    await submitAndReload(page, () => row.getByRole('button', { name: 'Delete' }).click());
+    expect(await t.atrium.directory.apps.byId(app.clientId)).toBeUndefined();
+    expect(await t.atrium.directory.assignments.get(acme.id, app.clientId)).toBeUndefined();
+    expect(await row.count()).toBe(0);
+    await context.close();
+  });
+
   it('disables a tenant after a confirm, ending its users’ sessions, and enables it; the platform’s own tenant cannot be disabled', async () => {
     const initech: Tenant = await t.atrium.directory.tenants.create({ code: 'initech', name: 'Initech' });
     await t.atrium.directory.users.create(initech.id, { username: 'peter', password: 'peter own passphrase' });
