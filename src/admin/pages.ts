@@ -11,6 +11,10 @@ import type { Render } from '../http/pages.js';
 import type { AdminDeps } from './routes.js';
 import { callAdminRoute } from './routes.js';
 import type { Principal } from './auth.js';
+import { auditRows, namedUserIds, utcTime, type Names } from './audit-rows.js';
+import type { Page } from './pagination.js';
+import type { Assignment } from '../directory/assignments.js';
+import type { AuditEvent } from '../directory/audit.js';
 
 const SECTIONS = ['tenants', 'apps', 'assignments', 'users', 'sessions', 'audit'] as const;
 type Section = (typeof SECTIONS)[number];
@@ -49,6 +53,45 @@ export function createAdminPages(deps: AdminDeps & { directory: Directory }, ren
     }
   };
 
+  /**
+   * The assignments of a tenant (the route checks the principal may see it), the usernames of the
+   * users they are limited to, and with ?app={clientId} that assignment's choice of users, with
+   * every user of the tenant to choose from.
+   */
+  const assignmentsData = async (ctx: Context, principal: Principal, tenantId: string, app: string | undefined) => {
+    const list = (await callAdminRoute(deps, ctx, principal, 'get', '/tenants/{tenantId}/assignments', { tenantId })) as Page<Assignment>;
+    // Apps by name (the tenant's admins see the names of the apps assigned to it, as on the
+    // workbench); the platform admin's form offers every app.
+    const apps = (await deps.directory.apps.list()).map(({ clientId, name }) => ({ clientId, name }));
+    const choosing = app ? await deps.directory.assignments.get(tenantId, app) : undefined;
+    const limited = choosing !== undefined || list.items.some((a) => a.userIds);
+    const users = limited ? (await deps.directory.users.list(tenantId)).map(({ id, username, name }) => ({ id, username, name })) : [];
+    return {
+      list,
+      appNames: Object.fromEntries(apps.map((a) => [a.clientId, a.name])),
+      usernames: Object.fromEntries(users.map((u) => [u.id, u.username])),
+      ...(principal.platform ? { apps: apps.sort((a, b) => a.name.localeCompare(b.name)) } : {}),
+      ...(choosing ? { choosing, users } : {}),
+    };
+  };
+
+  /**
+   * The names an audit page shows: the usernames of the users its events name (an admin of another
+   * tenant, the platform's, with that tenant's code) and the names of the apps.
+   */
+  const auditNames = async (tenantId: string, events: AuditEvent[]): Promise<Names> => {
+    const users = new Map<string, string>();
+    const tenantCodes = new Map<string, string>();
+    for (const id of namedUserIds(events)) {
+      const user = await deps.directory.users.byId(id);
+      if (!user) continue;
+      if (user.tenantId !== tenantId && !tenantCodes.has(user.tenantId)) tenantCodes.set(user.tenantId, (await deps.directory.tenants.byId(user.tenantId))?.code ?? '?');
+      users.set(id, user.tenantId === tenantId ? user.username : `${user.username} (${tenantCodes.get(user.tenantId)})`);
+    }
+    const apps = new Map((await deps.directory.apps.list()).map((a) => [a.clientId, a.name] as const));
+    return { users, apps };
+  };
+
   const page = async (ctx: Context, section: Section) => {
     const principal = await principalOrSignIn(ctx);
     if (!principal) return;
@@ -69,17 +112,14 @@ export function createAdminPages(deps: AdminDeps & { directory: Directory }, ren
       const edit = chosen('edit');
       if (edit) data.editing = await callAdminRoute(deps, ctx, principal, 'get', '/apps/{clientId}', { clientId: edit });
     }
-    if (section === 'assignments') {
-      data.list = await callAdminRoute(deps, ctx, principal, 'get', '/tenants/{tenantId}/assignments', scoped);
-      // Apps by name (the tenant's admins see the names of the apps assigned to it, as on the
-      // workbench); the platform admin's form offers every app.
-      const apps = (await deps.directory.apps.list()).map(({ clientId, name }) => ({ clientId, name }));
-      data.appNames = Object.fromEntries(apps.map((a) => [a.clientId, a.name]));
-      if (principal.platform) data.apps = apps.sort((a, b) => a.name.localeCompare(b.name));
-    }
+    if (section === 'assignments') Object.assign(data, await assignmentsData(ctx, principal, tenantId, chosen('app')));
     if (section === 'users') data.list = await callAdminRoute(deps, ctx, principal, 'get', '/tenants/{tenantId}/users', scoped);
     if (section === 'sessions') data.list = await callAdminRoute(deps, ctx, principal, 'get', '/tenants/{tenantId}/sessions', scoped);
-    if (section === 'audit') data.list = await callAdminRoute(deps, ctx, principal, 'get', '/tenants/{tenantId}/audit', scoped);
+    if (section === 'audit') {
+      const list = (await callAdminRoute(deps, ctx, principal, 'get', '/tenants/{tenantId}/audit', scoped)) as Page<AuditEvent>;
+      data.list = list;
+      data.rows = auditRows(list.items.slice().reverse(), await auditNames(tenantId, list.items));
+    }
     render(ctx, `admin/${section}`, {
       title: `Admin · ${section}`,
       section,
@@ -91,6 +131,7 @@ export function createAdminPages(deps: AdminDeps & { directory: Directory }, ren
       csrf: csrfToken(ctx),
       csrfField: CSRF_FIELD,
       q: typeof ctx.query.q === 'string' ? ctx.query.q : '',
+      utcTime,
       ...data,
     });
   };

@@ -79,6 +79,25 @@ describe.each(DRIVERS)('admin pages on the %s store', (driver) => {
     expect((await page(platform, `/admin/apps?edit=${'0'.repeat(32)}`)).status).toBe(404);
   });
 
+  it('names the users an assignment is limited to, and with ?app= offers every user of the tenant, the chosen ones ticked', async () => {
+    const { html } = await page(boss, `/admin/assignments?tenant=${seed.acme.id}`);
+    expect(row(html, `data-client-id="${seed.carolOnly.app.clientId}"`)).toContain('1 chosen user: <span class="usernames">carol</span>');
+    expect(row(html, `data-client-id="${seed.crm.app.clientId}"`)).toContain('<td class="audience">Every user</td>');
+    expect(html).not.toContain('id="who"');
+
+    const choosing = (await page(boss, `/admin/assignments?tenant=${seed.acme.id}&app=${seed.carolOnly.app.clientId}`)).html;
+    expect(choosing).toContain(`data-api="PUT /tenants/${seed.acme.id}/assignments/${seed.carolOnly.app.clientId}/users"`);
+    const boxes = [...choosing.matchAll(/<input type="checkbox" name="userIds" value="([0-9a-f]{32})" data-type="list"( checked)?/g)].map((m) => [m[1], m[2] === ' checked']);
+    expect(boxes).toEqual([
+      [seed.alice.id, false],
+      [bossId, false],
+      [seed.carol.id, true],
+    ]);
+    expect(choosing).toMatch(/value="chosen" data-path-only checked/);
+    // An app the tenant is not subscribed to opens no form.
+    expect((await page(boss, `/admin/assignments?tenant=${seed.acme.id}&app=${seed.unassigned.app.clientId}`)).html).not.toContain('id="who"');
+  });
+
   it('offers disable or enable for each tenant but the platform’s own', async () => {
     expect(await api(platform, 'PATCH', `/tenants/${seed.globex.id}`, { status: 'disabled' })).toBe(200);
     const { html } = await page(platform, '/admin/tenants');
@@ -87,5 +106,19 @@ describe.each(DRIVERS)('admin pages on the %s store', (driver) => {
     expect(buttons(row(html, 'data-code="globex"'))).toEqual(['Enable']);
     expect(buttons(row(html, 'data-code="platform"'))).toEqual([]);
     expect(await api(platform, 'PATCH', `/tenants/${seed.globex.id}`, { status: 'active' })).toBe(200);
+  });
+
+  it('shows the audit trail by name: who (an admin of the platform with its code), on whom or which app, and what changed field by field', async () => {
+    expect(await api(boss, 'PATCH', `/tenants/${seed.acme.id}/users/${seed.alice.id}`, { name: 'Alice L.' })).toBe(200);
+    expect(await api(platform, 'PUT', `/tenants/${seed.acme.id}/assignments/${seed.crm.app.clientId}/users`, { userIds: [seed.alice.id] })).toBe(200);
+    const { html } = await page(boss, `/admin/audit?tenant=${seed.acme.id}`);
+    const text = html.replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ');
+    expect(text).toContain('admin.user.update boss alice 127.0.0.1 name : Alice Liddell → Alice L.');
+    expect(text).toContain('admin.assignment.users admin (platform) CRM 127.0.0.1 userIds : every user → alice');
+    expect(text).toMatch(/\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC admin\.user\.update/);
+    // Neither ids where a name is known, nor JSON.
+    expect(text).not.toContain(seed.alice.id);
+    expect(text).not.toContain(bossId);
+    expect(html).not.toMatch(/\{&quot;|\{"/);
   });
 });

@@ -81,6 +81,14 @@ describe('the admin pages in Chromium', () => {
     return page.url() === `${t.issuer}/`;
   };
 
+  const tileNames = async (tenant: string, username: string, password: string): Promise<string[]> => {
+    const { signedIn, context, page } = await tryWorkbench(tenant, username, password);
+    expect(signedIn).toBe(true);
+    const names = await page.locator('.tile-name').allTextContents();
+    await context.close();
+    return names;
+  };
+
   /** Submits a form and waits for the page the admin script reloads. */
   const submitAndReload = async (page: Page, click: () => Promise<void>) => {
     await Promise.all([page.waitForEvent('load'), click()]);
@@ -123,7 +131,7 @@ describe('the admin pages in Chromium', () => {
     await expect.poll(() => page.locator('td code', { hasText: clientId }).count()).toBe(1);
 
     // Create a user in acme.
-    await page.getByRole('link', { name: 'Users' }).click();
+    await page.getByRole('link', { name: 'Users', exact: true }).click();
     await page.locator('#u-username').fill('quinn');
     await page.getByLabel('Name', { exact: true }).fill('Quinn');
     await page.getByLabel('Initial password').fill('a brand new passphrase');
@@ -309,6 +317,45 @@ describe('the admin pages in Chromium', () => {
     });
   });
 
+  it('lets a tenant admin choose which users see an assigned app, and open it to every user again', async () => {
+    const { acme, context, page } = await acmeAdminPage('yusuf');
+    const { app } = await t.atrium.directory.apps.create({ name: 'Payroll', redirectUris: ['https://payroll.test/cb'] });
+    await t.atrium.directory.assignments.assign({ tenantId: acme.id, clientId: app.clientId });
+    const wendy = await t.atrium.directory.users.create(acme.id, { username: 'wendy', password: 'wendy own passphrase' });
+    await t.atrium.directory.users.create(acme.id, { username: 'xavier', password: 'xavier own passphrase' });
+    await page.goto(`${t.issuer}/admin/assignments?tenant=${acme.id}`);
+    const row = page.locator(`tr[data-client-id="${app.clientId}"]`);
+    expect(await row.locator('td.audience').textContent()).toBe('Every user');
+    await row.getByRole('link', { name: 'Choose users' }).click();
+    expect(await page.locator('#who').textContent()).toBe('Who sees Payroll');
+
+    // Only chosen users, but none ticked: refused in the page (an empty list would open it to everyone).
+    await page.getByLabel('Only the users ticked below').check();
+    await page.getByRole('button', { name: 'Save' }).click();
+    expect(await page.locator('#admin-error').textContent()).toBe('Tick at least one user, or choose “Every user of the tenant”.');
+    expect((await t.atrium.directory.assignments.get(acme.id, app.clientId))?.userIds).toBeUndefined();
+
+    // Ticking a user chooses users.
+    await page.getByLabel('Every user of the tenant').check();
+    await page.getByRole('checkbox', { name: 'wendy' }).check();
+    expect(await page.getByLabel('Only the users ticked below').isChecked()).toBe(true);
+    await submitAndReload(page, () => page.getByRole('button', { name: 'Save' }).click());
+    expect((await t.atrium.directory.assignments.get(acme.id, app.clientId))?.userIds).toEqual([wendy.id]);
+    expect(await page.locator('#admin-notice').textContent()).toBe('Saved who sees Payroll.');
+    expect(await row.locator('td.audience').textContent()).toBe('1 chosen user: wendy');
+    expect(await page.getByRole('checkbox', { name: 'wendy' }).isChecked()).toBe(true);
+    expect(await tileNames('acme', 'wendy', 'wendy own passphrase')).toContain('Payroll');
+    expect(await tileNames('acme', 'xavier', 'xavier own passphrase')).not.toContain('Payroll');
+
+    // Every user again.
+    await page.getByLabel('Every user of the tenant').check();
+    await submitAndReload(page, () => page.getByRole('button', { name: 'Save' }).click());
+    expect((await t.atrium.directory.assignments.get(acme.id, app.clientId))?.userIds).toBeUndefined();
+    expect(await row.locator('td.audience').textContent()).toBe('Every user');
+    expect(await tileNames('acme', 'xavier', 'xavier own passphrase')).toContain('Payroll');
+    await context.close();
+  });
+
   it('edits an app, showing the API’s refusal of a bad redirect URI, and deletes an app after a confirm', async () => {
     const acme = (await t.atrium.directory.tenants.byCode('acme'))!;
     const { app } = await t.atrium.directory.apps.create({ name: 'Ledger', redirectUris: ['https://ledger.test/cb'], initiateLoginUri: 'https://ledger.test/login' });
@@ -372,6 +419,37 @@ describe('the admin pages in Chromium', () => {
     await submitAndReload(page, () => row.getByRole('button', { name: 'Enable' }).click());
     expect((await t.atrium.directory.tenants.byId(initech.id))?.status).toBe('active');
     expect(await canSignIn('initech', 'peter', 'peter own passphrase')).toBe(true);
+    await context.close();
+  });
+
+  it('shows the audit trail readably: the time, who by username, the target, and what changed, with no JSON and no password', async () => {
+    const { context, page } = await acmeAdminPage('zora');
+    await page.locator('#u-username').fill('abel');
+    await page.getByLabel('Initial password').fill('abel own passphrase');
+    await submitAndReload(page, () => page.getByRole('button', { name: 'Create user' }).click());
+    const row = page.locator('tr[data-username="abel"]');
+    page.once('dialog', (dialog) => void dialog.accept());
+    await submitAndReload(page, () => row.getByRole('button', { name: 'Disable' }).click());
+    await row.getByText('Reset password').click();
+    await row.getByLabel('New password for abel').fill('abel new passphrase 42');
+    await submitAndReload(page, () => row.getByRole('button', { name: 'Set password' }).click());
+
+    await page.getByRole('link', { name: 'Audit' }).click();
+    const cells = async (type: string) => {
+      const event = page.locator('tr', { has: page.locator('code.event-type', { hasText: new RegExp(`^${type.replace(/\./g, '\\.')}$`) }) }).filter({ hasText: 'abel' });
+      expect(await event.count()).toBe(1);
+      return (await event.locator('td').allInnerTexts()).map((text) => text.trim());
+    };
+    const [time, type, by, target, from, changes] = await cells('admin.user.disable');
+    expect(time).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/);
+    expect({ type, by, target, from, changes }).toEqual({ type: 'admin.user.disable', by: 'zora', target: 'abel', from: '127.0.0.1', changes: 'status: active → disabled\nsessionsEnded: 0' });
+    expect((await cells('admin.user.reset_password')).slice(1)).toEqual(['admin.user.reset_password', 'zora', 'abel', '127.0.0.1', '']);
+    const created = (await cells('admin.user.create'))[5]!;
+    expect(created).toContain('username: abel');
+    const content = await page.content();
+    expect(content).not.toContain('abel new passphrase 42');
+    expect(content).not.toContain('abel own passphrase');
+    expect(content).not.toMatch(/\{&quot;|\{"/);
     await context.close();
   });
 });
