@@ -88,7 +88,7 @@ const COMMANDS: Record<
         throw new UsageError(`cannot read ${file}`);
       }
       const { rows, errors } = readUsersFile(bytes, format);
-      const result = errors.length > 0 ? { errors } : await importUsers(directory.users, tenant.id, rows, { parallelism: config.passwordHashing.concurrency, onProgress: io.progress });
+      const result = errors.length > 0 ? { errors } : await importUsers(directory.users, tenant.id, rows, { parallelism: config.passwordHashing.concurrency + 2, onProgress: io.progress });
       const problems = result.errors;
       if (problems.length > 0) {
         throw new AtriumError('invalid_input', `${problems.length} invalid row(s), nothing imported: ${problems.slice(0, 20).map((e) => `line ${e.line}: ${e.message}`).join('; ')}`, 400);
@@ -379,7 +379,9 @@ export async function runCli(argv: string[], env: Record<string, string | undefi
     if (positionals.length > (command.positionals ?? 0)) throw new UsageError(`unexpected argument ${positionals.at(-1)}`);
     const config = loadConfig(env);
     store = await createStore(config.store);
-    const directory = createDirectory(store, { password: config.password });
+    // Hashing bounded as in the server (an import keeps a few rows more under way than it hashes at
+    // once, so that no core waits for a row's write before its next hash starts).
+    const directory = createDirectory(store, { password: config.password, hashing: { concurrency: config.passwordHashing.concurrency, maxQueue: Infinity } });
     const result = await command.run({ directory, store, config, values: values as Values, positionals, io });
     io.out(values.json ? JSON.stringify(result) : render(result));
     return 0;
