@@ -7,7 +7,7 @@ import { invalidInput, notFound } from '../errors.js';
 import type { Store } from '../store/store.js';
 import { newId, newSecret, sha256Hex } from './ids.js';
 import type { Tenants } from './tenants.js';
-import { now, readRecord, readRecords, removeRecord, rewriteRecord, writeRecord } from './records.js';
+import { listNewId, now, readRecord, readRecords, removeRecord, rewriteRecord, writeRecord } from './records.js';
 import { displayName, parseInput, redirectUri } from './validation.js';
 
 export interface App {
@@ -122,8 +122,7 @@ export function createApps(store: Store, tenants: Pick<Tenants, 'byId'>) {
         createdAt: at,
         updatedAt: at,
       };
-      await writeRecord(store, key(app.clientId), app);
-      await store.sadd(ALL, [app.clientId]);
+      await listNewId(store, ALL, app.clientId, key(app.clientId), () => writeRecord(store, key(app.clientId), app).then(() => true));
       return clientSecret ? { app, clientSecret } : { app };
     },
 

@@ -227,6 +227,28 @@ async function claimName(store: Store, name: UniqueName, id: string): Promise<bo
   return store.replaceIfEquals(name.indexKey, holder, id);
 }
 
+/**
+ * Adds a new record's id to a list (a set) before `create` writes the record: a listed id whose
+ * record does not exist is skipped by every reader, while a record written but never listed would be
+ * out of every listing for good (and its unique name taken: a retry is refused). The id is taken out
+ * again when `create` wrote nothing (false), or failed before the record (`recordKey`, of the new id:
+ * nothing else writes it) landed.
+ */
+export async function listNewId(store: Store, listKey: string, id: string, recordKey: string, create: () => Promise<boolean>): Promise<boolean> {
+  await store.sadd(listKey, [id]);
+  // Best effort, as an id left listed without its record is harmless.
+  const unlist = (): Promise<unknown> => store.srem(listKey, id).catch(() => undefined);
+  let created: boolean;
+  try {
+    created = await create();
+  } catch (err) {
+    if ((await store.get(recordKey).catch(() => '')) === undefined) await unlist();
+    throw err;
+  }
+  if (!created) await unlist();
+  return created;
+}
+
 /** Writes a new record; false (and nothing written) when there is one already. */
 export async function createRecord(store: Store, key: string, record: unknown): Promise<boolean> {
   if (!(await store.set(key, JSON.stringify(record), { ifAbsent: true }))) return false;

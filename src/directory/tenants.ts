@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { conflict, invalidInput, notFound } from '../errors.js';
 import type { Store } from '../store/store.js';
 import { newId } from './ids.js';
-import { createNamedRecord, now, readIndexEntry, readRecord, readRecords, updateStatusRecord } from './records.js';
+import { createNamedRecord, listNewId, now, readIndexEntry, readRecord, readRecords, updateStatusRecord } from './records.js';
 import { displayName, parseInput, tenantCode } from './validation.js';
 
 export interface Tenant {
@@ -56,8 +56,10 @@ export function createTenants(store: Store) {
       const tenant: Tenant = { id: newId(), code, name, status: 'active', createdAt: at, updatedAt: at };
       if (options.platform) tenant.platform = true;
       // The code is claimed atomically: two creations of one code cannot both win.
-      if (!(await createNamedRecord(store, { indexKey: codeKey(code), recordKey: key }, tenant.id, tenant))) throw conflict(`tenant code ${code} is taken`);
-      await store.sadd(ALL, [tenant.id]);
+      // (Listed first, as a user: see listNewId.)
+      if (!(await listNewId(store, ALL, tenant.id, key(tenant.id), () => createNamedRecord(store, { indexKey: codeKey(code), recordKey: key }, tenant.id, tenant)))) {
+        throw conflict(`tenant code ${code} is taken`);
+      }
       return tenant;
     },
 

@@ -4,7 +4,7 @@ import { conflict, notFound } from '../errors.js';
 import type { Store } from '../store/store.js';
 import { newId } from './ids.js';
 import type { PasswordHasher } from './passwords.js';
-import { createNamedRecord, now, readIndexEntry, readRecord, readRecords, removeRecord, updateStatusRecord } from './records.js';
+import { createNamedRecord, listNewId, now, readIndexEntry, readRecord, readRecords, removeRecord, updateStatusRecord } from './records.js';
 import { displayName, parseInput, password, username } from './validation.js';
 
 export interface User {
@@ -83,10 +83,11 @@ export function createUsers(store: Store, hasher: PasswordHasher) {
         createdAt: at,
         updatedAt: at,
       };
-      if (!(await createNamedRecord(store, { indexKey: nameKey(tenantId, user.username), recordKey: key }, user.id, user))) {
+      // Listed first (see listNewId): a creation that fails after its record and name were written
+      // still leaves the user in the tenant's list.
+      if (!(await listNewId(store, tenantKey(tenantId), user.id, key(user.id), () => createNamedRecord(store, { indexKey: nameKey(tenantId, user.username), recordKey: key }, user.id, user)))) {
         throw conflict(`username ${user.username} is taken in this tenant`);
       }
-      await store.sadd(tenantKey(tenantId), [user.id]);
       return user;
     },
 

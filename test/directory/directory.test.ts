@@ -181,6 +181,24 @@ describe.each(DRIVERS)('directory on the %s store', (driver) => {
       expect((await directory.tenants.byCode(code))?.id).toBe(tenant.id);
     });
 
+    it('lists a user or tenant whose creation failed after its record and name were written', async () => {
+      // The last write of a creation (the directory version, which tells other processes) fails:
+      // what was written must show in the listings, where an admin can see it and change or delete it.
+      const lastWriteFails = failingOnce((key) => key === 'directory:version', true);
+      const tenants = createTenants(lastWriteFails);
+      await expect(tenants.create({ code: 'half-listed', name: 'Half listed' })).rejects.toMatchObject({ status: 503 });
+      const tenant = (await directory.tenants.byCode('half-listed'))!;
+      expect((await directory.tenants.list()).map((t) => t.id)).toContain(tenant.id);
+
+      const users = createUsers(failingOnce((key) => key === 'directory:version', true), hasher);
+      await expect(users.create(tenant.id, { username: 'nina', password: PASSWORD })).rejects.toMatchObject({ status: 503 });
+      const nina = (await directory.users.byUsername(tenant.id, 'nina'))!;
+      expect((await directory.users.list(tenant.id)).map((u) => u.id)).toEqual([nina.id]);
+      // A creation refused for a taken name leaves nothing listed.
+      await expect(directory.users.create(tenant.id, { username: 'NINA', password: PASSWORD })).rejects.toMatchObject({ status: 409 });
+      expect(await directory.users.ids(tenant.id)).toEqual([nina.id]);
+    });
+
     it('takes over a name whose index points at a record that does not exist, and no other', async () => {
       const tenant = await directory.tenants.create({ code: 'dangling', name: 'Dangling' });
       await t.store.set(`username:${tenant.id}:olga`, 'f'.repeat(32));
