@@ -34,6 +34,7 @@ export function openApiDocument(issuer: string): Record<string, unknown> {
         401: { description: 'Not signed in' },
         403: { description: 'Not an administrator, a missing or wrong X-CSRF-Token, or a platform-only route' },
         404: { description: 'Not found, or of another tenant' },
+        409: { description: 'A conflict (a name already taken, a second rotation during a grace period…); error_description says which' },
       },
     };
   }

@@ -221,7 +221,8 @@ export const ADMIN_ROUTES: AdminRoute[] = [
   {
     method: 'post',
     path: '/apps/{clientId}/rotate-secret',
-    summary: 'Issue a new client secret (in this answer only); the old one stays valid for graceSeconds (default 24 h)',
+    summary:
+      'Issue a new client secret (in this answer only); the old one stays valid for graceSeconds (default 24 h). Refused (409) while the grace period of the last rotation runs, unless graceSeconds is 0 (which ends every old secret at once)',
     platformOnly: true,
     body: z.object({ graceSeconds: z.number().int().min(0).max(30 * 86_400).optional() }).strict(),
     async handle({ ctx, principal, params, body, deps }) {

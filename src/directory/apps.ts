@@ -3,7 +3,7 @@
  * here, returned once from `create`, and kept only as its SHA-256 digest.
  */
 import { z } from 'zod';
-import { invalidInput, notFound } from '../errors.js';
+import { conflict, invalidInput, notFound } from '../errors.js';
 import type { Store } from '../store/store.js';
 import { newId, newSecret, sha256Hex } from './ids.js';
 import type { Tenants } from './tenants.js';
@@ -152,11 +152,22 @@ export function createApps(store: Store, tenants: Pick<Tenants, 'byId'>) {
     /**
      * Issues a new secret (returned once). The previous one stays valid for `graceSeconds`, so the
      * app can be redeployed with the new one without an outage.
+     *
+     * Only one old secret is kept: while the last rotation's grace period runs, another rotation
+     * would end it at once, cutting off every deployment still on that secret (a double-click, or an
+     * admin who did not know of the first). It is refused (409), unless `graceSeconds` is 0: an
+     * emergency rotation, which ends every old secret now.
      */
     async rotateSecret(clientId: string, graceSeconds: number): Promise<{ app: App; clientSecret: string }> {
       const clientSecret = newSecret();
       const { after } = await this.rewrite(clientId, (app) => {
         if (app.type !== 'confidential') throw invalidInput('type: a public app has no secret');
+        const graceUntil = app.previousSecretHash && app.previousSecretExpiresAt ? Date.parse(app.previousSecretExpiresAt) : NaN;
+        if (graceSeconds > 0 && graceUntil > Date.now()) {
+          throw conflict(
+            `The secret replaced by the last rotation stays valid until ${app.previousSecretExpiresAt}: rotating again now would cut off whatever still uses it. Rotate after that time, or with a grace period of 0 seconds to end every old secret at once.`,
+          );
+        }
         return {
           ...app,
           secretHash: sha256Hex(clientSecret),

@@ -101,6 +101,26 @@ describe.each(DRIVERS)('app and user lifecycle on the %s store', (driver) => {
     expect((await introspect(clientId, secret, tokens.access_token)).status).toBe(401);
   });
 
+  it('refuses a second rotation while the first one’s grace period runs (it would cut off the secret in use), unless with a grace period of 0', async () => {
+    const { clientId, secret, tokens } = await appWithTokens('twice');
+    const first = await call('POST', `/apps/${clientId}/rotate-secret`, {});
+    expect(first.status).toBe(200);
+    // A double-click, or a second admin: refused, and the secret the app still uses keeps working.
+    const second = await call('POST', `/apps/${clientId}/rotate-secret`, { graceSeconds: 3600 });
+    expect(second.status).toBe(409);
+    expect(second.body.error_description).toContain(first.body.previous_secret_expires_at as string);
+    expect((await introspect(clientId, secret, tokens.access_token)).body.active).toBe(true);
+    expect((await introspect(clientId, first.body.client_secret as string, tokens.access_token)).body.active).toBe(true);
+    // An emergency rotation ends every old secret at once.
+    const emergency = await call('POST', `/apps/${clientId}/rotate-secret`, { graceSeconds: 0 });
+    expect(emergency.status).toBe(200);
+    expect((await introspect(clientId, secret, tokens.access_token)).status).toBe(401);
+    expect((await introspect(clientId, first.body.client_secret as string, tokens.access_token)).status).toBe(401);
+    expect((await introspect(clientId, emergency.body.client_secret as string, tokens.access_token)).body.active).toBe(true);
+    // With no grace period running, a rotation is accepted again.
+    expect((await call('POST', `/apps/${clientId}/rotate-secret`, {})).status).toBe(200);
+  });
+
   it('updates an app, validating its redirect URIs', async () => {
     const { clientId } = await appWithTokens('updatable');
     expect((await call('PATCH', `/apps/${clientId}`, { description: 'New words' })).body.description).toBe('New words');
