@@ -113,7 +113,13 @@ export function createAdminPages(deps: AdminDeps & { directory: Directory }, ren
       if (edit) data.editing = await callAdminRoute(deps, ctx, principal, 'get', '/apps/{clientId}', { clientId: edit });
     }
     if (section === 'assignments') Object.assign(data, await assignmentsData(ctx, principal, tenantId, chosen('app')));
-    if (section === 'users') data.list = await callAdminRoute(deps, ctx, principal, 'get', '/tenants/{tenantId}/users', scoped);
+    if (section === 'users') {
+      data.list = await callAdminRoute(deps, ctx, principal, 'get', '/tenants/{tenantId}/users', scoped);
+      // ?edit={userId}: that user's edit form; 404 for a user who is not of the tenant shown, which
+      // a tenant admin's principal may see only when it is their own.
+      const edit = chosen('edit');
+      if (edit) data.editing = await callAdminRoute(deps, ctx, principal, 'get', '/tenants/{tenantId}/users/{userId}', { ...scoped, userId: edit });
+    }
     if (section === 'sessions') data.list = await callAdminRoute(deps, ctx, principal, 'get', '/tenants/{tenantId}/sessions', scoped);
     if (section === 'audit') {
       const list = (await callAdminRoute(deps, ctx, principal, 'get', '/tenants/{tenantId}/audit', scoped)) as Page<AuditEvent>;

@@ -67,6 +67,33 @@ describe.each(DRIVERS)('admin pages on the %s store', (driver) => {
     expect(own).not.toContain(`data-api="DELETE /tenants/${seed.acme.id}/users/${bossId}"`);
   });
 
+  it('opens a user’s edit form with ?edit=, filled with their name, e-mail, mobile and role; none for a user of another tenant', async () => {
+    const { html: list } = await page(boss, '/admin/users');
+    expect(row(list, 'data-username="alice"')).toContain(`href="/admin/users?tenant=${seed.acme.id}&amp;edit=${seed.alice.id}#edit"`);
+    expect(list).not.toContain('id="edit"');
+
+    const { status, html } = await page(boss, `/admin/users?tenant=${seed.acme.id}&edit=${seed.alice.id}`);
+    expect(status).toBe(200);
+    expect(html).toContain(`data-api="PATCH /tenants/${seed.acme.id}/users/${seed.alice.id}"`);
+    expect(html).toMatch(/<input id="e-name" name="name" value="Alice Liddell"/);
+    expect(html).toMatch(/<input id="e-email" name="email" type="text" inputmode="email" value="alice@acme.test"/);
+    expect(html).toMatch(/<input id="e-mobile" name="mobile" type="tel" value="\+86 138 0000 0000"/);
+    expect(html).toMatch(/<select id="e-role" name="role"><option value="user" selected>/);
+
+    // Bob is of globex: not found, whichever tenant the page is asked to show.
+    expect((await page(boss, `/admin/users?tenant=${seed.acme.id}&edit=${seed.bob.id}`)).status).toBe(404);
+    expect((await page(boss, `/admin/users?tenant=${seed.globex.id}&edit=${seed.bob.id}`)).status).toBe(404);
+    expect((await page(platform, `/admin/users?tenant=${seed.globex.id}&edit=${seed.bob.id}`)).status).toBe(200);
+  });
+
+  it('offers no role on the signed-in admin’s own edit form (the API refuses a demotion of oneself)', async () => {
+    const { html } = await page(boss, `/admin/users?tenant=${seed.acme.id}&edit=${bossId}`);
+    expect(html).toContain(`data-api="PATCH /tenants/${seed.acme.id}/users/${bossId}"`);
+    const form = /<form class="admin-form" data-api="PATCH [\s\S]*?<\/form>/.exec(html)![0];
+    expect([...form.matchAll(/<(?:input|select|textarea)[^>]*name="([^"]+)"/g)].map((m) => m[1])).toEqual(['name', 'email', 'mobile']);
+    expect(form).toContain('Role: admin');
+  });
+
   it('opens an app’s edit form with ?edit=, filled with the app’s settings; 404 for an app that does not exist', async () => {
     const { status, html } = await page(platform, `/admin/apps?edit=${seed.crm.app.clientId}`);
     expect(status).toBe(200);
