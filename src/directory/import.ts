@@ -9,7 +9,7 @@
  */
 import { z } from 'zod';
 import { AtriumError } from '../errors.js';
-import { displayName, password, username } from './validation.js';
+import { displayName, password, readableIssue, username } from './validation.js';
 import type { AdminEvent } from './audit.js';
 import type { User, Users } from './users.js';
 
@@ -188,7 +188,7 @@ export function readUsersFile(file: string | Uint8Array, format: 'csv' | 'jsonl'
   const rows: ImportRow[] = [];
   const seen = new Map<string, number>();
   for (const { line, value } of raw) {
-    const parsed = rowSchema.safeParse(value);
+    const parsed = rowSchema.safeParse(value, { error: readableIssue });
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
       errors.push({ line, message: `${issue.path.join('.') || 'row'}: ${issue.message}` });

@@ -3,8 +3,46 @@ import { z } from 'zod';
 import { invalidInput } from '../errors.js';
 import { isCommonPassword } from './breached.js';
 
+/** Zod's own messages ("Invalid input: expected string, received undefined") said for people. */
+const LIMITED = { string: ['characters'], array: ['items'], set: ['items'] } as const;
+const KINDS: Record<string, string> = { string: 'text', number: 'a number', int: 'a whole number', boolean: 'true or false', array: 'a list', object: 'an object', date: 'a date' };
+const FORMATS: Record<string, string> = {
+  email: 'must be an e-mail address',
+  url: 'must be a URL',
+  datetime: 'must be a date and time with its time zone, as 2027-01-31T18:00:00Z',
+  regex: 'has characters that are not allowed here',
+};
+
+export function readableIssue(issue: z.core.$ZodRawIssue): string | undefined {
+  switch (issue.code) {
+    case 'invalid_type':
+      return issue.input === undefined ? 'is required' : `must be ${KINDS[issue.expected] ?? issue.expected}`;
+    case 'too_big':
+    case 'too_small': {
+      const big = issue.code === 'too_big';
+      const bound = Number(big ? issue.maximum : issue.minimum);
+      const limit = issue.inclusive === false ? (big ? 'less than' : 'more than') : big ? 'at most' : 'at least';
+      const counted = LIMITED[issue.origin as keyof typeof LIMITED];
+      if (counted) return !big && bound === 1 ? 'must not be empty' : `must have ${limit} ${bound} ${counted[0]}`;
+      return `must be ${limit} ${bound}`;
+    }
+    case 'invalid_value':
+      return `must be one of: ${issue.values.map(String).join(', ')}`;
+    case 'invalid_format':
+      return FORMATS[issue.format] ?? `must be ${issue.format === 'starts_with' || issue.format === 'ends_with' ? 'in the expected form' : `a valid ${issue.format}`}`;
+    case 'unrecognized_keys':
+      return `unknown ${issue.keys.length === 1 ? 'field' : 'fields'}: ${issue.keys.join(', ')}`;
+    case 'invalid_union': {
+      const first = issue.errors[0]?.[0];
+      return first?.message;
+    }
+    default:
+      return undefined;
+  }
+}
+
 export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
-  const result = schema.safeParse(input);
+  const result = schema.safeParse(input, { error: readableIssue });
   if (result.success) return result.data;
   const issue = result.error.issues[0];
   const field = issue?.path.join('.') || 'input';

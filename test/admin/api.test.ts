@@ -138,6 +138,11 @@ describe.each(DRIVERS)('admin API on the %s store', (driver) => {
       expect(uri.body.error_description).toMatch(/^redirectUris\.0: must use https/);
       expect((await platform.call('GET', '/tenants?limit=1000')).body.error_description).toMatch(/^limit: /);
       expect((await platform.call('GET', '/tenants?cursor=nonsense')).body.error_description).toMatch(/^cursor: /);
+      // Said for people, not in the validation library's words.
+      expect((await platform.call('POST', '/tenants', { name: 'No code' })).body.error_description).toBe('code: is required');
+      expect((await platform.call('POST', '/tenants', { code: 'long', name: 'x'.repeat(201) })).body.error_description).toBe('name: must have at most 200 characters');
+      expect((await platform.call('GET', '/tenants?limit=abc')).body.error_description).toBe('limit: must be a number');
+      expect((await platform.call('POST', '/apps/nope/rotate-secret', { graceSeconds: 1.5 })).body.error_description).toBe('graceSeconds: must be a whole number');
     });
   });
 
