@@ -77,9 +77,10 @@ const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 /**
  * A URI Atrium may redirect a browser to or call (RFC 9700 §2.1 and §4.1): absolute, https (http
- * only for loopback hosts), no fragment, no wildcard, no user info.
+ * only for loopback hosts), no fragment, no wildcard, no user info; at most 2048 characters, as
+ * browsers and servers commonly accept.
  */
-export const redirectUri = z.string().superRefine((value, ctx) => {
+export const redirectUri = z.string().max(2048).superRefine((value, ctx) => {
   let url: URL;
   try {
     url = new URL(value);

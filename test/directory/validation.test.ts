@@ -34,6 +34,8 @@ describe('messages for invalid input', () => {
   it('keeps a rule’s own message', () => {
     expect(messageOf(z.object({ code: tenantCode }), { code: '!' })).toBe('code: must be 2-32 characters: letters, digits and "-", starting with a letter or digit');
     expect(messageOf(z.object({ uri: redirectUri }), { uri: 'http://evil.test/cb' })).toMatch(/^uri: must use https/);
+    expect(messageOf(z.object({ uri: redirectUri }), { uri: `https://long.test/${'a'.repeat(2048)}` })).toBe('uri: must have at most 2048 characters');
+    expect(parseInput(z.object({ uri: redirectUri }), { uri: `https://long.test/${'a'.repeat(2000)}` }).uri).toHaveLength(2018);
   });
 
   it('says the same in an import’s line errors', () => {
