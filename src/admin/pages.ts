@@ -105,7 +105,12 @@ export function createAdminPages(deps: AdminDeps & { directory: Directory }, ren
     const scoped = { tenantId };
     const data: Record<string, unknown> = {};
     const chosen = (name: string): string | undefined => (typeof ctx.query[name] === 'string' ? (ctx.query[name] as string) : undefined);
-    if (section === 'tenants') data.list = await callAdminRoute(deps, ctx, principal, 'get', '/tenants');
+    if (section === 'tenants') {
+      data.list = await callAdminRoute(deps, ctx, principal, 'get', '/tenants');
+      // ?edit={tenantId}: that tenant's rename form (404 for one that does not exist).
+      const edit = chosen('edit');
+      if (edit) data.editing = await callAdminRoute(deps, ctx, principal, 'get', '/tenants/{tenantId}', { tenantId: edit });
+    }
     if (section === 'apps' && principal.platform) {
       data.list = await callAdminRoute(deps, ctx, principal, 'get', '/apps');
       // ?edit={clientId}: that app's edit form (404 for one that does not exist).

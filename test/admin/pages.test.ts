@@ -94,6 +94,18 @@ describe.each(DRIVERS)('admin pages on the %s store', (driver) => {
     expect(form).toContain('Role: admin');
   });
 
+  it('opens a tenant’s rename form with ?edit=, its name only; 404 for a tenant that does not exist', async () => {
+    const { html: list } = await page(platform, '/admin/tenants');
+    expect(row(list, 'data-code="globex"')).toContain(`href="/admin/tenants?edit=${seed.globex.id}#edit"`);
+    const { status, html } = await page(platform, `/admin/tenants?edit=${seed.globex.id}`);
+    expect(status).toBe(200);
+    const form = /<form class="admin-form" data-api="PATCH \/tenants\/([0-9a-f]{32})"[\s\S]*?<\/form>/.exec(html);
+    expect(form?.[1]).toBe(seed.globex.id);
+    expect([...form![0].matchAll(/<(?:input|select|textarea)[^>]*name="([^"]+)"/g)].map((m) => m[1])).toEqual(['name']);
+    expect(form![0]).toMatch(/<input id="e-name" name="name" value="Globex"/);
+    expect((await page(platform, `/admin/tenants?edit=${'0'.repeat(32)}`)).status).toBe(404);
+  });
+
   it('opens an app’s edit form with ?edit=, filled with the app’s settings; 404 for an app that does not exist', async () => {
     const { status, html } = await page(platform, `/admin/apps?edit=${seed.crm.app.clientId}`);
     expect(status).toBe(200);

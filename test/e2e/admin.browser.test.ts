@@ -488,6 +488,34 @@ describe('the admin pages in Chromium', () => {
     await context.close();
   });
 
+  it('renames a tenant, its code unchanged, and its users see the new name; a blank name is refused by the API', async () => {
+    const hooli = await t.atrium.directory.tenants.create({ code: 'hooli', name: 'Hooli' });
+    await t.atrium.directory.users.create(hooli.id, { username: 'gavin', password: 'gavin own passphrase' });
+    const { context, page } = await platformPage();
+    const row = page.locator('tr[data-code="hooli"]');
+    await row.getByRole('link', { name: 'Rename' }).click();
+    expect(await page.locator('#edit').textContent()).toBe('Rename Hooli');
+    const form = page.locator('form', { has: page.locator('#e-name') });
+    expect(await form.locator('input, select, textarea').count()).toBe(1);
+
+    await page.locator('#e-name').fill('   ');
+    await page.getByRole('button', { name: 'Save name' }).click();
+    await expect.poll(() => page.locator('#admin-error').textContent()).toMatch(/^name: /);
+    expect((await t.atrium.directory.tenants.byId(hooli.id))?.name).toBe('Hooli');
+
+    await page.locator('#e-name').fill('Hooli XYZ');
+    await Promise.all([page.waitForURL(`${t.issuer}/admin/tenants`), page.getByRole('button', { name: 'Save name' }).click()]);
+    const renamed = (await t.atrium.directory.tenants.byId(hooli.id))!;
+    expect({ code: renamed.code, name: renamed.name }).toEqual({ code: 'hooli', name: 'Hooli XYZ' });
+    expect(await page.locator('#admin-notice').textContent()).toBe('hooli is renamed.');
+    expect(await row.locator('td').nth(1).textContent()).toBe('Hooli XYZ');
+    const gavin = await tryWorkbench('hooli', 'gavin', 'gavin own passphrase');
+    expect(gavin.signedIn).toBe(true);
+    expect(await gavin.page.locator('.who').textContent()).toContain('Hooli XYZ');
+    await gavin.context.close();
+    await context.close();
+  });
+
   it('shows the audit trail readably: the time, who by username, the target, and what changed, with no JSON and no password', async () => {
     const { context, page } = await acmeAdminPage('zora');
     await page.locator('#u-username').fill('abel');
