@@ -106,6 +106,28 @@ describe.each(DRIVERS)('admin pages on the %s store', (driver) => {
     expect((await page(platform, `/admin/tenants?edit=${'0'.repeat(32)}`)).status).toBe(404);
   });
 
+  it('offers every setting of the edit form when registering an app (logo, refresh, PKCE, token lifetimes), with the defaults of the API', async () => {
+    const { html } = await page(platform, '/admin/apps');
+    const form = /<form class="admin-form" data-api="POST \/apps"[\s\S]*?<\/form>/.exec(html)![0];
+    expect([...form.matchAll(/<(?:input|select|textarea)[^>]*name="([^"]+)"/g)].map((m) => m[1])).toEqual([
+      'name',
+      'description',
+      'logoUri',
+      'redirectUris',
+      'initiateLoginUri',
+      'postLogoutRedirectUris',
+      'backchannelLogoutUri',
+      'public',
+      'allowRefresh',
+      'requirePkce',
+      'accessTokenTtl',
+      'refreshTokenTtl',
+    ]);
+    expect(form).toMatch(/name="allowRefresh" data-type="bool" checked/);
+    expect(form).toMatch(/name="requirePkce" data-type="bool" checked/);
+    expect(form).toMatch(/<input class="narrow-input" id="a-access-ttl" name="accessTokenTtl" type="number" min="60" max="86400" data-type="number">/);
+  });
+
   it('opens an app’s edit form with ?edit=, filled with the app’s settings; 404 for an app that does not exist', async () => {
     const { status, html } = await page(platform, `/admin/apps?edit=${seed.crm.app.clientId}`);
     expect(status).toBe(200);

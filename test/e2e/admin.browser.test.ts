@@ -516,6 +516,37 @@ describe('the admin pages in Chromium', () => {
     await context.close();
   });
 
+  it('registers an app with the settings of the edit form: a logo, no refresh tokens, no PKCE, its own lifetimes', async () => {
+    const { context, page } = await platformPage();
+    await page.getByRole('link', { name: 'Apps' }).click();
+    const form = page.locator('form[data-api="POST /apps"]');
+    await form.getByLabel('Name', { exact: true }).fill('Timesheets');
+    await form.getByLabel('Logo URI (optional)').fill('https://timesheets.test/logo.png');
+    await form.getByLabel('Redirect URIs (one per line; the first is the launch callback)').fill('https://timesheets.test/cb');
+    await form.getByLabel('Issue refresh tokens').uncheck();
+    await form.getByLabel('Require PKCE').uncheck();
+    await form.getByLabel('Access token lifetime in seconds').fill('600');
+    await form.getByLabel('Refresh token lifetime in seconds').fill('86400');
+    await form.getByRole('button', { name: 'Register app' }).click();
+    await page.locator('#secret-dialog[open]').waitFor();
+    const clientId = /Client id: ([0-9a-f]{32})/.exec((await page.locator('#secret-extra').textContent())!)![1]!;
+    await submitAndReload(page, () => page.getByRole('button', { name: 'I have copied it' }).click());
+    const app = (await t.atrium.directory.apps.byId(clientId))!;
+    expect({ name: app.name, logoUri: app.logoUri, allowRefresh: app.allowRefresh, requirePkce: app.requirePkce, accessTokenTtl: app.accessTokenTtl, refreshTokenTtl: app.refreshTokenTtl }).toEqual({
+      name: 'Timesheets',
+      logoUri: 'https://timesheets.test/logo.png',
+      allowRefresh: false,
+      requirePkce: false,
+      accessTokenTtl: 600,
+      refreshTokenTtl: 86400,
+    });
+    // The edit form shows what was registered.
+    await page.locator(`tr[data-client-id="${clientId}"]`).getByRole('link', { name: 'Edit' }).click();
+    expect(await page.locator('#e-access-ttl').inputValue()).toBe('600');
+    expect(await page.locator('form', { has: page.locator('#e-name') }).getByLabel('Issue refresh tokens').isChecked()).toBe(false);
+    await context.close();
+  });
+
   it('shows the audit trail readably: the time, who by username, the target, and what changed, with no JSON and no password', async () => {
     const { context, page } = await acmeAdminPage('zora');
     await page.locator('#u-username').fill('abel');
