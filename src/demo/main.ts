@@ -73,7 +73,7 @@ export async function startDemo(options: { dataDir: string; host?: string; ports
   const erp = await directory.apps.create({ name: 'Legacy ERP', description: 'A subscription that has run out', redirectUris: ['https://erp.example/callback'] });
   await directory.assignments.assign({ tenantId: tenant.id, clientId: crm.app.clientId });
   await directory.assignments.assign({ tenantId: tenant.id, clientId: notes.app.clientId });
-  await directory.assignments.assign({ tenantId: tenant.id, clientId: erp.app.clientId, expiresAt: '2026-01-31T00:00:00Z' });
+  await directory.assignments.assign({ tenantId: tenant.id, clientId: erp.app.clientId, expiresAt: '2026-01-31T00:00:00Z' }, { allowPastExpiry: true });
 
   const crmServer = await startDemoApp(
     { name: 'Acme CRM', colour: '#b0451b', issuer, clientId: crm.app.clientId, clientSecret: crm.clientSecret!, baseUrl: crmUrl, logout: 'joint-operation' },

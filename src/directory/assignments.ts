@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import type { Store } from '../store/store.js';
-import { conflict } from '../errors.js';
+import { conflict, invalidInput } from '../errors.js';
 import { createRecord, now, readRecord, readRecords, removeRecord, rewriteRecord } from './records.js';
 import { isoDate, parseInput } from './validation.js';
 
@@ -45,8 +45,13 @@ export function createAssignments(store: Store) {
      * tenant admin's choice; empty: every user of the tenant). Made from the latest version, so that
      * a choice of users made meanwhile is not lost. The version it replaced, if any, and the new one.
      */
-    async assign(input: unknown): Promise<{ before?: Assignment; after: Assignment }> {
+    async assign(input: unknown, options: { allowPastExpiry?: boolean } = {}): Promise<{ before?: Assignment; after: Assignment }> {
       const data = parseInput(assignSchema, input);
+      // An end already past cuts the tenant off at once: an admin's mistake (unassigning is how to
+      // end a subscription now). Allowed only where one is made on purpose (the demo, tests).
+      if (data.expiresAt && Date.parse(data.expiresAt) <= Date.now() && !options.allowPastExpiry) {
+        throw invalidInput('expiresAt: must be in the future (to end a subscription now, unassign the app)');
+      }
       const at = now();
       const next = (current: Assignment | undefined): Assignment => {
         const userIds = data.userIds === undefined ? current?.userIds : data.userIds.length > 0 ? [...new Set(data.userIds)] : undefined;

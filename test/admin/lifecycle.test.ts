@@ -149,7 +149,12 @@ describe.each(DRIVERS)('app and user lifecycle on the %s store', (driver) => {
 
   it('stops refresh and userinfo for an app whose assignment has expired', async () => {
     const { clientId, tokens, config } = await appWithTokens('expiring');
-    await call('PUT', `/tenants/${seed.acme.id}/assignments/${clientId}`, { expiresAt: new Date(Date.now() - 1000).toISOString() });
+    // An end already past is refused (a mistake: unassigning ends a subscription now).
+    const past = await call('PUT', `/tenants/${seed.acme.id}/assignments/${clientId}`, { expiresAt: new Date(Date.now() - 1000).toISOString() });
+    expect(past).toMatchObject({ status: 400, body: { error_description: 'expiresAt: must be in the future (to end a subscription now, unassign the app)' } });
+    const ending = Date.now() + 300;
+    expect((await call('PUT', `/tenants/${seed.acme.id}/assignments/${clientId}`, { expiresAt: new Date(ending).toISOString() })).status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, ending + 10 - Date.now()));
     await expect(oidc.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
     await expect(oidc.fetchUserInfo(config, tokens.access_token, seed.alice.id)).rejects.toBeDefined();
   });

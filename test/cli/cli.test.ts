@@ -72,6 +72,10 @@ describe.each(DRIVERS)('atrium CLI on the %s store', (driver) => {
     // Renewed without --user: the users chosen so far stay; --all-users opens it to every user.
     expect(await json(['app', 'assign', '--app', app.client_id as string, '--tenant', 'acme', '--expires-at', '2032-01-01T00:00:00Z'])).toMatchObject({ all_users: false, users: ['alice'], expires_at: '2032-01-01T00:00:00.000Z' });
     expect(await json(['app', 'assign', '--app', app.client_id as string, '--tenant', 'acme', '--all-users'])).toMatchObject({ all_users: true, users: [], expires_at: null });
+    // An end already past would cut the tenant off at once: refused, and nothing changes.
+    const past = await cli(['app', 'assign', '--app', app.client_id as string, '--tenant', 'acme', '--expires-at', '2020-01-01T00:00:00Z']);
+    expect([past.code, past.err.trim()]).toEqual([2, 'atrium app assign: expiresAt: must be in the future (to end a subscription now, unassign the app)']);
+    expect(await directory.assignments.decide({ id: user.id as string, tenantId: tenant.id as string }, app.client_id as string)).toBe('granted');
   });
 
   it('disables a user and unlocks an account', async () => {

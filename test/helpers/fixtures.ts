@@ -32,7 +32,7 @@ export async function seedDirectory(directory: Directory) {
   await directory.assignments.assign({ tenantId: acme.id, clientId: crm.app.clientId });
   await directory.assignments.assign({ tenantId: acme.id, clientId: spa.app.clientId });
   await directory.assignments.assign({ tenantId: acme.id, clientId: legacy.app.clientId });
-  await directory.assignments.assign({ tenantId: acme.id, clientId: expired.app.clientId, expiresAt: '2020-01-01T00:00:00Z' });
+  await directory.assignments.assign({ tenantId: acme.id, clientId: expired.app.clientId, expiresAt: '2020-01-01T00:00:00Z' }, { allowPastExpiry: true });
   await directory.assignments.assign({ tenantId: acme.id, clientId: carolOnly.app.clientId, userIds: [carol.id] });
   await directory.assignments.assign({ tenantId: globex.id, clientId: globexApp.app.clientId });
 
