@@ -144,7 +144,7 @@ export async function createAtrium(config: Config, logger: Logger): Promise<Atri
       }
     }, ctx),
   );
-  const interactions = createInteractionRoutes({ provider, directory, render, onSignIn: (result) => metrics.signIns.inc({ result }) });
+  const interactions = createInteractionRoutes({ provider, directory, render, onSignIn: (result) => metrics.signIns.inc({ result }), session: config.session });
   const workbench = createWorkbenchRoutes({ provider, directory, backchannel, store, render, launchTickets, issuer: config.issuer, session: config.session });
   const adminDeps = { provider, directory, backchannel, store, auth: createAdminAuth(provider, directory, config.session) };
   const admin = createAdminApi(adminDeps, config.issuer);

@@ -6,6 +6,7 @@
 import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import type Provider from 'oidc-provider';
+import { errors } from 'oidc-provider';
 import type { InteractionResults } from 'oidc-provider';
 import type { Context } from 'koa';
 import type { Directory } from '../directory/index.js';
@@ -15,6 +16,8 @@ import { SignInExpired } from '../http/errors.js';
 import type { MessageKey } from '../http/i18n.js';
 import type { Render } from '../http/pages.js';
 import { decideAccess, grantForAssignedApp, INTERACTION_PATH } from '../oidc/provider.js';
+import { loadSessionAccount } from '../oidc/accounts.js';
+import type { SessionLimits } from '../oidc/sessions.js';
 import { parseLoginHint } from './login-hint.js';
 
 /** Remembers the last tenant used in this browser, to pre-fill the next sign-in. */
@@ -33,6 +36,7 @@ export function createInteractionRoutes(options: {
   directory: Directory;
   render: Render;
   onSignIn?: (result: 'success' | 'invalid' | 'locked') => void;
+  session: SessionLimits;
 }) {
   const { provider, directory, render, onSignIn } = options;
   const router = new Router({ prefix: INTERACTION_PATH });
@@ -75,7 +79,19 @@ export function createInteractionRoutes(options: {
   };
 
   router.get('/:uid', async (ctx) => {
-    const interaction = await details(ctx);
+    const interaction = await details(ctx).catch(async (err: unknown) => {
+      // A sign-in page reached again once it is over (the back button after signing in): a browser
+      // that is signed in goes to its workbench; any other is told the page has expired.
+      if (!(err instanceof SignInExpired || err instanceof errors.SessionNotFound)) throw err;
+      if (!(await loadSessionAccount(directory, await provider.Session.get(ctx), options.session))) throw err;
+      return undefined;
+    });
+    if (!interaction) {
+      ctx.set('Cache-Control', 'no-store');
+      ctx.status = 303;
+      ctx.redirect('/');
+      return;
+    }
     const { prompt, params, session } = interaction;
 
     if (prompt.name === 'login') {

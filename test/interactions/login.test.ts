@@ -131,18 +131,25 @@ describe.each(DRIVERS)('the sign-in page on the %s store', (driver) => {
     expect(answer.body).toContain('If you are signed in, your apps are on the start page');
     expect(answer.body).not.toMatch(/node_modules|\n\s+at |interaction session/);
 
-    // Signed in, then back to the sign-in page (the browser's back button), and its form sent again.
+    // Signed in, then back to the sign-in page (the browser's back button): the browser, signed in,
+    // goes to its workbench; the form sent again, and the page in a browser not signed in, expired.
     const browser = new Browser(t.issuer);
     const login = await browser.follow(authUrl());
     const done = await submitForm(browser, login, aliceLogin);
     await browser.follow(done.location!);
-    for (const again of [await browser.get(login.url), await submitForm(browser, login, aliceLogin)]) {
+    const back = await browser.get(login.url);
+    expect([back.status, back.location]).toEqual([303, `${t.issuer}/`]);
+    expect((await browser.follow(back.location!)).body).toContain('Signed in as Alice Liddell');
+    for (const again of [await submitForm(browser, login, aliceLogin), await new Browser(t.issuer).get(login.url)]) {
       expect(again.status).toBe(400);
       expect(again.body).toContain('<h1>This sign-in page has expired</h1>');
       expect(again.body).not.toContain('interaction session');
     }
-    const chinese = await browser.request(login.url, { headers: { 'accept-language': 'zh-CN' } });
+    const chinese = await new Browser(t.issuer).request(login.url, { headers: { 'accept-language': 'zh-CN' } });
     expect(chinese.body).toContain('此登录页面已失效');
+    // Signed out, the back button shows the expired page again.
+    await browser.post(`${t.issuer}/signout`, { csrf: browser.cookie('atrium_csrf') ?? '' });
+    expect((await browser.get(login.url)).status).toBe(400);
   });
 
   it('lets the user cancel: the app gets access_denied', async () => {
