@@ -6,8 +6,7 @@
 import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import type Provider from 'oidc-provider';
-import { errors } from 'oidc-provider';
-import type { InteractionResults } from 'oidc-provider';
+import { errors, type InteractionResults } from 'oidc-provider';
 import type { Context } from 'koa';
 import type { Directory } from '../directory/index.js';
 import { AtriumError } from '../errors.js';
