@@ -15,6 +15,9 @@ export function createStaticFiles(prefix = '/static/'): Middleware {
       return [`${prefix}${name}`, { body, type: TYPES[extname(name)] ?? 'application/octet-stream', etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 16)}"` }];
     }),
   );
+  // Browsers ask every site for /favicon.ico: the icon (an SVG, which they take there too), not a 404 page.
+  const icon = files.get(`${prefix}favicon.svg`);
+  if (icon) files.set('/favicon.ico', icon);
   return async function staticFiles(ctx, next) {
     const file = ctx.method === 'GET' || ctx.method === 'HEAD' ? files.get(ctx.path) : undefined;
     if (!file) return next();

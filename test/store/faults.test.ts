@@ -78,6 +78,8 @@ describe('Redis faults', () => {
     expect((await fetch(`${issuer}/.well-known/openid-configuration`)).status).toBe(200);
     expect((await fetch(`${issuer}/jwks`)).status).toBe(200);
     expect((await fetch(`${issuer}/static/atrium.css`)).status).toBe(200);
+    const icon = await fetch(`${issuer}/favicon.ico`);
+    expect([icon.status, icon.headers.get('content-type')]).toEqual([200, 'image/svg+xml']);
 
     await redis.restart();
     for (let i = 0; i < 60 && (await fetch(`${issuer}/readyz`)).status !== 200; i += 1) await sleep(100);
