@@ -27,7 +27,9 @@ export function createRenderer(): Render {
   const template = (view: string): pug.compileTemplate => {
     let fn = compiled.get(view);
     if (!fn) {
-      fn = pug.compileFile(`${VIEWS}${view}.pug`, { basedir: VIEWS });
+      // doctype html also for what is compiled before a layout's doctype (mixins declared outside a
+      // block): pug would render it as XHTML otherwise (checked="checked" />).
+      fn = pug.compileFile(`${VIEWS}${view}.pug`, { basedir: VIEWS, doctype: 'html' });
       compiled.set(view, fn);
     }
     return fn;
