@@ -74,11 +74,17 @@ export function auditRows(events: readonly AuditEvent[], names: Names): AuditRow
       time: utcTime(e.at),
       type: e.type,
       actor: admin ? actorName(by, user, app) : targetUser ?? '—',
-      target: [...(admin && targetUser ? [targetUser] : []), ...(e.clientId ? [app(e.clientId)] : [])],
+      target: [...(admin && targetUser ? [targetUser] : []), ...(e.clientId ? [app(e.clientId)] : []), ...(e.type.startsWith('admin.tenant.') ? tenantOf(to, from) : [])],
       ip: e.ip ?? '',
       changes: [...diff(from, to, user), ...Object.entries(rest).filter(([field]) => !HIDDEN.test(field)).map(([field, value]) => ({ field, to: show(value, field, user) }))],
     };
   });
+}
+
+/** The tenant a tenant's event is about, from its record: `Name (code)`, the name as it is after the change. */
+function tenantOf(...records: unknown[]): string[] {
+  const record = records.find((r): r is Record<string, unknown> => isRecord(r) && typeof r.name === 'string' && typeof r.code === 'string');
+  return record ? [`${String(record.name)} (${String(record.code)})`] : [];
 }
 
 /** `by` of an admin event: a user id, `app:{client id}` (a management app) or `cli:{system user}`. */

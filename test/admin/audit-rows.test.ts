@@ -83,4 +83,13 @@ describe('audit rows', () => {
     ]);
     expect(utcTime('2026-01-02T03:04:05Z')).toBe('2026-01-02 03:04:05 UTC');
   });
+
+  it('names the tenant as the target of a tenant’s creation and change, by its name after the change', () => {
+    const tenant = (name: string) => ({ id: TENANT, code: 'acme', name, status: 'active' });
+    const rows = auditRows(
+      [change({ type: 'admin.tenant.create', tenantId: TENANT, after: tenant('Acme') }), change({ type: 'admin.tenant.update', tenantId: TENANT, before: tenant('Acme'), after: tenant('Acme Corp') })],
+      names,
+    );
+    expect(rows.map((r) => r.target)).toEqual([['Acme (acme)'], ['Acme Corp (acme)']]);
+  });
 });
