@@ -12,9 +12,14 @@ import type { AdminDeps } from './routes.js';
 import { callAdminRoute } from './routes.js';
 import type { Principal } from './auth.js';
 import { auditRows, namedUserIds, utcTime, type Names } from './audit-rows.js';
+import { SCRIPT_MESSAGES } from './messages.js';
 import type { Page } from './pagination.js';
 import type { Assignment } from '../directory/assignments.js';
 import type { AuditEvent } from '../directory/audit.js';
+import { WORKBENCH_CLIENT_ID } from '../oidc/provider.js';
+import type { SessionSummary } from '../oidc/sessions.js';
+
+type SessionRow = SessionSummary & { user_id: string; username: string };
 
 const SECTIONS = ['tenants', 'apps', 'assignments', 'users', 'sessions', 'audit'] as const;
 type Section = (typeof SECTIONS)[number];
@@ -88,8 +93,19 @@ export function createAdminPages(deps: AdminDeps & { directory: Directory }, ren
       if (user.tenantId !== tenantId && !tenantCodes.has(user.tenantId)) tenantCodes.set(user.tenantId, (await deps.directory.tenants.byId(user.tenantId))?.code ?? '?');
       users.set(id, user.tenantId === tenantId ? user.username : `${user.username} (${tenantCodes.get(user.tenantId)})`);
     }
-    const apps = new Map((await deps.directory.apps.list()).map((a) => [a.clientId, a.name] as const));
-    return { users, apps };
+    return { users, apps: await appNames() };
+  };
+
+  /** The names of the apps (the workbench's own client by its name), by client id. */
+  const appNames = async (): Promise<Map<string, string>> =>
+    new Map([[WORKBENCH_CLIENT_ID, 'Workbench'], ...(await deps.directory.apps.list()).map((a) => [a.clientId, a.name] as const)]);
+
+  /** A page of sessions, newest sign-in first, with the apps each signed into by name. */
+  const sessionRows = async (sessions: SessionRow[]) => {
+    const names = await appNames();
+    return sessions
+      .map((s) => ({ ...s, apps: s.apps.map((id) => names.get(id) ?? id).sort((a, b) => a.localeCompare(b)) }))
+      .sort((a, b) => (b.signedInAt ?? '').localeCompare(a.signedInAt ?? ''));
   };
 
   const page = async (ctx: Context, section: Section) => {
@@ -125,7 +141,11 @@ export function createAdminPages(deps: AdminDeps & { directory: Directory }, ren
       const edit = chosen('edit');
       if (edit) data.editing = await callAdminRoute(deps, ctx, principal, 'get', '/tenants/{tenantId}/users/{userId}', { ...scoped, userId: edit });
     }
-    if (section === 'sessions') data.list = await callAdminRoute(deps, ctx, principal, 'get', '/tenants/{tenantId}/sessions', scoped);
+    if (section === 'sessions') {
+      const list = (await callAdminRoute(deps, ctx, principal, 'get', '/tenants/{tenantId}/sessions', scoped)) as Page<SessionRow>;
+      data.list = list;
+      data.sessions = await sessionRows(list.items);
+    }
     if (section === 'audit') {
       const list = (await callAdminRoute(deps, ctx, principal, 'get', '/tenants/{tenantId}/audit', scoped)) as Page<AuditEvent>;
       data.list = list;
@@ -143,6 +163,7 @@ export function createAdminPages(deps: AdminDeps & { directory: Directory }, ren
       csrfField: CSRF_FIELD,
       q: typeof ctx.query.q === 'string' ? ctx.query.q : '',
       utcTime,
+      scriptMessages: SCRIPT_MESSAGES,
       ...data,
     });
   };

@@ -39,6 +39,9 @@ describe.each(DRIVERS)('admin pages on the %s store', (driver) => {
     return res.status;
   }
 
+  const csrfOf = async (browser: Browser): Promise<string> =>
+    (JSON.parse((await browser.request(`${t.issuer}/admin/api/v1/session`, { headers: { accept: 'application/json' } })).body) as { csrf_token: string }).csrf_token;
+
   const page = async (browser: Browser, path: string) => {
     const res = await browser.get(`${t.issuer}${path}`);
     return { status: res.status, html: res.body };
@@ -180,6 +183,48 @@ describe.each(DRIVERS)('admin pages on the %s store', (driver) => {
     // Neither ids where a name is known, nor JSON.
     expect(text).not.toContain(seed.alice.id);
     expect(text).not.toContain(bossId);
-    expect(html).not.toMatch(/\{&quot;|\{"/);
+    expect(/<table[\s\S]*<\/table>/.exec(html)![0]).not.toMatch(/\{&quot;|\{"/);
+  });
+
+  it('names the workbench and a new tenant in the audit trail’s Target column', async () => {
+    // boss signed in at the workbench (its own client) in beforeAll.
+    const { html } = await page(boss, `/admin/audit?tenant=${seed.acme.id}`);
+    const text = html.replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ');
+    expect(text).toContain('signin.success boss Workbench');
+    expect(text).not.toContain('atrium-w');
+
+    const res = await platform.request(`${t.issuer}/admin/api/v1/tenants`, {
+      method: 'POST',
+      headers: { accept: 'application/json', 'content-type': 'application/json', 'x-csrf-token': await csrfOf(platform) },
+      body: JSON.stringify({ code: 'soylent', name: 'Soylent Corp' }),
+    });
+    const { id } = JSON.parse(res.body) as { id: string };
+    const created = (await page(platform, `/admin/audit?tenant=${id}`)).html.replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ');
+    expect(created).toContain('admin.tenant.create admin (platform) Soylent Corp (soylent)');
+  });
+
+  it('renders every admin page as HTML, not XHTML (no checked="checked" />)', async () => {
+    for (const path of ['/admin/tenants', '/admin/apps', `/admin/apps?edit=${seed.crm.app.clientId}`, `/admin/assignments?tenant=${seed.acme.id}&app=${seed.carolOnly.app.clientId}`, `/admin/users?tenant=${seed.acme.id}`, `/admin/sessions?tenant=${seed.acme.id}`, `/admin/audit?tenant=${seed.acme.id}`]) {
+      const { status, html } = await page(platform, path);
+      expect(status).toBe(200);
+      expect(html.startsWith('<!DOCTYPE html>')).toBe(true);
+      expect(html).not.toMatch(/\b(checked|selected|required|hidden|disabled)="\1"|\/>/);
+    }
+  });
+
+  it('lists the users with their e-mail, and offers the mobile when creating one', async () => {
+    const { html } = await page(boss, '/admin/users');
+    expect(html).toMatch(/<th>Name<\/th><th>E-mail<\/th><th>Role<\/th>/);
+    expect(row(html, 'data-username="alice"')).toContain('<td class="wrap">alice@acme.test</td>');
+    const form = /<form class="admin-form" data-api="POST [\s\S]*?<\/form>/.exec(html)![0];
+    expect([...form.matchAll(/<(?:input|select|textarea)[^>]*name="([^"]+)"/g)].map((m) => m[1])).toEqual(['username', 'name', 'email', 'mobile', 'password', 'role']);
+    expect(form).toMatch(/<input id="u-email" name="email" type="text"/);
+  });
+
+  it('shows a tenant admin their tenant by name instead of a picker of one', async () => {
+    const { html } = await page(boss, '/admin/users');
+    expect(html).not.toContain('<select id="tenant"');
+    expect(html).toContain('Tenant: <strong>Acme Corp (acme)</strong>');
+    expect((await page(platform, `/admin/users?tenant=${seed.acme.id}`)).html).toContain('<select id="tenant"');
   });
 });

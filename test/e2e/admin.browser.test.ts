@@ -151,6 +151,7 @@ describe('the admin pages in Chromium', () => {
     expect(await introspect(clientId, secret)).toBe(200);
     await page.getByRole('link', { name: 'Apps' }).click();
     await page.getByLabel('Grace period (seconds)').fill('2');
+    page.once('dialog', (dialog) => void dialog.accept());
     await page.getByRole('button', { name: 'Rotate secret' }).click();
     await page.locator('#secret-dialog[open]').waitFor();
     const fresh = (await page.locator('#secret-value').textContent())!;
@@ -166,7 +167,7 @@ describe('the admin pages in Chromium', () => {
   it('shows a tenant admin only their own tenant, and refuses ordinary users', async () => {
     const { context, page } = await acmeAdminPage('tara');
     expect(await page.locator('.admin-nav a').allTextContents()).toEqual(['Assignments', 'Users', 'Sessions', 'Audit']);
-    expect(await page.locator('#tenant option').allTextContents()).toEqual(['Acme Corp (acme)']);
+    expect(await page.locator('#tenant-name').textContent()).toBe('Tenant: Acme Corp (acme)');
     await page.goto(`${t.issuer}/admin/users?q=nobody-by-this-name`);
     expect(await page.locator('td.empty').allTextContents()).toEqual(['No user matches the search.']);
     const platformOnly = await page.goto(`${t.issuer}/admin/apps`);
@@ -271,7 +272,8 @@ describe('the admin pages in Chromium', () => {
       const signedIn = await tryWorkbench('acme', 'victor', 'victor own passphrase');
       expect(signedIn.signedIn).toBe(true);
 
-      // End sessions: his browser is signed out.
+      // End sessions (after a confirm): his browser is signed out.
+      page.once('dialog', (dialog) => void dialog.accept());
       await submitAndReload(page, () => row.getByRole('button', { name: 'End sessions' }).click());
       expect(await stillSignedIn(signedIn.page)).toBe(false);
       await signedIn.context.close();
@@ -284,7 +286,7 @@ describe('the admin pages in Chromium', () => {
       page.once('dialog', (dialog) => void dialog.accept());
       await submitAndReload(page, () => row.getByRole('button', { name: 'Disable' }).click());
       expect((await t.atrium.directory.users.byId(victor.id))?.status).toBe('disabled');
-      expect(await row.locator('td').nth(3).textContent()).toBe('disabled');
+      expect(await row.locator('td').nth(4).textContent()).toBe('disabled');
       expect(await stillSignedIn(again.page)).toBe(false);
       await again.context.close();
       expect(await canSignIn('acme', 'victor', 'victor own passphrase')).toBe(false);
@@ -349,7 +351,7 @@ describe('the admin pages in Chromium', () => {
       const edited = (await t.atrium.directory.users.byId(ivan.id))!;
       expect({ name: edited.name, email: edited.email, mobile: edited.mobile, role: edited.role }).toEqual({ name: 'Ivan Petrov', email: 'ivan.petrov@acme.test', mobile: '', role: 'admin' });
       expect(await page.locator('#admin-notice').textContent()).toBe('The changes to ivan are saved.');
-      expect((await row.locator('td').allTextContents()).slice(1, 3)).toEqual(['Ivan Petrov', 'admin']);
+      expect((await row.locator('td').allTextContents()).slice(1, 4)).toEqual(['Ivan Petrov', 'ivan.petrov@acme.test', 'admin']);
       expect(await page.locator('#edit').count()).toBe(0);
 
       // Ivan signs in under his new name, now with the way to the admin pages.
@@ -574,7 +576,179 @@ describe('the admin pages in Chromium', () => {
     const content = await page.content();
     expect(content).not.toContain('abel new passphrase 42');
     expect(content).not.toContain('abel own passphrase');
-    expect(content).not.toMatch(/\{&quot;|\{"/);
+    expect(await page.locator('.audit-table').innerHTML()).not.toMatch(/\{&quot;|\{"/);
     await context.close();
+  });
+
+  describe('what a new administrator ran into', () => {
+    it('registers one app on a double-click of Register app, and keeps the button disabled while the request runs', async () => {
+      const { context, page } = await platformPage();
+      await page.getByRole('link', { name: 'Apps' }).click();
+      const form = page.locator('form[data-api="POST /apps"]');
+      await form.getByLabel('Name', { exact: true }).fill('Double Click');
+      await form.getByLabel('Redirect URIs (one per line; the first is the launch callback)').fill('https://double.test/cb');
+      await form.getByRole('button', { name: 'Register app' }).dblclick();
+      await page.locator('#secret-dialog[open]').waitFor();
+      expect(await form.getByRole('button', { name: 'Register app' }).isDisabled()).toBe(true);
+      await submitAndReload(page, () => page.getByRole('button', { name: 'I have copied it' }).click());
+      expect((await t.atrium.directory.apps.list()).filter((a) => a.name === 'Double Click')).toHaveLength(1);
+      expect(await page.locator('#admin-notice').textContent()).toBe('Double Click is registered.');
+
+      // A refused request makes the button usable again.
+      await form.getByLabel('Name', { exact: true }).fill('Bad Callback');
+      await form.getByLabel('Redirect URIs (one per line; the first is the launch callback)').fill('http://bad.test/cb');
+      await form.getByRole('button', { name: 'Register app' }).click();
+      await expect.poll(() => page.locator('#admin-error').textContent()).toMatch(/^redirectUris\.0: /);
+      expect(await form.getByRole('button', { name: 'Register app' }).isEnabled()).toBe(true);
+      await context.close();
+    });
+
+    it('rotates a secret only after a confirm naming the grace period, and shows the API’s refusal of a second rotation during it', async () => {
+      const { app } = await t.atrium.directory.apps.create({ name: 'Rotator', redirectUris: ['https://rotator.test/cb'] });
+      const hashOf = async () => JSON.stringify(await t.atrium.directory.apps.byId(app.clientId));
+      const before = await hashOf();
+      const { context, page } = await platformPage();
+      await page.goto(`${t.issuer}/admin/apps`);
+      const row = page.locator(`tr[data-client-id="${app.clientId}"]`);
+      expect(await row.getByLabel('Grace period (seconds)').isVisible()).toBe(true);
+      await row.getByLabel('Grace period (seconds)').fill('3600');
+      let asked = '';
+      page.once('dialog', (dialog) => {
+        asked = dialog.message();
+        void dialog.dismiss();
+      });
+      await row.getByRole('button', { name: 'Rotate secret' }).click();
+      expect(asked).toBe('Rotate the secret of Rotator? The new secret is shown once; the old one stays valid for the grace period (3600 seconds; 0 ends it at once).');
+      expect(await hashOf()).toBe(before);
+      expect(await page.locator('#secret-dialog[open]').count()).toBe(0);
+
+      page.once('dialog', (dialog) => void dialog.accept());
+      await row.getByRole('button', { name: 'Rotate secret' }).click();
+      await page.locator('#secret-dialog[open]').waitFor();
+      await submitAndReload(page, () => page.getByRole('button', { name: 'I have copied it' }).click());
+      expect(await page.locator('#admin-notice').textContent()).toBe('Rotator has a new secret.');
+      const rotated = await hashOf();
+      expect(rotated).not.toBe(before);
+
+      // A second rotation during the grace period: the API's 409, as it says it; nothing changed.
+      page.once('dialog', (dialog) => void dialog.accept());
+      await row.getByRole('button', { name: 'Rotate secret' }).click();
+      await expect.poll(() => page.locator('#admin-error').isVisible()).toBe(true);
+      const refusal = await page.evaluate(async (path) => {
+        const csrf = document.querySelector<HTMLFormElement>('form.rotate')!.dataset.csrf!;
+        const res = await fetch(path, { method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': csrf }, body: JSON.stringify({ graceSeconds: 60 }) });
+        return { status: res.status, ...((await res.json()) as { error_description: string }) };
+      }, `/admin/api/v1/apps/${app.clientId}/rotate-secret`);
+      expect(refusal.status).toBe(409);
+      expect(await page.locator('#admin-error').textContent()).toBe(refusal.error_description);
+      expect(await hashOf()).toBe(rotated);
+      expect(await row.getByRole('button', { name: 'Rotate secret' }).isEnabled()).toBe(true);
+      await context.close();
+    });
+
+    it('ends a user’s sessions only after a confirm', async () => {
+      const { acme, context, page } = await acmeAdminPage('yara');
+      await t.atrium.directory.users.create(acme.id, { username: 'zeke', password: 'zeke own passphrase' });
+      const zeke = await tryWorkbench('acme', 'zeke', 'zeke own passphrase');
+      await page.reload();
+      const row = page.locator('tr[data-username="zeke"]');
+      let asked = '';
+      page.once('dialog', (dialog) => {
+        asked = dialog.message();
+        void dialog.dismiss();
+      });
+      await row.getByRole('button', { name: 'End sessions' }).click();
+      expect(asked).toBe('End every session of zeke? They are signed out of Atrium and of the apps they signed into.');
+      expect(await stillSignedIn(zeke.page)).toBe(true);
+      page.once('dialog', (dialog) => void dialog.accept());
+      await submitAndReload(page, () => row.getByRole('button', { name: 'End sessions' }).click());
+      expect(await page.locator('#admin-notice').textContent()).toBe('zeke\'s sessions are ended.');
+      expect(await stillSignedIn(zeke.page)).toBe(false);
+      await zeke.context.close();
+      await context.close();
+    });
+
+    it('says what was done after creating a tenant, assigning an app, creating a user (with a mobile) and importing users', async () => {
+      const { context, page } = await platformPage();
+      await page.locator('#t-code').fill('wonka');
+      await page.locator('#t-name').fill('Wonka Industries');
+      await submitAndReload(page, () => page.getByRole('button', { name: 'Create tenant' }).click());
+      expect(await page.locator('#admin-notice').textContent()).toBe('Wonka Industries (wonka) is created.');
+      const wonka = (await t.atrium.directory.tenants.byCode('wonka'))!;
+
+      const { app } = await t.atrium.directory.apps.create({ name: 'Chocolate', redirectUris: ['https://chocolate.test/cb'] });
+      await page.goto(`${t.issuer}/admin/assignments?tenant=${wonka.id}`);
+      await page.getByLabel('App', { exact: true }).selectOption(app.clientId);
+      await submitAndReload(page, () => page.getByRole('button', { name: 'Assign' }).click());
+      expect(await page.locator('#admin-notice').textContent()).toBe('Chocolate is assigned.');
+
+      await page.goto(`${t.issuer}/admin/users?tenant=${wonka.id}`);
+      expect(await page.locator('#u-email').getAttribute('type')).toBe('text');
+      await page.locator('#u-username').fill('charlie');
+      await page.locator('#u-email').fill('charlie@wonka');
+      await page.getByLabel('Mobile (optional)').fill('+44 20 7946 0000');
+      await page.getByLabel('Initial password').fill('a golden ticket passphrase');
+      await page.getByRole('button', { name: 'Create user' }).click();
+      await expect.poll(() => page.locator('#admin-error').textContent()).toMatch(/^email: /);
+      expect(await t.atrium.directory.users.byUsername(wonka.id, 'charlie')).toBeUndefined();
+      await page.locator('#u-email').fill('charlie@wonka.test');
+      await submitAndReload(page, () => page.getByRole('button', { name: 'Create user' }).click());
+      expect(await page.locator('#admin-notice').textContent()).toBe('charlie is created.');
+      const charlie = (await t.atrium.directory.users.byUsername(wonka.id, 'charlie'))!;
+      expect({ email: charlie.email, mobile: charlie.mobile }).toEqual({ email: 'charlie@wonka.test', mobile: '+44 20 7946 0000' });
+      expect(await page.locator('tr[data-username="charlie"] td').nth(2).textContent()).toBe('charlie@wonka.test');
+
+      await page.locator('#u-file').setInputFiles({ name: 'users.csv', mimeType: 'text/csv', buffer: Buffer.from('username,password,name\ncharlie,a golden ticket passphrase,Charlie Bucket\naugustus,augustus own passphrase,Augustus\nveruca,veruca own passphrase,Veruca\n') });
+      await submitAndReload(page, () => page.getByRole('button', { name: 'Import' }).click());
+      expect(await page.locator('#admin-notice').textContent()).toBe('Imported 3 rows: 2 users created, 1 updated.');
+      await context.close();
+    });
+
+    it('wraps a very long redirect URI in the apps table, every row’s actions on screen', async () => {
+      const long = `https://long.test/cb?${'x'.repeat(2000)}`;
+      await t.atrium.directory.apps.create({ name: 'Long Callback', redirectUris: [long] });
+      const { context, page } = await platformPage();
+      await page.goto(`${t.issuer}/admin/apps`);
+      const width = page.viewportSize()!.width;
+      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(width);
+      expect(await page.locator('.admin-table').evaluate((table) => table.getBoundingClientRect().width)).toBeLessThan(width);
+      for (const edit of await page.locator('.admin-table').getByRole('link', { name: 'Edit' }).all()) {
+        const box = (await edit.boundingBox())!;
+        expect(box.x + box.width).toBeLessThanOrEqual(width);
+      }
+      await context.close();
+    });
+
+    it('fits the tenant picker on a phone, and shows a tenant admin their tenant’s name instead of a picker', async () => {
+      const { context, page } = await platformPage();
+      await page.setViewportSize({ width: 390, height: 800 });
+      await page.goto(`${t.issuer}/admin/users`);
+      const show = (await page.getByRole('button', { name: 'Show' }).boundingBox())!;
+      expect(show.x + show.width).toBeLessThanOrEqual(390);
+      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+      await context.close();
+
+      const tenantAdmin = await acmeAdminPage('abby');
+      expect(await tenantAdmin.page.locator('#tenant').count()).toBe(0);
+      expect(await tenantAdmin.page.locator('#tenant-name').textContent()).toBe('Tenant: Acme Corp (acme)');
+      await tenantAdmin.context.close();
+    });
+
+    it('lists sessions newest first, with their times in UTC and the apps they signed into by name', async () => {
+      const { acme, context, page } = await acmeAdminPage('bella');
+      await t.atrium.directory.users.create(acme.id, { username: 'cody', password: 'cody own passphrase' });
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      const cody = await tryWorkbench('acme', 'cody', 'cody own passphrase');
+      await page.goto(`${t.issuer}/admin/sessions`);
+      const rows = page.locator('.admin-table tbody tr');
+      const users = await rows.locator('td:first-child').allTextContents();
+      expect(users.indexOf('cody')).toBeLessThan(users.indexOf('bella'));
+      const codyRow = (await page.locator('tr[data-username="cody"] td').allTextContents()).map((text) => text.trim());
+      expect(codyRow[1]).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/);
+      expect(codyRow[2]).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/);
+      expect(codyRow[3]).toBe('Workbench');
+      await cody.context.close();
+      await context.close();
+    });
   });
 });
