@@ -8,7 +8,7 @@ import type { Store } from '../store/store.js';
 import { newId, newSecret, sha256Hex } from './ids.js';
 import type { Tenants } from './tenants.js';
 import { listNewId, now, readRecord, readRecords, removeRecord, rewriteRecord, writeRecord } from './records.js';
-import { displayName, parseInput, redirectUri } from './validation.js';
+import { displayName, parseInput, recordId, redirectUri } from './validation.js';
 
 export interface App {
   clientId: string;
@@ -59,7 +59,7 @@ const fields = {
   refreshTokenTtl: z.number().int().min(60).max(365 * 86_400).optional(),
   requirePkce: z.boolean().default(true),
   management: z
-    .discriminatedUnion('role', [z.object({ role: z.literal('platform') }), z.object({ role: z.literal('tenant'), tenantId: z.string().regex(/^[0-9a-f]{32}$/) })])
+    .discriminatedUnion('role', [z.object({ role: z.literal('platform') }), z.object({ role: z.literal('tenant'), tenantId: recordId })])
     .optional(),
 };
 const createSchema = z.object(fields);

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import type { Store } from '../store/store.js';
 import { conflict, invalidInput } from '../errors.js';
 import { createRecord, now, readRecord, readRecords, removeRecord, rewriteRecord } from './records.js';
-import { isoDate, parseInput } from './validation.js';
+import { isoDate, parseInput, recordId } from './validation.js';
 
 export interface Assignment {
   tenantId: string;
@@ -21,10 +21,10 @@ export interface Assignment {
 export type AccessDecision = 'granted' | 'unassigned' | 'expired' | 'not_listed';
 
 const assignSchema = z.object({
-  tenantId: z.string().regex(/^[0-9a-f]{32}$/),
-  clientId: z.string().regex(/^[0-9a-f]{32}$/),
+  tenantId: recordId,
+  clientId: recordId,
   expiresAt: isoDate.optional(),
-  userIds: z.array(z.string().regex(/^[0-9a-f]{32}$/)).optional(),
+  userIds: z.array(recordId).optional(),
 });
 
 const key = (tenantId: string, clientId: string): string => `assignment:${tenantId}:${clientId}`;

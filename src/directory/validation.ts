@@ -10,7 +10,6 @@ const FORMATS: Record<string, string> = {
   email: 'must be an e-mail address',
   url: 'must be a URL',
   datetime: 'must be a date and time with its time zone, as 2027-01-31T18:00:00Z',
-  regex: 'has characters that are not allowed here',
 };
 
 export function readableIssue(issue: z.core.$ZodRawIssue): string | undefined {
@@ -29,7 +28,7 @@ export function readableIssue(issue: z.core.$ZodRawIssue): string | undefined {
     case 'invalid_value':
       return `must be one of: ${issue.values.map(String).join(', ')}`;
     case 'invalid_format':
-      return FORMATS[issue.format] ?? `must be ${issue.format === 'starts_with' || issue.format === 'ends_with' ? 'in the expected form' : `a valid ${issue.format}`}`;
+      return FORMATS[issue.format] ?? 'is not in the expected form';
     case 'unrecognized_keys':
       return `unknown ${issue.keys.length === 1 ? 'field' : 'fields'}: ${issue.keys.join(', ')}`;
     case 'invalid_union': {
@@ -73,12 +72,15 @@ export const password = z
 
 export const displayName = z.string().trim().min(1).max(200);
 
+/** The id of a tenant, user or app. */
+export const recordId = z.string().regex(/^[0-9a-f]{32}$/, 'must be an id: 32 hexadecimal digits');
+
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 /**
  * A URI Atrium may redirect a browser to or call (RFC 9700 §2.1 and §4.1): absolute, https (http
- * only for loopback hosts), no fragment, no wildcard, no user info; at most 2048 characters, as
- * browsers and servers commonly accept.
+ * only for loopback hosts), no fragment, no wildcard, no user info; at most 2048 characters once
+ * encoded (as it goes in a Location header), as browsers and servers commonly accept.
  */
 export const redirectUri = z.string().max(2048).superRefine((value, ctx) => {
   let url: URL;
@@ -86,6 +88,10 @@ export const redirectUri = z.string().max(2048).superRefine((value, ctx) => {
     url = new URL(value);
   } catch {
     ctx.addIssue({ code: 'custom', message: 'must be an absolute URL' });
+    return;
+  }
+  if (url.href.length > 2048) {
+    ctx.addIssue({ code: 'custom', message: `must have at most 2048 characters once encoded (this one has ${url.href.length})` });
     return;
   }
   const problem =

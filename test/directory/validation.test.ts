@@ -1,7 +1,7 @@
 /** Invalid input is answered in words an admin understands, naming the field (parseInput). */
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { displayName, isoDate, parseInput, redirectUri, tenantCode } from '../../src/directory/validation.js';
+import { displayName, isoDate, parseInput, recordId, redirectUri, tenantCode } from '../../src/directory/validation.js';
 import { readUsersFile } from '../../src/directory/import.js';
 
 const messageOf = (schema: z.ZodType, input: unknown): string => {
@@ -27,6 +27,8 @@ describe('messages for invalid input', () => {
     ['a date', z.object({ at: isoDate }), { at: 'tomorrow' }, 'at: must be a date and time with its time zone, as 2027-01-31T18:00:00Z'],
     ['an empty list', z.object({ uris: z.array(redirectUri).min(1) }), { uris: [] }, 'uris: must not be empty'],
     ['unknown fields', z.object({ a: z.string() }).strict(), { a: 'x', b: 1, c: 2 }, 'input: unknown fields: b, c'],
+    ['an id', z.object({ userIds: z.array(recordId) }), { userIds: ['f'.repeat(31)] }, 'userIds.0: must be an id: 32 hexadecimal digits'],
+    ['text not in a required form', z.object({ tag: z.string().regex(/^[a-z]+$/) }), { tag: 'A1' }, 'tag: is not in the expected form'],
   ])('says what is wrong with %s', (_what, schema, input, message) => {
     expect(messageOf(schema, input)).toBe(message);
   });
@@ -35,6 +37,8 @@ describe('messages for invalid input', () => {
     expect(messageOf(z.object({ code: tenantCode }), { code: '!' })).toBe('code: must be 2-32 characters: letters, digits and "-", starting with a letter or digit');
     expect(messageOf(z.object({ uri: redirectUri }), { uri: 'http://evil.test/cb' })).toMatch(/^uri: must use https/);
     expect(messageOf(z.object({ uri: redirectUri }), { uri: `https://long.test/${'a'.repeat(2048)}` })).toBe('uri: must have at most 2048 characters');
+    // Counted as it is sent: 400 characters of Chinese are 3,600 once percent-encoded.
+    expect(messageOf(z.object({ uri: redirectUri }), { uri: `https://long.test/${'长'.repeat(400)}` })).toBe('uri: must have at most 2048 characters once encoded (this one has 3618)');
     expect(parseInput(z.object({ uri: redirectUri }), { uri: `https://long.test/${'a'.repeat(2000)}` }).uri).toHaveLength(2018);
   });
 
