@@ -122,7 +122,7 @@ export function createApps(store: Store, tenants: Pick<Tenants, 'byId'>) {
         createdAt: at,
         updatedAt: at,
       };
-      await listNewId(store, ALL, app.clientId, key(app.clientId), () => writeRecord(store, key(app.clientId), app).then(() => true));
+      await listNewId(store, ALL, app.clientId, async () => (await store.get(key(app.clientId))) !== undefined, () => writeRecord(store, key(app.clientId), app).then(() => true));
       return clientSecret ? { app, clientSecret } : { app };
     },
 

@@ -231,10 +231,11 @@ async function claimName(store: Store, name: UniqueName, id: string): Promise<bo
  * Adds a new record's id to a list (a set) before `create` writes the record: a listed id whose
  * record does not exist is skipped by every reader, while a record written but never listed would be
  * out of every listing for good (and its unique name taken: a retry is refused). The id is taken out
- * again when `create` wrote nothing (false), or failed before the record (`recordKey`, of the new id:
- * nothing else writes it) landed.
+ * again when `create` wrote nothing (false), or failed without making the record (`made`: for a
+ * record with a unique name, whether its name points at it). When even that cannot be read, the id
+ * stays listed (see dropUnnamed).
  */
-export async function listNewId(store: Store, listKey: string, id: string, recordKey: string, create: () => Promise<boolean>): Promise<boolean> {
+export async function listNewId(store: Store, listKey: string, id: string, made: () => Promise<boolean>, create: () => Promise<boolean>): Promise<boolean> {
   await store.sadd(listKey, [id]);
   // Best effort, as an id left listed without its record is harmless.
   const unlist = (): Promise<unknown> => store.srem(listKey, id).catch(() => undefined);
@@ -242,11 +243,34 @@ export async function listNewId(store: Store, listKey: string, id: string, recor
   try {
     created = await create();
   } catch (err) {
-    if ((await store.get(recordKey).catch(() => '')) === undefined) await unlist();
+    if (!(await made().catch(() => true))) await unlist();
     throw err;
   }
   if (!created) await unlist();
   return created;
+}
+
+/** Whether the unique name `indexKey` points at `id` (read from the store, not a request's cache). */
+export const namePointsAt = async (store: Store, indexKey: string, id: string): Promise<boolean> => (await store.get(indexKey)) === id;
+
+/**
+ * A list's records without those left behind by a creation that failed while the store was gone
+ * (written and listed, its name never claimed, and its clean-up failed too): where two records
+ * share a name, only the one the name points at. Costs a read only for such names.
+ */
+export async function dropUnnamed<T extends { id: string }>(store: Store, records: T[], indexKeyOf: (record: T) => string): Promise<T[]> {
+  const byName = new Map<string, T[]>();
+  for (const record of records) {
+    const indexKey = indexKeyOf(record);
+    const same = byName.get(indexKey);
+    if (same) same.push(record);
+    else byName.set(indexKey, [record]);
+  }
+  const shared = [...byName].filter(([, same]) => same.length > 1);
+  if (shared.length === 0) return records;
+  const holders = await store.getMany(shared.map(([indexKey]) => indexKey));
+  const dropped = new Set(shared.flatMap(([, same], i) => same.filter((record) => record.id !== holders[i])));
+  return records.filter((record) => !dropped.has(record));
 }
 
 /** Writes a new record; false (and nothing written) when there is one already. */

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { conflict, invalidInput, notFound } from '../errors.js';
 import type { Store } from '../store/store.js';
 import { newId } from './ids.js';
-import { createNamedRecord, listNewId, now, readIndexEntry, readRecord, readRecords, updateStatusRecord } from './records.js';
+import { createNamedRecord, dropUnnamed, listNewId, namePointsAt, now, readIndexEntry, readRecord, readRecords, updateStatusRecord } from './records.js';
 import { displayName, parseInput, tenantCode } from './validation.js';
 
 export interface Tenant {
@@ -57,7 +57,7 @@ export function createTenants(store: Store) {
       if (options.platform) tenant.platform = true;
       // The code is claimed atomically: two creations of one code cannot both win.
       // (Listed first, as a user: see listNewId.)
-      if (!(await listNewId(store, ALL, tenant.id, key(tenant.id), () => createNamedRecord(store, { indexKey: codeKey(code), recordKey: key }, tenant.id, tenant)))) {
+      if (!(await listNewId(store, ALL, tenant.id, () => namePointsAt(store, codeKey(code), tenant.id), () => createNamedRecord(store, { indexKey: codeKey(code), recordKey: key }, tenant.id, tenant)))) {
         throw conflict(`tenant code ${code} is taken`);
       }
       return tenant;
@@ -83,7 +83,7 @@ export function createTenants(store: Store) {
     async list(): Promise<Tenant[]> {
       const ids = await store.smembers(ALL);
       const tenants = await readRecords<Tenant>(store, ids.map(key));
-      return tenants.sort((a, b) => a.code.localeCompare(b.code));
+      return (await dropUnnamed(store, tenants, (t) => codeKey(t.code))).sort((a, b) => a.code.localeCompare(b.code));
     },
   };
 }

@@ -4,7 +4,7 @@ import { conflict, notFound } from '../errors.js';
 import type { Store } from '../store/store.js';
 import { newId } from './ids.js';
 import type { PasswordHasher } from './passwords.js';
-import { createNamedRecord, listNewId, now, readIndexEntry, readRecord, readRecords, removeRecord, updateStatusRecord } from './records.js';
+import { createNamedRecord, dropUnnamed, listNewId, namePointsAt, now, readIndexEntry, readRecord, readRecords, removeRecord, updateStatusRecord } from './records.js';
 import { displayName, parseInput, password, username } from './validation.js';
 
 export interface User {
@@ -85,7 +85,7 @@ export function createUsers(store: Store, hasher: PasswordHasher) {
       };
       // Listed first (see listNewId): a creation that fails after its record and name were written
       // still leaves the user in the tenant's list.
-      if (!(await listNewId(store, tenantKey(tenantId), user.id, key(user.id), () => createNamedRecord(store, { indexKey: nameKey(tenantId, user.username), recordKey: key }, user.id, user)))) {
+      if (!(await listNewId(store, tenantKey(tenantId), user.id, () => namePointsAt(store, nameKey(tenantId, user.username), user.id), () => createNamedRecord(store, { indexKey: nameKey(tenantId, user.username), recordKey: key }, user.id, user)))) {
         throw conflict(`username ${user.username} is taken in this tenant`);
       }
       return user;
@@ -124,7 +124,7 @@ export function createUsers(store: Store, hasher: PasswordHasher) {
 
     async list(tenantId: string): Promise<User[]> {
       const users = await readRecords<User>(store, (await store.smembers(tenantKey(tenantId))).map(key));
-      return users.sort((a, b) => a.username.localeCompare(b.username));
+      return (await dropUnnamed(store, users, (u) => nameKey(tenantId, u.username))).sort((a, b) => a.username.localeCompare(b.username));
     },
   };
 }

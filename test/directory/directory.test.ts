@@ -199,6 +199,33 @@ describe.each(DRIVERS)('directory on the %s store', (driver) => {
       expect(await directory.users.ids(tenant.id)).toEqual([nina.id]);
     });
 
+    it('lists no user or tenant left behind by a creation that failed with the store gone from its name claim on', async () => {
+      // Every store call fails from the name's claim on (the claim, the clean-up, the check of what
+      // was made) until the store is back: the record stays, listed, without its name.
+      let down = false;
+      const outage = new Proxy(t.store, {
+        get(target, property, receiver) {
+          const value = Reflect.get(target, property, receiver) as unknown;
+          if (typeof value !== 'function') return value;
+          return (...args: unknown[]) => {
+            if (property === 'set' && String(args[0]).match(/^(username|tenant-code):/)) down = true;
+            if (down) return Promise.reject(storeUnavailable(new Error('connection lost')));
+            return (value as (...a: unknown[]) => unknown).apply(target, args);
+          };
+        },
+      });
+      await expect(createTenants(outage).create({ code: 'outage', name: 'Outage' })).rejects.toMatchObject({ status: 503 });
+      down = false;
+      const tenant = await directory.tenants.create({ code: 'outage', name: 'Outage' });
+      expect((await directory.tenants.list()).filter((listed) => listed.code === 'outage').map((listed) => listed.id)).toEqual([tenant.id]);
+
+      await expect(createUsers(outage, hasher).create(tenant.id, { username: 'olaf', password: PASSWORD })).rejects.toMatchObject({ status: 503 });
+      down = false;
+      const olaf = await directory.users.create(tenant.id, { username: 'Olaf', password: PASSWORD });
+      expect(await directory.users.ids(tenant.id)).toHaveLength(2); // the one left behind is still listed…
+      expect((await directory.users.list(tenant.id)).map((listed) => listed.id)).toEqual([olaf.id]); // …but not shown
+    });
+
     it('takes over a name whose index points at a record that does not exist, and no other', async () => {
       const tenant = await directory.tenants.create({ code: 'dangling', name: 'Dangling' });
       await t.store.set(`username:${tenant.id}:olga`, 'f'.repeat(32));
