@@ -12,7 +12,8 @@ import type { AdminDeps } from './routes.js';
 import { callAdminRoute } from './routes.js';
 import type { Principal } from './auth.js';
 import { auditRows, namedUserIds, utcTime, type Names } from './audit-rows.js';
-import { SCRIPT_MESSAGES } from './messages.js';
+import { localeOf } from '../http/i18n.js';
+import { adminTranslator, scriptMessages, type AdminTranslate } from './messages/index.js';
 import type { Page } from './pagination.js';
 import type { Assignment } from '../directory/assignments.js';
 import type { AuditEvent } from '../directory/audit.js';
@@ -84,7 +85,7 @@ export function createAdminPages(deps: AdminDeps & { directory: Directory }, ren
    * The names an audit page shows: the usernames of the users its events name (an admin of another
    * tenant, the platform's, with that tenant's code) and the names of the apps.
    */
-  const auditNames = async (tenantId: string, events: AuditEvent[]): Promise<Names> => {
+  const auditNames = async (tenantId: string, events: AuditEvent[], t: AdminTranslate): Promise<Names> => {
     const users = new Map<string, string>();
     const tenantCodes = new Map<string, string>();
     for (const id of namedUserIds(events)) {
@@ -93,16 +94,16 @@ export function createAdminPages(deps: AdminDeps & { directory: Directory }, ren
       if (user.tenantId !== tenantId && !tenantCodes.has(user.tenantId)) tenantCodes.set(user.tenantId, (await deps.directory.tenants.byId(user.tenantId))?.code ?? '?');
       users.set(id, user.tenantId === tenantId ? user.username : `${user.username} (${tenantCodes.get(user.tenantId)})`);
     }
-    return { users, apps: await appNames() };
+    return { users, apps: await appNames(t) };
   };
 
   /** The names of the apps (the workbench's own client by its name), by client id. */
-  const appNames = async (): Promise<Map<string, string>> =>
-    new Map([[WORKBENCH_CLIENT_ID, 'Workbench'], ...(await deps.directory.apps.list()).map((a) => [a.clientId, a.name] as const)]);
+  const appNames = async (t: AdminTranslate): Promise<Map<string, string>> =>
+    new Map([[WORKBENCH_CLIENT_ID, t('admin.workbench')], ...(await deps.directory.apps.list()).map((a) => [a.clientId, a.name] as const)]);
 
   /** A page of sessions, newest sign-in first, with the apps each signed into by name. */
-  const sessionRows = async (sessions: SessionRow[]) => {
-    const names = await appNames();
+  const sessionRows = async (sessions: SessionRow[], t: AdminTranslate) => {
+    const names = await appNames(t);
     return sessions
       .map((s) => ({ ...s, apps: s.apps.map((id) => names.get(id) ?? id).sort((a, b) => a.localeCompare(b)) }))
       .sort((a, b) => (b.signedInAt ?? '').localeCompare(a.signedInAt ?? ''));
@@ -111,6 +112,8 @@ export function createAdminPages(deps: AdminDeps & { directory: Directory }, ren
   const page = async (ctx: Context, section: Section) => {
     const principal = await principalOrSignIn(ctx);
     if (!principal) return;
+    const lang = localeOf(ctx);
+    const t = adminTranslator(lang);
     if ((section === 'tenants' || section === 'apps') && !principal.platform) deps.auth.requirePlatform(principal);
     // The tenant picker: every tenant for a platform admin (not a page of them, and whatever the
     // page's own list parameters q, cursor and limit are), a tenant admin's own otherwise.
@@ -144,15 +147,16 @@ export function createAdminPages(deps: AdminDeps & { directory: Directory }, ren
     if (section === 'sessions') {
       const list = (await callAdminRoute(deps, ctx, principal, 'get', '/tenants/{tenantId}/sessions', scoped)) as Page<SessionRow>;
       data.list = list;
-      data.sessions = await sessionRows(list.items);
+      data.sessions = await sessionRows(list.items, t);
     }
     if (section === 'audit') {
       const list = (await callAdminRoute(deps, ctx, principal, 'get', '/tenants/{tenantId}/audit', scoped)) as Page<AuditEvent>;
       data.list = list;
-      data.rows = auditRows(list.items.slice().reverse(), await auditNames(tenantId, list.items));
+      data.rows = auditRows(list.items.slice().reverse(), await auditNames(tenantId, list.items, t));
     }
     render(ctx, `admin/${section}`, {
-      title: `Admin · ${section}`,
+      title: t('admin.title', { section: t(`admin.section.${section}`) }),
+      t,
       section,
       sections: SECTIONS.filter((s) => principal.platform || (s !== 'tenants' && s !== 'apps')),
       principal,
@@ -163,7 +167,7 @@ export function createAdminPages(deps: AdminDeps & { directory: Directory }, ren
       csrfField: CSRF_FIELD,
       q: typeof ctx.query.q === 'string' ? ctx.query.q : '',
       utcTime,
-      scriptMessages: SCRIPT_MESSAGES,
+      scriptMessages: scriptMessages(lang),
       ...data,
     });
   };

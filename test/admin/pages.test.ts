@@ -227,4 +227,29 @@ describe.each(DRIVERS)('admin pages on the %s store', (driver) => {
     expect(html).toContain('Tenant: <strong>Acme Corp (acme)</strong>');
     expect((await page(platform, `/admin/users?tenant=${seed.acme.id}`)).html).toContain('<select id="tenant"');
   });
+
+  it('shows the admin pages in Simplified Chinese to a browser that asks for it (Accept-Language zh-CN), the script’s words too', async () => {
+    const zh = async (browser: Browser, path: string) => (await browser.request(`${t.issuer}${path}`, { headers: { 'accept-language': 'zh-CN,zh;q=0.9' } })).body;
+    const users = await zh(boss, '/admin/users');
+    expect(users).toContain('<html lang="zh-CN">');
+    expect(users).toContain('<h1>用户</h1>');
+    expect(users).toContain('<h2>新建用户</h2>');
+    expect(buttons(row(users, 'data-username="alice"'))).toEqual(['停用', '解锁', '结束会话', '删除', '设置密码']);
+    expect(buttons(users)).toContain('创建用户');
+    expect(users).toMatch(/<th>用户名<\/th><th>名称<\/th><th>电子邮箱<\/th><th>角色<\/th><th>状态<\/th><th>操作<\/th>/);
+    expect(users).toContain('data-confirm="删除 alice？此操作无法撤销。"');
+    expect(users).toContain('data-done="已导入 {rows} 行：新建 {created} 个用户，更新 {updated} 个。"');
+    expect(users).toContain('无法连接服务器，未做任何更改，请重试。');
+    expect(users).not.toMatch(/>(New user|Create user|Username|Actions|Delete)</);
+
+    const headings: Record<string, string> = { tenants: '租户', apps: '应用', assignments: '应用分配', users: '用户', sessions: '会话', audit: '审计日志（最近 24 小时）' };
+    for (const [section, heading] of Object.entries(headings)) {
+      const html = await zh(platform, `/admin/${section}?tenant=${seed.acme.id}`);
+      expect(html).toContain(`<h1>${heading}</h1>`);
+      expect(html).toContain('<title>管理 · ');
+    }
+    expect(await zh(platform, '/admin/apps')).toContain('>注册应用</button>');
+    // English stays the default.
+    expect((await page(boss, '/admin/users')).html).toContain('<h2>New user</h2>');
+  });
 });

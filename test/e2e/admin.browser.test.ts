@@ -751,4 +751,29 @@ describe('the admin pages in Chromium', () => {
       await context.close();
     });
   });
+
+  it('speaks Simplified Chinese to a browser that asks for it: the page, its confirms and what admin.js says', async () => {
+    const acme = (await t.atrium.directory.tenants.byCode('acme'))!;
+    await t.atrium.directory.users.create(acme.id, { username: 'lihua', password: 'tenant admin passphrase', role: 'admin' });
+    await t.atrium.directory.users.create(acme.id, { username: 'wangwei', password: 'wangwei own passphrase' });
+    const context = await browser.newContext({ locale: 'zh-CN', extraHTTPHeaders: { 'accept-language': 'zh-CN' } });
+    const page = await context.newPage();
+    await page.goto(`${t.issuer}/admin`);
+    await page.locator('input[name=tenant]').fill('acme');
+    await page.locator('input[name=username]').fill('lihua');
+    await page.locator('input[name=password]').fill('tenant admin passphrase');
+    await Promise.all([page.waitForURL(/\/admin\/users/), page.locator('button[type=submit]').first().click()]);
+    expect(await page.locator('h1').textContent()).toBe('用户');
+    let asked = '';
+    page.once('dialog', (dialog) => {
+      asked = dialog.message();
+      void dialog.dismiss();
+    });
+    await page.locator('tr[data-username="wangwei"]').getByRole('button', { name: '删除' }).click();
+    expect(asked).toBe('删除 wangwei？此操作无法撤销。');
+    await page.locator('#u-file').setInputFiles({ name: 'users.csv', mimeType: 'text/csv', buffer: Buffer.from('username,password\nzhangsan,zhangsan own passphrase\n') });
+    await submitAndReload(page, () => page.getByRole('button', { name: '导入' }).click());
+    expect(await page.locator('#admin-notice').textContent()).toBe('已导入 1 行：新建 1 个用户，更新 0 个。');
+    await context.close();
+  });
 });
