@@ -233,6 +233,18 @@ export const ADMIN_ROUTES: AdminRoute[] = [
       return { client_id: app.clientId, client_secret: clientSecret, previous_secret_expires_at: app.previousSecretExpiresAt };
     },
   },
+  {
+    method: 'post',
+    path: '/apps/{clientId}/end-previous-secret',
+    summary: 'End the grace period of the secret the last rotation replaced: it is refused from now on; the current secret stays',
+    platformOnly: true,
+    async handle({ ctx, principal, params, deps }) {
+      const { before } = await deps.directory.apps.endPreviousSecret(params.clientId!);
+      const ended = before.previousSecretExpiresAt !== undefined && Date.parse(before.previousSecretExpiresAt) > Date.now();
+      await record(deps, ctx, principal, { type: 'admin.app.end_previous_secret', tenantId: principal.tenantId, clientId: params.clientId!, before: { previousSecretExpiresAt: before.previousSecretExpiresAt ?? null } });
+      return { client_id: params.clientId!, previous_secret_ended: ended };
+    },
+  },
   // Assignments
   {
     method: 'get',

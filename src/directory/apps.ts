@@ -165,7 +165,7 @@ export function createApps(store: Store, tenants: Pick<Tenants, 'byId'>) {
         const graceUntil = app.previousSecretHash && app.previousSecretExpiresAt ? Date.parse(app.previousSecretExpiresAt) : NaN;
         if (graceSeconds > 0 && graceUntil > Date.now()) {
           throw conflict(
-            `The secret replaced by the last rotation stays valid until ${app.previousSecretExpiresAt}: rotating again now would cut off whatever still uses it. Rotate after that time, or with a grace period of 0 seconds to end every old secret at once.`,
+            `The secret replaced by the last rotation stays valid until ${app.previousSecretExpiresAt}: rotating again now would cut off whatever still uses it. Rotate after that time, end that secret's grace period first, or rotate with a grace period of 0 seconds to end every old secret at once.`,
           );
         }
         return {
@@ -177,6 +177,19 @@ export function createApps(store: Store, tenants: Pick<Tenants, 'byId'>) {
         };
       });
       return { app: after, clientSecret };
+    },
+
+    /**
+     * Ends the grace period of the secret the last rotation replaced (leaked, or no longer used): it
+     * is refused from now on, and the current secret stays. The version replaced and the new one.
+     */
+    async endPreviousSecret(clientId: string): Promise<{ before: App; after: App }> {
+      return this.rewrite(clientId, (app) => {
+        const next: App = { ...app, updatedAt: now() };
+        delete next.previousSecretHash;
+        delete next.previousSecretExpiresAt;
+        return next;
+      });
     },
 
     async remove(clientId: string): Promise<App> {

@@ -118,7 +118,22 @@ describe.each(DRIVERS)('app and user lifecycle on the %s store', (driver) => {
     expect((await introspect(clientId, first.body.client_secret as string, tokens.access_token)).status).toBe(401);
     expect((await introspect(clientId, emergency.body.client_secret as string, tokens.access_token)).body.active).toBe(true);
     // With no grace period running, a rotation is accepted again.
+    const later = await call('POST', `/apps/${clientId}/rotate-secret`, {});
+    expect(later.status).toBe(200);
+
+    // The replaced secret leaked: its grace period is ended, and the current one stays.
+    const leaked = emergency.body.client_secret as string;
+    const current = later.body.client_secret as string;
+    expect((await introspect(clientId, leaked, tokens.access_token)).body.active).toBe(true);
+    expect((await call('POST', `/apps/${clientId}/end-previous-secret`)).body).toEqual({ client_id: clientId, previous_secret_ended: true });
+    expect((await introspect(clientId, leaked, tokens.access_token)).status).toBe(401);
+    expect((await introspect(clientId, current, tokens.access_token)).body.active).toBe(true);
+    expect((await call('POST', `/apps/${clientId}/end-previous-secret`)).body).toEqual({ client_id: clientId, previous_secret_ended: false });
+    // …and a rotation with a grace period is accepted again at once.
     expect((await call('POST', `/apps/${clientId}/rotate-secret`, {})).status).toBe(200);
+    const ended = (await platformEvents('admin.app.end_previous_secret')).filter((e) => e.clientId === clientId);
+    expect(ended).toHaveLength(2);
+    expect(JSON.stringify(ended)).not.toContain(leaked);
   });
 
   it('updates an app, validating its redirect URIs', async () => {
