@@ -643,6 +643,20 @@ describe('the admin pages in Chromium', () => {
       expect(await page.locator('#admin-error').textContent()).toBe(refusal.error_description);
       expect(await hashOf()).toBe(rotated);
       expect(await row.getByRole('button', { name: 'Rotate secret' }).isEnabled()).toBe(true);
+
+      // The old secret's grace period ended early (it leaked): after a confirm, the current one stays.
+      const until = (await t.atrium.directory.apps.byId(app.clientId))!.previousSecretExpiresAt!;
+      expect(await row.textContent()).toContain(`The old secret works until ${until.slice(0, 16).replace('T', ' ')}`);
+      page.once('dialog', (dialog) => {
+        asked = dialog.message();
+        void dialog.accept();
+      });
+      await submitAndReload(page, () => row.getByRole('button', { name: 'End old secret' }).click());
+      expect(asked).toBe('End the old secret of Rotator now? Whatever still uses it is refused from now on; the current secret stays.');
+      expect(await page.locator('#admin-notice').textContent()).toBe('The old secret of Rotator no longer works.');
+      const ended = (await t.atrium.directory.apps.byId(app.clientId))!;
+      expect([ended.previousSecretHash, ended.secretHash]).toEqual([undefined, JSON.parse(rotated).secretHash]);
+      expect(await row.getByRole('button', { name: 'End old secret' }).count()).toBe(0);
       await context.close();
     });
 

@@ -78,6 +78,7 @@ describe('Redis faults', () => {
     expect((await fetch(`${issuer}/.well-known/openid-configuration`)).status).toBe(200);
     expect((await fetch(`${issuer}/jwks`)).status).toBe(200);
     expect((await fetch(`${issuer}/static/atrium.css`)).status).toBe(200);
+    expect(await (await fetch(`${issuer}/t/acme`)).text()).toContain('<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">');
     const icon = await fetch(`${issuer}/favicon.ico`);
     expect([icon.status, icon.headers.get('content-type')]).toEqual([200, 'image/svg+xml']);
 
