@@ -307,7 +307,7 @@ export const ADMIN_ROUTES: AdminRoute[] = [
   {
     method: 'get',
     path: '/tenants/{tenantId}/sessions',
-    summary: 'The live sessions of a tenant’s users',
+    summary: 'The live sessions of a tenant’s users, newest sign-in first',
     query: LIST_QUERY,
     async handle({ ctx, principal, params, deps }) {
       const tenant = await deps.auth.tenant(principal, params.tenantId!);
@@ -315,7 +315,10 @@ export const ADMIN_ROUTES: AdminRoute[] = [
       const sessions = (
         await Promise.all(users.map(async (u) => (await listAccountSessions(deps.provider, deps.store, u.id)).map((s) => ({ ...s, user_id: u.id, username: u.username }))))
       ).flat();
-      return paginate(sessions, ctx.query, (s) => s.uid, (s) => [s.username]);
+      // Newest sign-in first: ordered by the time left until 2286 (ten digits of seconds), then uid.
+      const newestFirst = (s: { uid: string; signedInAt?: string }): string =>
+        `${s.signedInAt ? String(1e10 - Math.floor(Date.parse(s.signedInAt) / 1000)).padStart(10, '0') : '9999999999'}:${s.uid}`;
+      return paginate(sessions, ctx.query, newestFirst, (s) => [s.username]);
     },
   },
   // Users

@@ -292,6 +292,16 @@ describe.each(DRIVERS)('app and user lifecycle on the %s store', (driver) => {
     const sessions = await tenantCall('GET', `/tenants/${seed.acme.id}/sessions?q=henry`);
     expect(sessions.body.items).toHaveLength(1);
     expect(sessions.body.items![0]).toMatchObject({ user_id: user.id, username: 'henry' });
+    // Newest sign-in first, page after page: henry signs in again a second later, elsewhere.
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const elsewhere = new Browser(t.issuer);
+    const again = await elsewhere.follow(`${t.issuer}/`);
+    await elsewhere.follow((await elsewhere.post(`${t.issuer}${new URL(again.url).pathname}/login`, { ...hiddenFields(again.body), tenant: 'acme', username: 'henry', password: PASSWORD })).location!);
+    const first = await tenantCall('GET', `/tenants/${seed.acme.id}/sessions?q=henry&limit=1`);
+    const second = await tenantCall('GET', `/tenants/${seed.acme.id}/sessions?q=henry&limit=1&cursor=${first.body.next_cursor as string}`);
+    const times = [first, second].map((page) => (page.body.items![0] as { signedInAt: string }).signedInAt);
+    expect(Date.parse(times[0]!)).toBeGreaterThan(Date.parse(times[1]!));
+    expect(second.body.next_cursor).toBeNull();
 
     expect((await tenantCall('DELETE', `/tenants/${seed.acme.id}/users/${user.id}`)).status).toBe(204);
     expect((await browser.get(`${t.issuer}/`)).status).toBe(303);
