@@ -31,6 +31,14 @@ const extendTtl = (ttl: string): string => `
       if current >= 0 and current < tonumber(${ttl}) then redis.call('pexpire', KEYS[1], ${ttl}) end
     end`;
 
+/**
+ * `redis.call(command, KEYS[1], ARGV[from..to])` in slices: Lua's unpack of more than about 8,000
+ * values fails ("too many results to unpack"). The slices are of an even length, so that hash
+ * fields stay with their values.
+ */
+const inSlices = (command: string, from: string, to: string): string => `
+    for i = ${from}, ${to}, 4000 do redis.call('${command}', KEYS[1], unpack(ARGV, i, math.min(i + 3999, ${to}))) end`;
+
 const SCRIPTS = {
   consume: `
     if redis.call('getrange', KEYS[1], 0, #ARGV[1] - 1) ~= string.rep('0', #ARGV[1]) then return 0 end
@@ -62,7 +70,7 @@ const SCRIPTS = {
       redis.call('del', KEYS[1])
       existed = false
     end
-    if #ARGV > 2 then redis.call('hset', KEYS[1], unpack(ARGV, 3)) end
+    ${inSlices('hset', '3', '#ARGV')}
     if not existed then
       if ARGV[2] ~= '' then redis.call('pexpire', KEYS[1], ARGV[2]) end
     elseif ARGV[1] == 'extend' then
@@ -130,9 +138,9 @@ const SCRIPTS = {
     if claimed then
       redis.call('hset', KEYS[1], ARGV[5], ARGV[6] .. string.sub(claimed, #ARGV[6] + 1, #ARGV[6] + tonumber(ARGV[7])) .. ARGV[8])
     end
-    if drops > 0 then redis.call('hdel', KEYS[1], unpack(ARGV, dropAt + 1, dropAt + drops)) end
+    ${inSlices('hdel', 'dropAt + 1', 'dropAt + drops')}
     local existed = redis.call('exists', KEYS[1]) == 1
-    redis.call('hset', KEYS[1], unpack(ARGV, pairsAt))
+    ${inSlices('hset', 'pairsAt', '#ARGV')}
     -- The caps, of those whose prefix this write adds to (only they can have grown), and only in a
     -- hash longer than the smallest of them (then the hash is read whole, to count). A cap that is
     -- exceeded trims its members to the size it gives, a little below its maximum, so that a loop
@@ -206,7 +214,7 @@ const SCRIPTS = {
     return 1`,
   saddExtend: `
     local existed = redis.call('exists', KEYS[1]) == 1
-    redis.call('sadd', KEYS[1], unpack(ARGV, 2))
+    ${inSlices('sadd', '2', '#ARGV')}
     ${extendTtl('ARGV[1]')}
     return 1`,
 } as const;

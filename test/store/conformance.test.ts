@@ -449,6 +449,21 @@ describe.each(ALL_TOPOLOGIES)('store conformance: %s driver', (driver) => {
   });
 
   describe('sets', () => {
+    it('adds and writes many members and fields in one call (more than Lua unpacks at once)', async () => {
+      const many = Array.from({ length: 10_001 }, (_, i) => `m${i}`);
+      await store.sadd('set:many', many, { ttl: 100 });
+      expect((await store.smembers('set:many')).length).toBe(10_001);
+      expect(await store.sismember('set:many', 'm10000')).toBe(true);
+      const fields = Object.fromEntries(many.map((m) => [m, 'v']));
+      await store.hset('h:many', fields, { ttl: 100 });
+      expect(Object.keys((await store.hgetall('h:many'))!).length).toBe(10_001);
+      expect(await store.hget('h:many', 'm10000')).toBe('v');
+      const records = Object.fromEntries(many.map((m) => [m, `${'0'.repeat(20)}{}`])); // never expiring
+      expect(await store.hsetRecords('h:records', records, { ttl: 100, now: Math.floor(Date.now() / 1000) })).toBe(true);
+      expect(await store.hget('h:records', 'm10000')).toBe(`${'0'.repeat(20)}{}`);
+      expect(await store.ttl('h:records')).toBeGreaterThan(90);
+    });
+
     it('adds, lists, tests and removes members without duplicates', async () => {
       await store.sadd('set:a', ['x', 'y']);
       await store.sadd('set:a', ['y', 'z']);
