@@ -92,7 +92,7 @@ describe.each(DRIVERS)('admin pages on the %s store', (driver) => {
   it('offers no role on the signed-in admin’s own edit form (the API refuses a demotion of oneself)', async () => {
     const { html } = await page(boss, `/admin/users?tenant=${seed.acme.id}&edit=${bossId}`);
     expect(html).toContain(`data-api="PATCH /tenants/${seed.acme.id}/users/${bossId}"`);
-    const form = /<form class="admin-form" data-api="PATCH [\s\S]*?<\/form>/.exec(html)![0];
+    const form = /<form class="admin-form" method="post" data-api="PATCH [\s\S]*?<\/form>/.exec(html)![0];
     expect([...form.matchAll(/<(?:input|select|textarea)[^>]*name="([^"]+)"/g)].map((m) => m[1])).toEqual(['name', 'email', 'mobile']);
     expect(form).toContain('Role: admin');
   });
@@ -102,7 +102,7 @@ describe.each(DRIVERS)('admin pages on the %s store', (driver) => {
     expect(row(list, 'data-code="globex"')).toContain(`href="/admin/tenants?edit=${seed.globex.id}#edit"`);
     const { status, html } = await page(platform, `/admin/tenants?edit=${seed.globex.id}`);
     expect(status).toBe(200);
-    const form = /<form class="admin-form" data-api="PATCH \/tenants\/([0-9a-f]{32})"[\s\S]*?<\/form>/.exec(html);
+    const form = /<form class="admin-form" method="post" data-api="PATCH \/tenants\/([0-9a-f]{32})"[\s\S]*?<\/form>/.exec(html);
     expect(form?.[1]).toBe(seed.globex.id);
     expect([...form![0].matchAll(/<(?:input|select|textarea)[^>]*name="([^"]+)"/g)].map((m) => m[1])).toEqual(['name']);
     expect(form![0]).toMatch(/<input id="e-name" name="name" value="Globex"/);
@@ -111,7 +111,7 @@ describe.each(DRIVERS)('admin pages on the %s store', (driver) => {
 
   it('offers every setting of the edit form when registering an app (logo, refresh, PKCE, token lifetimes), with the defaults of the API', async () => {
     const { html } = await page(platform, '/admin/apps');
-    const form = /<form class="admin-form" data-api="POST \/apps"[\s\S]*?<\/form>/.exec(html)![0];
+    const form = /<form class="admin-form" method="post" data-api="POST \/apps"[\s\S]*?<\/form>/.exec(html)![0];
     expect([...form.matchAll(/<(?:input|select|textarea)[^>]*name="([^"]+)"/g)].map((m) => m[1])).toEqual([
       'name',
       'description',
@@ -172,13 +172,16 @@ describe.each(DRIVERS)('admin pages on the %s store', (driver) => {
     expect(await api(platform, 'PATCH', `/tenants/${seed.globex.id}`, { status: 'active' })).toBe(200);
   });
 
-  it('shows the audit trail by name: who (an admin of the platform with its code), on whom or which app, and what changed field by field', async () => {
+  it('shows the audit trail by name: who (to the platform admin, an admin of the platform with its code; to a tenant’s admin, as a role without address), on whom or which app, and what changed field by field', async () => {
     expect(await api(boss, 'PATCH', `/tenants/${seed.acme.id}/users/${seed.alice.id}`, { name: 'Alice L.' })).toBe(200);
     expect(await api(platform, 'PUT', `/tenants/${seed.acme.id}/assignments/${seed.crm.app.clientId}/users`, { userIds: [seed.alice.id] })).toBe(200);
     const { html } = await page(boss, `/admin/audit?tenant=${seed.acme.id}`);
     const text = html.replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ');
     expect(text).toContain('admin.user.update boss alice 127.0.0.1 name : Alice Liddell → Alice L.');
-    expect(text).toContain('admin.assignment.users admin (platform) CRM 127.0.0.1 userIds : every user → alice');
+    expect(text).toContain('admin.assignment.users a platform administrator CRM userIds : every user → alice');
+    expect(text).not.toContain('admin (platform)');
+    const platformView = (await page(platform, `/admin/audit?tenant=${seed.acme.id}`)).html.replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ');
+    expect(platformView).toContain('admin.assignment.users admin (platform) CRM 127.0.0.1 userIds : every user → alice');
     expect(text).toMatch(/\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC admin\.user\.update/);
     // Neither ids where a name is known, nor JSON.
     expect(text).not.toContain(seed.alice.id);
@@ -203,20 +206,27 @@ describe.each(DRIVERS)('admin pages on the %s store', (driver) => {
     expect(created).toContain('admin.tenant.create admin (platform) Soylent Corp (soylent)');
   });
 
-  it('renders every admin page as HTML, not XHTML (no checked="checked" />)', async () => {
-    for (const path of ['/admin/tenants', '/admin/apps', `/admin/apps?edit=${seed.crm.app.clientId}`, `/admin/assignments?tenant=${seed.acme.id}&app=${seed.carolOnly.app.clientId}`, `/admin/users?tenant=${seed.acme.id}`, `/admin/sessions?tenant=${seed.acme.id}`, `/admin/audit?tenant=${seed.acme.id}`]) {
+  it('renders every admin page as HTML, not XHTML (no checked="checked" />), its forms posted should a script not run', async () => {
+    let checked = 0;
+    for (const path of ['/admin/tenants', '/admin/apps', `/admin/apps?edit=${seed.crm.app.clientId}`, `/admin/assignments?tenant=${seed.acme.id}&app=${seed.carolOnly.app.clientId}`, `/admin/users?tenant=${seed.acme.id}&edit=${seed.alice.id}`, `/admin/sessions?tenant=${seed.acme.id}`, `/admin/audit?tenant=${seed.acme.id}`]) {
       const { status, html } = await page(platform, path);
       expect(status).toBe(200);
       expect(html.startsWith('<!DOCTYPE html>')).toBe(true);
       expect(html).not.toMatch(/\b(checked|selected|required|hidden|disabled)="\1"|\/>/);
+      // A form sent before admin.js took it over (or without it) is never a GET: a password typed
+      // in it must not land in a URL, a log or the browser's history.
+      const apiForms = html.match(/<form\b[^>]* data-api[^>]*>/g) ?? [];
+      for (const form of apiForms) expect(form, path).toMatch(/^<form [^>]*method="post"/);
+      checked += apiForms.length;
     }
+    expect(checked).toBeGreaterThan(15);
   });
 
   it('lists the users with their e-mail, and offers the mobile when creating one', async () => {
     const { html } = await page(boss, '/admin/users');
     expect(html).toMatch(/<th>Name<\/th><th>E-mail<\/th><th>Role<\/th>/);
     expect(row(html, 'data-username="alice"')).toContain('<td class="wrap">alice@acme.test</td>');
-    const form = /<form class="admin-form" data-api="POST [\s\S]*?<\/form>/.exec(html)![0];
+    const form = /<form class="admin-form" method="post" data-api="POST [\s\S]*?<\/form>/.exec(html)![0];
     expect([...form.matchAll(/<(?:input|select|textarea)[^>]*name="([^"]+)"/g)].map((m) => m[1])).toEqual(['username', 'name', 'email', 'mobile', 'password', 'role']);
     expect(form).toMatch(/<input id="u-email" name="email" type="text"/);
   });
