@@ -31,6 +31,12 @@ export interface Change {
 export interface Names {
   users: ReadonlyMap<string, string>;
   apps: ReadonlyMap<string, string>;
+  /**
+   * For a tenant's admin: the users of other tenants (the platform's admins), whose names the page
+   * says as a role and whose addresses it does not show; and the command line without the account
+   * of the machine it ran on. Absent for the platform admin, who sees them.
+   */
+  outsiders?: ReadonlySet<string>;
 }
 
 /** Fields that say nothing to a reader, or that must never be shown (none is ever recorded). */
@@ -73,9 +79,9 @@ export function auditRows(events: readonly AuditEvent[], names: Names): AuditRow
       at: e.at,
       time: utcTime(e.at),
       type: e.type,
-      actor: admin ? actorName(by, user, app) : targetUser ?? '—',
+      actor: admin ? actorName(by, user, app, names.outsiders !== undefined) : targetUser ?? '—',
       target: [...(admin && targetUser ? [targetUser] : []), ...(e.clientId ? [app(e.clientId)] : []), ...(e.type.startsWith('admin.tenant.') ? tenantOf(to, from) : [])],
-      ip: e.ip ?? '',
+      ip: admin && names.outsiders?.has(by) ? '' : e.ip ?? '',
       changes: [...diff(from, to, user), ...Object.entries(rest).filter(([field]) => !HIDDEN.test(field)).map(([field, value]) => ({ field, to: show(value, field, user) }))],
     };
   });
@@ -88,9 +94,9 @@ function tenantOf(...records: unknown[]): string[] {
 }
 
 /** `by` of an admin event: a user id, `app:{client id}` (a management app) or `cli:{system user}`. */
-function actorName(by: string, user: (id: string) => string, app: (id: string) => string): string {
+function actorName(by: string, user: (id: string) => string, app: (id: string) => string, forTenant: boolean): string {
   if (by.startsWith('app:')) return `${app(by.slice(4))} (management app)`;
-  if (by.startsWith('cli:')) return `command line (${by.slice(4)})`;
+  if (by.startsWith('cli:')) return forTenant ? 'command line' : `command line (${by.slice(4)})`;
   return user(by);
 }
 

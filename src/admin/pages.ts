@@ -82,19 +82,28 @@ export function createAdminPages(deps: AdminDeps & { directory: Directory }, ren
   };
 
   /**
-   * The names an audit page shows: the usernames of the users its events name (an admin of another
-   * tenant, the platform's, with that tenant's code) and the names of the apps.
+   * The names an audit page shows: the usernames of the users its events name and the names of the
+   * apps. An admin of another tenant (the platform's) is shown to the platform admin with that
+   * tenant's code, and to a tenant's admin as a role, without their address (see Names).
    */
-  const auditNames = async (tenantId: string, events: AuditEvent[], t: AdminTranslate): Promise<Names> => {
+  const auditNames = async (principal: Principal, tenantId: string, events: AuditEvent[], t: AdminTranslate): Promise<Names> => {
     const users = new Map<string, string>();
+    const outsiders = new Set<string>();
     const tenantCodes = new Map<string, string>();
     for (const id of namedUserIds(events)) {
       const user = await deps.directory.users.byId(id);
       if (!user) continue;
-      if (user.tenantId !== tenantId && !tenantCodes.has(user.tenantId)) tenantCodes.set(user.tenantId, (await deps.directory.tenants.byId(user.tenantId))?.code ?? '?');
-      users.set(id, user.tenantId === tenantId ? user.username : `${user.username} (${tenantCodes.get(user.tenantId)})`);
+      if (user.tenantId === tenantId) {
+        users.set(id, user.username);
+      } else if (!principal.platform) {
+        outsiders.add(id);
+        users.set(id, t('admin.audit.platformAdmin'));
+      } else {
+        if (!tenantCodes.has(user.tenantId)) tenantCodes.set(user.tenantId, (await deps.directory.tenants.byId(user.tenantId))?.code ?? '?');
+        users.set(id, `${user.username} (${tenantCodes.get(user.tenantId)})`);
+      }
     }
-    return { users, apps: await appNames(t) };
+    return { users, apps: await appNames(t), ...(principal.platform ? {} : { outsiders }) };
   };
 
   /** The names of the apps (the workbench's own client by its name), by client id. */
@@ -152,7 +161,7 @@ export function createAdminPages(deps: AdminDeps & { directory: Directory }, ren
     if (section === 'audit') {
       const list = (await callAdminRoute(deps, ctx, principal, 'get', '/tenants/{tenantId}/audit', scoped)) as Page<AuditEvent>;
       data.list = list;
-      data.rows = auditRows(list.items.slice().reverse(), await auditNames(tenantId, list.items, t));
+      data.rows = auditRows(list.items.slice().reverse(), await auditNames(principal, tenantId, list.items, t));
     }
     render(ctx, `admin/${section}`, {
       title: t('admin.title', { section: t(`admin.section.${section}`) }),

@@ -75,6 +75,18 @@ describe('audit rows', () => {
     ]);
   });
 
+  it('shows a tenant’s admin an outsider (a platform admin) without their address, and the command line without its machine account', () => {
+    const outsider = 'f'.repeat(32);
+    const forTenant: Names = { ...names, users: new Map([...names.users, [outsider, 'a platform administrator']]), outsiders: new Set([outsider]) };
+    const events = [change({ type: 'admin.user.unlock', tenantId: TENANT, userId: ALICE }, outsider), change({ type: 'admin.user.enable', tenantId: TENANT, userId: ALICE }, 'cli:root'), change({ type: 'admin.user.disable', tenantId: TENANT, userId: ALICE })];
+    expect(auditRows(events, forTenant).map((r) => [r.actor, r.ip])).toEqual([
+      ['a platform administrator', ''],
+      ['command line', '10.0.0.1'],
+      ['boss', '10.0.0.1'],
+    ]);
+    expect(auditRows(events, names).map((r) => r.actor)).toEqual(['unknown user ffffffff…', 'command line (root)', 'boss']);
+  });
+
   it('never shows a field named like a secret, a hash or a password, should one ever be recorded', () => {
     const [row] = auditRows([change({ type: 'admin.app.update', tenantId: TENANT, before: { secretHash: 'x', name: 'A' }, after: { secretHash: 'y', password: 'p', name: 'B', previousSecretExpiresAt: 'z' } })], names);
     expect(row!.changes).toEqual([

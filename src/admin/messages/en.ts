@@ -4,6 +4,7 @@ export const en = {
   'admin.platformAdmin': 'platform admin',
   'admin.tenantAdmin': 'tenant admin',
   'admin.workbench': 'Workbench',
+  'admin.audit.platformAdmin': 'a platform administrator',
   'admin.nav': 'Administration',
   'admin.section.tenants': 'Tenants',
   'admin.section.apps': 'Apps',

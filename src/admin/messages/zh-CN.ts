@@ -6,6 +6,7 @@ export const zhCN: Record<AdminMessageKey, string> = {
   'admin.platformAdmin': '平台管理员',
   'admin.tenantAdmin': '租户管理员',
   'admin.workbench': '工作台',
+  'admin.audit.platformAdmin': '平台管理员',
   'admin.nav': '管理',
   'admin.section.tenants': '租户',
   'admin.section.apps': '应用',
