@@ -98,7 +98,12 @@
       showError(say('unreachable'));
       return false;
     }
-    const answer = response.status === 204 ? {} : await response.json().catch(() => ({}));
+    // An answer that is not the API's (a proxy's page, say) is no success, whatever its status.
+    const answer = response.status === 204 ? {} : await response.json().catch(() => undefined);
+    if (answer === undefined) {
+      showError(say('failed', { status: response.status }));
+      return false;
+    }
     if (!response.ok) {
       const lines = (answer.errors || []).slice(0, 10).map((e) => say('line', { line: e.line, message: e.message }));
       showError([answer.error_description || say('failed', { status: response.status }), ...lines].join(' — '));

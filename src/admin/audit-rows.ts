@@ -39,8 +39,10 @@ export interface Names {
   outsiders?: ReadonlySet<string>;
 }
 
-/** Fields that say nothing to a reader, or that must never be shown (none is ever recorded). */
-const HIDDEN = /^(created_?at|updated_?at|id|tenant_?id|client_?id)$|password|secret(?!_?expires)|hash/i;
+/** Fields that must never be shown, at any depth (none is ever recorded); counts of them may be. */
+const SECRET = /password(?!s_?reset)|secret(?!_?expires)|hash/i;
+/** …and fields that say nothing to a reader. */
+const HIDDEN = new RegExp(`^(created_?at|updated_?at|id|tenant_?id|client_?id)$|${SECRET.source}`, 'i');
 
 export const utcTime = (iso: string): string => iso.replace('T', ' ').replace(/\.\d+Z$|Z$/, ' UTC');
 
@@ -131,7 +133,7 @@ function show(value: unknown, field: string, user: (id: string) => string): stri
   if (value === null || value === undefined) return '—';
   if (value === '') return '(empty)';
   if (Array.isArray(value)) return value.length === 0 ? '(none)' : value.map((v) => (field === 'userIds' ? user(String(v)) : show(v, '', user))).join(', ');
-  if (typeof value === 'object') return JSON.stringify(value);
+  if (typeof value === 'object') return JSON.stringify(value, (key, inner: unknown) => (key && SECRET.test(key) ? undefined : inner));
   return String(value);
 }
 

@@ -129,7 +129,8 @@ export function createAdminPages(deps: AdminDeps & { directory: Directory }, ren
     const tenants = (principal.platform ? await deps.directory.tenants.list() : [await deps.directory.tenants.byId(principal.tenantId)])
       .filter((t) => t !== undefined)
       .map(({ id, code, name }) => ({ id, code, name }));
-    const tenantId = typeof ctx.query.tenant === 'string' ? ctx.query.tenant : principal.platform ? tenants.find((t) => t.code !== 'platform')?.id ?? principal.tenantId : principal.tenantId;
+    // (Only an id: it goes into the pages' links, and a route checks it before anything is read.)
+    const tenantId = typeof ctx.query.tenant === 'string' && /^[0-9a-f]{32}$/.test(ctx.query.tenant) ? ctx.query.tenant : principal.platform ? tenants.find((t) => t.code !== 'platform')?.id ?? principal.tenantId : principal.tenantId;
     const scoped = { tenantId };
     const data: Record<string, unknown> = {};
     const chosen = (name: string): string | undefined => (typeof ctx.query[name] === 'string' ? (ctx.query[name] as string) : undefined);

@@ -94,6 +94,14 @@ describe('audit rows', () => {
       { field: 'previousSecretExpiresAt', to: 'z' },
     ]);
     expect(utcTime('2026-01-02T03:04:05Z')).toBe('2026-01-02 03:04:05 UTC');
+    // Nor nested; while a count of password resets is shown.
+    const [nested] = auditRows([change({ type: 'admin.user.import', tenantId: TENANT, after: { created: 1, passwordsReset: 2, oauth: { clientSecret: 's3cret', keep: 'k' }, list: [{ passwordHash: 'h' }] } })], names);
+    expect(nested!.changes).toEqual([
+      { field: 'created', to: '1' },
+      { field: 'passwordsReset', to: '2' },
+      { field: 'oauth', to: '{"keep":"k"}' },
+      { field: 'list', to: '{}' },
+    ]);
   });
 
   it('names the tenant as the target of a tenant’s creation and change, by its name after the change', () => {

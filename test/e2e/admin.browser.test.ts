@@ -600,6 +600,14 @@ describe('the admin pages in Chromium', () => {
       await form.getByRole('button', { name: 'Register app' }).click();
       await expect.poll(() => page.locator('#admin-error').textContent()).toMatch(/^redirectUris\.0: /);
       expect(await form.getByRole('button', { name: 'Register app' }).isEnabled()).toBe(true);
+
+      // An answer that is not the API's (a proxy's page, with 200) is said to have failed, not done.
+      await page.route('**/admin/api/v1/apps', (route) => route.fulfill({ status: 200, contentType: 'text/html', body: '<html><body>Proxy page</body></html>' }));
+      await form.getByLabel('Name', { exact: true }).fill('Not Really');
+      await form.getByLabel('Redirect URIs (one per line; the first is the launch callback)').fill('https://not-really.test/cb');
+      await form.getByRole('button', { name: 'Register app' }).click();
+      await expect.poll(() => page.locator('#admin-error').textContent()).toBe('Request failed (200)');
+      expect(await page.locator('#secret-dialog[open]').count()).toBe(0);
       await context.close();
     });
 
