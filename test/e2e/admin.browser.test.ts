@@ -5,7 +5,7 @@
  * through, with its effect checked in the store or by signing in.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { ensurePlatformAdmin } from '../../src/directory/bootstrap.js';
 import type { Tenant } from '../../src/directory/tenants.js';
 import { startAtrium, type TestServer } from '../helpers/atrium.js';
@@ -92,6 +92,44 @@ describe('the admin pages in Chromium', () => {
   /** Submits a form and waits for the page the admin script reloads. */
   const submitAndReload = async (page: Page, click: () => Promise<void>) => {
     await Promise.all([page.waitForEvent('load'), click()]);
+  };
+
+  /** Clicks through to a confirm, declines it, and gives its question. */
+  const declinedConfirm = async (page: Page, click: () => Promise<void>): Promise<string> => {
+    let asked = '';
+    page.once('dialog', (dialog) => {
+      asked = dialog.message();
+      void dialog.dismiss();
+    });
+    await click();
+    return asked;
+  };
+
+  /**
+   * Disable (its confirm accepted) on a user's or tenant's row, then Enable: `status` reads what the
+   * store says, `signedIn` is a browser of a user it concerns, signed out by the disabling, and
+   * `login` a user it concerns, who cannot sign in while disabled and can again after; `whileDisabled`
+   * checks the page then.
+   */
+  const disableThenEnable = async (
+    page: Page,
+    row: Locator,
+    status: () => Promise<string | undefined>,
+    signedIn: { page: Page; context: BrowserContext },
+    login: [string, string, string],
+    whileDisabled: () => Promise<void> = async () => undefined,
+  ) => {
+    page.once('dialog', (dialog) => void dialog.accept());
+    await submitAndReload(page, () => row.getByRole('button', { name: 'Disable' }).click());
+    expect(await status()).toBe('disabled');
+    await whileDisabled();
+    expect(await stillSignedIn(signedIn.page)).toBe(false);
+    await signedIn.context.close();
+    expect(await canSignIn(...login)).toBe(false);
+
+    await submitAndReload(page, () => row.getByRole('button', { name: 'Enable' }).click());
+    expect(await status()).toBe('active');
+    expect(await canSignIn(...login)).toBe(true);
   };
 
   const introspect = async (clientId: string, secret: string) =>
@@ -282,18 +320,12 @@ describe('the admin pages in Chromium', () => {
       const again = await tryWorkbench('acme', 'victor', 'victor own passphrase');
       page.once('dialog', (dialog) => void dialog.dismiss());
       await row.getByRole('button', { name: 'Disable' }).click();
-      expect((await t.atrium.directory.users.byId(victor.id))?.status).toBe('active');
-      page.once('dialog', (dialog) => void dialog.accept());
-      await submitAndReload(page, () => row.getByRole('button', { name: 'Disable' }).click());
-      expect((await t.atrium.directory.users.byId(victor.id))?.status).toBe('disabled');
-      expect(await row.locator('td').nth(4).textContent()).toBe('disabled');
-      expect(await stillSignedIn(again.page)).toBe(false);
-      await again.context.close();
-      expect(await canSignIn('acme', 'victor', 'victor own passphrase')).toBe(false);
-
-      await submitAndReload(page, () => row.getByRole('button', { name: 'Enable' }).click());
-      expect((await t.atrium.directory.users.byId(victor.id))?.status).toBe('active');
-      expect(await canSignIn('acme', 'victor', 'victor own passphrase')).toBe(true);
+      const victorStatus = async () => (await t.atrium.directory.users.byId(victor.id))?.status;
+      expect(await victorStatus()).toBe('active');
+      await disableThenEnable(page, row, victorStatus, again, ['acme', 'victor', 'victor own passphrase'], async () => {
+        expect(await row.locator('td').nth(4).textContent()).toBe('disabled');
+      });
+      expect(await row.locator('td').nth(4).textContent()).toBe('active');
       await context.close();
     });
 
@@ -302,13 +334,7 @@ describe('the admin pages in Chromium', () => {
       await t.atrium.directory.users.create(acme.id, { username: 'walter', password: 'walter own passphrase' });
       await page.reload();
       const row = page.locator('tr[data-username="walter"]');
-      let asked = '';
-      page.once('dialog', (dialog) => {
-        asked = dialog.message();
-        void dialog.dismiss();
-      });
-      await row.getByRole('button', { name: 'Delete' }).click();
-      expect(asked).toBe('Delete walter? This cannot be undone.');
+      expect(await declinedConfirm(page, () => row.getByRole('button', { name: 'Delete' }).click())).toBe('Delete walter? This cannot be undone.');
       expect(await t.atrium.directory.users.byUsername(acme.id, 'walter')).toBeDefined();
       page.once('dialog', (dialog) => void dialog.accept());
       await submitAndReload(page, () => row.getByRole('button', { name: 'Delete' }).click());
@@ -476,17 +502,9 @@ describe('the admin pages in Chromium', () => {
 
     page.once('dialog', (dialog) => void dialog.dismiss());
     await row.getByRole('button', { name: 'Disable' }).click();
-    expect((await t.atrium.directory.tenants.byId(initech.id))?.status).toBe('active');
-    page.once('dialog', (dialog) => void dialog.accept());
-    await submitAndReload(page, () => row.getByRole('button', { name: 'Disable' }).click());
-    expect((await t.atrium.directory.tenants.byId(initech.id))?.status).toBe('disabled');
-    expect(await stillSignedIn(peter.page)).toBe(false);
-    await peter.context.close();
-    expect(await canSignIn('initech', 'peter', 'peter own passphrase')).toBe(false);
-
-    await submitAndReload(page, () => row.getByRole('button', { name: 'Enable' }).click());
-    expect((await t.atrium.directory.tenants.byId(initech.id))?.status).toBe('active');
-    expect(await canSignIn('initech', 'peter', 'peter own passphrase')).toBe(true);
+    const initechStatus = async () => (await t.atrium.directory.tenants.byId(initech.id))?.status;
+    expect(await initechStatus()).toBe('active');
+    await disableThenEnable(page, row, initechStatus, peter, ['initech', 'peter', 'peter own passphrase']);
     await context.close();
   });
 
@@ -620,13 +638,7 @@ describe('the admin pages in Chromium', () => {
       const row = page.locator(`tr[data-client-id="${app.clientId}"]`);
       expect(await row.getByLabel('Grace period (seconds)').isVisible()).toBe(true);
       await row.getByLabel('Grace period (seconds)').fill('3600');
-      let asked = '';
-      page.once('dialog', (dialog) => {
-        asked = dialog.message();
-        void dialog.dismiss();
-      });
-      await row.getByRole('button', { name: 'Rotate secret' }).click();
-      expect(asked).toBe('Rotate the secret of Rotator? The new secret is shown once; the old one stays valid for the grace period (3600 seconds; 0 ends it at once).');
+      expect(await declinedConfirm(page, () => row.getByRole('button', { name: 'Rotate secret' }).click())).toBe('Rotate the secret of Rotator? The new secret is shown once; the old one stays valid for the grace period (3600 seconds; 0 ends it at once).');
       expect(await hashOf()).toBe(before);
       expect(await page.locator('#secret-dialog[open]').count()).toBe(0);
 
@@ -655,12 +667,12 @@ describe('the admin pages in Chromium', () => {
       // The old secret's grace period ended early (it leaked): after a confirm, the current one stays.
       const until = (await t.atrium.directory.apps.byId(app.clientId))!.previousSecretExpiresAt!;
       expect(await row.textContent()).toContain(`The old secret works until ${until.slice(0, 16).replace('T', ' ')}`);
-      page.once('dialog', (dialog) => {
-        asked = dialog.message();
-        void dialog.accept();
-      });
+      expect(await declinedConfirm(page, () => row.getByRole('button', { name: 'End old secret' }).click())).toBe(
+        'End the old secret of Rotator now? Whatever still uses it is refused from now on; the current secret stays.',
+      );
+      expect((await t.atrium.directory.apps.byId(app.clientId))!.previousSecretHash).toBeDefined();
+      page.once('dialog', (dialog) => void dialog.accept());
       await submitAndReload(page, () => row.getByRole('button', { name: 'End old secret' }).click());
-      expect(asked).toBe('End the old secret of Rotator now? Whatever still uses it is refused from now on; the current secret stays.');
       expect(await page.locator('#admin-notice').textContent()).toBe('The old secret of Rotator no longer works.');
       const ended = (await t.atrium.directory.apps.byId(app.clientId))!;
       expect([ended.previousSecretHash, ended.secretHash]).toEqual([undefined, JSON.parse(rotated).secretHash]);
@@ -674,13 +686,7 @@ describe('the admin pages in Chromium', () => {
       const zeke = await tryWorkbench('acme', 'zeke', 'zeke own passphrase');
       await page.reload();
       const row = page.locator('tr[data-username="zeke"]');
-      let asked = '';
-      page.once('dialog', (dialog) => {
-        asked = dialog.message();
-        void dialog.dismiss();
-      });
-      await row.getByRole('button', { name: 'End sessions' }).click();
-      expect(asked).toBe('End every session of zeke? They are signed out of Atrium and of the apps they signed into.');
+      expect(await declinedConfirm(page, () => row.getByRole('button', { name: 'End sessions' }).click())).toBe('End every session of zeke? They are signed out of Atrium and of the apps they signed into.');
       expect(await stillSignedIn(zeke.page)).toBe(true);
       page.once('dialog', (dialog) => void dialog.accept());
       await submitAndReload(page, () => row.getByRole('button', { name: 'End sessions' }).click());
@@ -786,13 +792,7 @@ describe('the admin pages in Chromium', () => {
     await page.locator('input[name=password]').fill('tenant admin passphrase');
     await Promise.all([page.waitForURL(/\/admin\/users/), page.locator('button[type=submit]').first().click()]);
     expect(await page.locator('h1').textContent()).toBe('用户');
-    let asked = '';
-    page.once('dialog', (dialog) => {
-      asked = dialog.message();
-      void dialog.dismiss();
-    });
-    await page.locator('tr[data-username="wangwei"]').getByRole('button', { name: '删除' }).click();
-    expect(asked).toBe('删除 wangwei？此操作无法撤销。');
+    expect(await declinedConfirm(page, () => page.locator('tr[data-username="wangwei"]').getByRole('button', { name: '删除' }).click())).toBe('删除 wangwei？此操作无法撤销。');
     await page.locator('#u-file').setInputFiles({ name: 'users.csv', mimeType: 'text/csv', buffer: Buffer.from('username,password\nzhangsan,zhangsan own passphrase\n') });
     await submitAndReload(page, () => page.getByRole('button', { name: '导入' }).click());
     expect(await page.locator('#admin-notice').textContent()).toBe('已导入 1 行：新建 1 个用户，更新 0 个。');
