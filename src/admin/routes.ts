@@ -325,12 +325,14 @@ export const ADMIN_ROUTES: AdminRoute[] = [
   {
     method: 'get',
     path: '/tenants/{tenantId}/users',
-    summary: 'List a tenant’s users',
+    summary: 'List a tenant’s users (each with `locked`: too many failed sign-ins, until unlocked or the hour ends)',
     query: LIST_QUERY,
     async handle({ ctx, principal, params, deps }) {
       const tenant = await deps.auth.tenant(principal, params.tenantId!);
       const page = paginate(await deps.directory.users.list(tenant.id), ctx.query, (u) => u.username.toLowerCase(), (u) => [u.username, u.name, u.email]);
-      return { ...page, items: page.items.map(publicUser) };
+      // Whether each is locked by failed sign-ins (one read for the page).
+      const locked = await deps.directory.throttle.locked(tenant.code, page.items.map((u) => u.username));
+      return { ...page, items: page.items.map((u, i) => ({ ...publicUser(u), locked: locked[i] })) };
     },
   },
   {

@@ -78,5 +78,12 @@ export function createThrottle(store: Store, limits: ThrottleLimits) {
     async failures(tenantCode: string, username: string): Promise<number> {
       return count(accountKey(tenantCode, username));
     },
+
+    /** Which of a tenant's accounts are locked now: their next attempt would be refused. */
+    async locked(tenantCode: string, usernames: readonly string[]): Promise<boolean[]> {
+      if (usernames.length === 0) return [];
+      const counts = await store.getMany(usernames.map((username) => accountKey(tenantCode, username)));
+      return counts.map((value) => Number(value ?? 0) >= limits.accountFailuresPerHour);
+    },
   };
 }

@@ -60,12 +60,20 @@ describe.each(DRIVERS)('admin pages on the %s store', (driver) => {
   });
   afterAll(() => t.close());
 
-  it('offers every action on a user’s row but no disable or delete on the signed-in admin’s own', async () => {
+  it('offers every action on a user’s row but no disable or delete on the signed-in admin’s own, and Unlock only for a locked account', async () => {
     const { html } = await page(boss, '/admin/users');
-    expect(buttons(row(html, 'data-username="alice"'))).toEqual(['Disable', 'Unlock', 'End sessions', 'Delete', 'Set password']);
+    expect(buttons(row(html, 'data-username="alice"'))).toEqual(['Disable', 'End sessions', 'Delete', 'Set password']);
     const own = row(html, 'data-username="boss"');
     expect(own).toContain('<span class="badge">you</span>');
-    expect(buttons(own)).toEqual(['Unlock', 'End sessions', 'Set password']);
+    expect(buttons(own)).toEqual(['End sessions', 'Set password']);
+    // Locked by failed sign-ins: said, and Unlock offered (the API's list says `locked`).
+    for (let i = 0; i < 200 && !(await t.atrium.directory.throttle.attempt('acme', 'carol', undefined)).locked; i += 1);
+    const locked = row((await page(boss, '/admin/users')).html, 'data-username="carol"');
+    expect(buttons(locked)).toEqual(['Disable', 'Unlock', 'End sessions', 'Delete', 'Set password']);
+    expect(locked).toContain('<span class="badge warn">locked (failed sign-ins)</span>');
+    expect(JSON.parse((await boss.request(`${t.issuer}/admin/api/v1/tenants/${seed.acme.id}/users?q=carol`, { headers: { accept: 'application/json' } })).body).items[0].locked).toBe(true);
+    await t.atrium.directory.throttle.unlock('acme', 'carol');
+    expect(buttons(row((await page(boss, '/admin/users')).html, 'data-username="carol"'))).not.toContain('Unlock');
     expect(own).not.toContain(`/users/${bossId}/disable`);
     expect(own).not.toContain(`data-api="DELETE /tenants/${seed.acme.id}/users/${bossId}"`);
   });
@@ -251,7 +259,7 @@ describe.each(DRIVERS)('admin pages on the %s store', (driver) => {
     expect(users).toContain('<html lang="zh-CN">');
     expect(users).toContain('<h1>用户</h1>');
     expect(users).toContain('<h2>新建用户</h2>');
-    expect(buttons(row(users, 'data-username="alice"'))).toEqual(['停用', '解锁', '结束会话', '删除', '设置密码']);
+    expect(buttons(row(users, 'data-username="alice"'))).toEqual(['停用', '结束会话', '删除', '设置密码']);
     expect(buttons(users)).toContain('创建用户');
     expect(users).toMatch(/<th>用户名<\/th><th>名称<\/th><th>电子邮箱<\/th><th>角色<\/th><th>状态<\/th><th>操作<\/th>/);
     expect(users).toContain('data-confirm="删除 alice？此操作无法撤销。"');

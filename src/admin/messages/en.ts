@@ -129,6 +129,7 @@ export const en = {
   'admin.users.disableConfirm': 'Disable {username}? This ends their sessions; they cannot sign in until enabled.',
   'admin.users.disabled': '{username} is disabled.',
   'admin.users.unlock': 'Unlock',
+  'admin.users.locked': 'locked (failed sign-ins)',
   'admin.users.unlocked': '{username} is unlocked: they may try to sign in again.',
   'admin.users.enabled': '{username} is enabled.',
   'admin.users.endSessions': 'End sessions',

@@ -131,6 +131,7 @@ export const zhCN: Record<AdminMessageKey, string> = {
   'admin.users.disableConfirm': '停用 {username}？其会话将结束；在重新启用之前无法登录。',
   'admin.users.disabled': '{username} 已停用。',
   'admin.users.unlock': '解锁',
+  'admin.users.locked': '已锁定（登录失败次数过多）',
   'admin.users.unlocked': '{username} 已解锁，可以再次尝试登录。',
   'admin.users.enabled': '{username} 已启用。',
   'admin.users.endSessions': '结束会话',
