@@ -94,6 +94,18 @@ describe('the admin pages in Chromium', () => {
     await Promise.all([page.waitForEvent('load'), click()]);
   };
 
+  /** The platform admin on the apps page: its registration form. */
+  const appRegistration = async () => {
+    const { context, page } = await platformPage();
+    await page.getByRole('link', { name: 'Apps' }).click();
+    return { context, page, form: page.locator('form[data-api="POST /apps"]') };
+  };
+  /** Fills the name and the redirect URI of the registration form. */
+  const fillApp = async (form: Locator, name: string, redirectUri: string) => {
+    await form.getByLabel('Name', { exact: true }).fill(name);
+    await form.getByLabel('Redirect URIs (one per line; the first is the launch callback)').fill(redirectUri);
+  };
+
   /** Clicks through to a confirm, declines it, and gives its question. */
   const declinedConfirm = async (page: Page, click: () => Promise<void>): Promise<string> => {
     let asked = '';
@@ -541,12 +553,9 @@ describe('the admin pages in Chromium', () => {
   });
 
   it('registers an app with the settings of the edit form: a logo, no refresh tokens, no PKCE, its own lifetimes', async () => {
-    const { context, page } = await platformPage();
-    await page.getByRole('link', { name: 'Apps' }).click();
-    const form = page.locator('form[data-api="POST /apps"]');
-    await form.getByLabel('Name', { exact: true }).fill('Timesheets');
+    const { context, page, form } = await appRegistration();
+    await fillApp(form, 'Timesheets', 'https://timesheets.test/cb');
     await form.getByLabel('Logo URI (optional)').fill('https://timesheets.test/logo.png');
-    await form.getByLabel('Redirect URIs (one per line; the first is the launch callback)').fill('https://timesheets.test/cb');
     await form.getByLabel('Issue refresh tokens').uncheck();
     await form.getByLabel('Require PKCE').uncheck();
     await form.getByLabel('Access token lifetime in seconds').fill('600');
@@ -604,11 +613,8 @@ describe('the admin pages in Chromium', () => {
 
   describe('what a new administrator ran into', () => {
     it('registers one app on a double-click of Register app, and keeps the button disabled while the request runs', async () => {
-      const { context, page } = await platformPage();
-      await page.getByRole('link', { name: 'Apps' }).click();
-      const form = page.locator('form[data-api="POST /apps"]');
-      await form.getByLabel('Name', { exact: true }).fill('Double Click');
-      await form.getByLabel('Redirect URIs (one per line; the first is the launch callback)').fill('https://double.test/cb');
+      const { context, page, form } = await appRegistration();
+      await fillApp(form, 'Double Click', 'https://double.test/cb');
       await form.getByRole('button', { name: 'Register app' }).dblclick();
       await page.locator('#secret-dialog[open]').waitFor();
       expect(await form.getByRole('button', { name: 'Register app' }).isDisabled()).toBe(true);
@@ -617,16 +623,14 @@ describe('the admin pages in Chromium', () => {
       expect(await page.locator('#admin-notice').textContent()).toBe('Double Click is registered.');
 
       // A refused request makes the button usable again.
-      await form.getByLabel('Name', { exact: true }).fill('Bad Callback');
-      await form.getByLabel('Redirect URIs (one per line; the first is the launch callback)').fill('http://bad.test/cb');
+      await fillApp(form, 'Bad Callback', 'http://bad.test/cb');
       await form.getByRole('button', { name: 'Register app' }).click();
       await expect.poll(() => page.locator('#admin-error').textContent()).toMatch(/^redirectUris\.0: /);
       expect(await form.getByRole('button', { name: 'Register app' }).isEnabled()).toBe(true);
 
       // An answer that is not the API's (a proxy's page, with 200) is said to have failed, not done.
       await page.route('**/admin/api/v1/apps', (route) => route.fulfill({ status: 200, contentType: 'text/html', body: '<html><body>Proxy page</body></html>' }));
-      await form.getByLabel('Name', { exact: true }).fill('Not Really');
-      await form.getByLabel('Redirect URIs (one per line; the first is the launch callback)').fill('https://not-really.test/cb');
+      await fillApp(form, 'Not Really', 'https://not-really.test/cb');
       await form.getByRole('button', { name: 'Register app' }).click();
       await expect.poll(() => page.locator('#admin-error').textContent()).toBe('Request failed (200)');
       expect(await page.locator('#secret-dialog[open]').count()).toBe(0);
